@@ -141,6 +141,23 @@ public interface Ops extends AutoCloseable {
     /** One row per batch entry: x [B, N, C], rows[b] in [0, N) → [B, C]. */
     Tensor gatherRows(Tensor x, int[] rows);
 
+    // ---- diffusion helpers (small, but on the device they keep a sampling step free of host traffic) ----
+
+    /**
+     * ldm's sinusoidal timestep embedding: t [B] (fractional timesteps) → [B, dim] with half = dim/2,
+     * freqs_i = exp(−ln(10000)·i/half), row = [cos(t·freqs), sin(t·freqs)] (cos first), in float32.
+     */
+    Tensor timestepEmbedding(Tensor t, int dim);
+
+    /** Three-branch classifier-free guidance: uncond + sText·(cond − imgCond) + sImg·(imgCond − uncond). */
+    Tensor cfgCombine(Tensor cond, Tensor imgCond, Tensor uncond, float sText, float sImg);
+
+    /**
+     * One Euler-ancestral update in k-diffusion's float32 order: d = (z − denoised)/sigma;
+     * z' = z + d·(sigmaDown − sigma); then, when {@code noise} is not null, z' + noise·sigmaUp.
+     */
+    Tensor eulerAncestralStep(Tensor z, Tensor denoised, Tensor noise, float sigma, float sigmaDown, float sigmaUp);
+
     /** Frees every cached weight and all scratch memory. */
     @Override void close();
 }
