@@ -218,6 +218,7 @@ final class PickleReader {
     /** Calls an interpreted global; anything else becomes inert data, never a call. */
     private Object call(Object fn, List<Object> args) {
         if (fn instanceof Callable c) return c.call(args);
+        if (isPlainData(fn)) throw malformed("calls " + describe(fn) + ", which is not callable", opStart);
         return new Opaque(fn, Collections.unmodifiableList(new ArrayList<>(args)));
     }
 
@@ -294,6 +295,12 @@ final class PickleReader {
     private Tuple asTuple(Object o) {
         if (o instanceof Tuple t) return t;
         throw malformed("expected an argument tuple, found " + describe(o), opStart);
+    }
+
+    private static boolean isPlainData(Object o) {
+        return o == null || o instanceof String || o instanceof Long || o instanceof BigInteger || o instanceof Double
+                || o instanceof Boolean || o instanceof byte[] || o instanceof Tuple || o instanceof List || o instanceof Map
+                || o instanceof Set || o instanceof Opaque;
     }
 
     /** A short description of a value for messages. */
