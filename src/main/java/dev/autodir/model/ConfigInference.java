@@ -85,7 +85,7 @@ public final class ConfigInference {
         if (nafnet != null) networks.add(network("SCM (NAFNet)", SCM_PREFIX, nafnet, WeightLayout.nafnet(nafnet)));
         Map<String, int[]> buffers = prefixed(CLIP_PREFIX, WeightLayout.clipBuffers(text, vision));
         validate(store, networks, buffers);
-        checkHeads(yaml, unet, text, vision);
+        checkHeads(store, yaml, unet, text, vision);
 
         boolean fromBuffer = store.contains(ALPHAS_CUMPROD);
         ScheduleConfig schedule = schedule(store, yaml);
@@ -332,30 +332,35 @@ public final class ConfigInference {
     }
 
     /** Every head count must divide the width it splits. */
-    private static void checkHeads(ModelYaml y, UNetConfig unet, CLIPTextConfig text, CLIPVisionConfig vision) {
+    private static void checkHeads(WeightStore store, ModelYaml y, UNetConfig unet, CLIPTextConfig text, CLIPVisionConfig vision) {
         if (unet != null) {
             Set<Integer> levels = new TreeSet<>(unet.attentionLevels());
             levels.add(unet.levels() - 1);                                  // the middle block's transformer
             for (int level : levels) {
                 int ch = unet.modelChannels() * unet.channelMult().get(level);
                 if (unet.numHeads() > 0 && ch % unet.numHeads() != 0) {
-                    throw y.unsupported(ModelYaml.UNET + "num_heads", unet.numHeads() + " heads do not divide the UNet width "
+                    throw heads(store, y, ModelYaml.UNET + "num_heads", unet.numHeads() + " heads do not divide the UNet width "
                             + ch + " at level " + level);
                 }
                 if (unet.numHeadChannels() > 0 && ch % unet.numHeadChannels() != 0) {
-                    throw y.unsupported(ModelYaml.UNET + "num_head_channels", unet.numHeadChannels()
+                    throw heads(store, y, ModelYaml.UNET + "num_head_channels", unet.numHeadChannels()
                             + " channels per head do not divide the UNet width " + ch + " at level " + level);
                 }
             }
         }
         if (text != null && (text.heads() < 1 || text.hidden() % text.heads() != 0)) {
-            throw y.unsupported(ModelYaml.CLIP_TEXT + "num_attention_heads", text.heads()
-                    + " heads do not divide the CLIP text width " + text.hidden() + " (give the head count with --config)");
+            throw heads(store, y, ModelYaml.CLIP_TEXT + "num_attention_heads", text.heads()
+                    + " heads do not divide the CLIP text width " + text.hidden());
         }
         if (vision != null && (vision.heads() < 1 || vision.hidden() % vision.heads() != 0)) {
-            throw y.unsupported(ModelYaml.CLIP_VISION + "num_attention_heads", vision.heads()
-                    + " heads do not divide the CLIP vision width " + vision.hidden() + " (give the head count with --config)");
+            throw heads(store, y, ModelYaml.CLIP_VISION + "num_attention_heads", vision.heads()
+                    + " heads do not divide the CLIP vision width " + vision.hidden());
         }
+    }
+
+    private static ConfigException heads(WeightStore store, ModelYaml y, String key, String problem) {
+        String where = y.has(key) ? key + " in " + y.source() : key + " is the official default; set it with --config FILE";
+        return new ConfigException(store.path() + ": " + problem + " (" + where + ")");
     }
 
     /**

@@ -161,6 +161,19 @@ class ConfigInferenceTest {
     }
 
     @Test
+    void parameterCountsAddUpToTheManifestTotal() throws IOException {
+        JsonNode w = new ObjectMapper().readTree(GOLDEN_A.resolve("manifest.json").toFile()).get("weights");
+        try (WeightStore s = WeightStore.open(GOLDEN_A.resolve(w.get("file").asText()))) {
+            ConfigInference.Inference r = ConfigInference.inspect(s, ModelYaml.read(headsOnlyYaml()));
+            long total = 0;
+            for (ConfigInference.Network n : r.networks()) total += params(n);
+            for (String k : r.unusedKeys()) total += s.info(k).numel();        // the manifest counts the schedule buffers too
+            assertEquals(w.get("n_params").asLong(), total);
+            assertEquals(w.get("n_tensors").asInt(), s.keys().size());
+        }
+    }
+
+    @Test
     void inferenceReadsNoTensorDataButTheScheduleBuffer() throws IOException {
         try (WeightStore real = WeightStore.open(GOLDEN_A.resolve("weights.safetensors"))) {
             FakeStore shapesOnly = FakeStore.copyOf(real);
@@ -230,11 +243,13 @@ class ConfigInferenceTest {
         FakeStore s = setA();
         // no YAML: the official CLIP text head count (12) does not divide set A's width 32
         ConfigException e = assertThrows(ConfigException.class, () -> ConfigInference.infer(s, ModelYaml.none()));
-        assertTrue(e.getMessage().contains("text_config.num_attention_heads") && e.getMessage().contains("12 heads do not divide the CLIP text width 32"),
+        assertTrue(e.getMessage().startsWith(s.path() + ": 12 heads do not divide the CLIP text width 32 ("
+                + "model.params.assessment_config.params.text_config.num_attention_heads is the official default"),
                 e.getMessage());
         Path yaml = Files.writeString(dir.resolve("h3.yaml"), Files.readString(headsOnlyYaml()).replace("num_heads: 2", "num_heads: 3"));
         e = assertThrows(ConfigException.class, () -> ConfigInference.infer(s, ModelYaml.read(yaml)));
-        assertTrue(e.getMessage().startsWith(yaml + ": ") && e.getMessage().contains("3 heads do not divide the UNet width 32 at level 0"),
+        assertTrue(e.getMessage().startsWith(s.path() + ": 3 heads do not divide the UNet width 32 at level 0 ("
+                + "model.params.unet_config.params.num_heads in " + yaml + ")"),
                 e.getMessage());
     }
 
