@@ -1,7 +1,87 @@
 package dev.autodir.cli;
 
-public final class Main {
+import dev.autodir.io.CheckpointException;
+import dev.autodir.model.ConfigException;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.ScopeType;
+import picocli.CommandLine.Spec;
+
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.io.UncheckedIOException;
+
+/**
+ * The {@code autodir} command line. A subcommand is a picocli {@code @Command} class; adding one is adding
+ * it to {@code subcommands} below. Libraries throw; only this class picks exit codes: 0 success, 1 a
+ * failure (one line on stderr: {@code autodir: <message>}), 2 a usage error.
+ */
+@Command(name = "autodir",
+        description = "AutoDIR all-in-one image restoration: checkpoint tools and inference.",
+        synopsisSubcommandLabel = "COMMAND",
+        subcommands = {
+                InspectCommand.class,
+        },
+        footer = {"", "Run 'autodir COMMAND --help' for a command's options.",
+                "Set AUTODIR_DEBUG=1 to print the stack trace of a failure."})
+public final class Main implements Runnable {
+    public static final int FAILURE = 1;
+    public static final int USAGE = 2;
+
+    @Spec CommandSpec spec;
+
+    @Option(names = {"-h", "--help"}, usageHelp = true, scope = ScopeType.INHERIT, description = "Show this help and exit.")
+    boolean help;
+
+    @Override public void run() {
+        throw new CommandLine.ParameterException(spec.commandLine(), "missing command");
+    }
+
     public static void main(String[] args) {
-        System.out.println("autodir");
+        PrintWriter out = new PrintWriter(System.out, true);
+        PrintWriter err = new PrintWriter(System.err, true);
+        int code = run(args, out, err);
+        out.flush();
+        err.flush();
+        System.exit(code);
+    }
+
+    /** Runs one command line; returns the exit code (for tests and embedding). */
+    public static int run(String[] args, PrintWriter out, PrintWriter err) {
+        CommandLine cl = new CommandLine(new Main());
+        cl.setOut(out);
+        cl.setErr(err);
+        cl.setParameterExceptionHandler((ex, argv) -> {
+            String cmd = ex.getCommandLine().getCommandSpec().qualifiedName();
+            err.println("autodir: " + ex.getMessage() + " (see '" + cmd + " --help')");
+            err.flush();
+            return USAGE;
+        });
+        cl.setExecutionExceptionHandler((ex, commandLine, parseResult) -> {
+            err.println("autodir: " + message(ex));
+            if (System.getenv("AUTODIR_DEBUG") != null) ex.printStackTrace(err);
+            err.flush();
+            return FAILURE;
+        });
+        return cl.execute(args);
+    }
+
+    /** One line: the message of an anticipated failure, or the exception type of an unanticipated one. */
+    static String message(Throwable ex) {
+        String msg = ex.getMessage();
+        if (ex instanceof CheckpointException || ex instanceof ConfigException || ex instanceof IllegalArgumentException) {
+            return oneLine(msg);
+        }
+        if (ex instanceof UncheckedIOException || ex instanceof IOException) {
+            return oneLine(msg != null ? msg : ex.getClass().getSimpleName());
+        }
+        return "internal error: " + ex.getClass().getName() + (msg != null ? ": " + oneLine(msg) : "")
+                + " (set AUTODIR_DEBUG=1 for the stack trace)";
+    }
+
+    private static String oneLine(String s) {
+        return s == null ? "" : s.replaceAll("\\s*\\R\\s*", " ").trim();
     }
 }

@@ -1,0 +1,823 @@
+package dev.autodir.backend.cpu;
+
+import dev.autodir.backend.AttentionMask;
+import dev.autodir.backend.Ops;
+import dev.autodir.backend.Tensor;
+import dev.autodir.io.WeightStore;
+import dev.autodir.tensor.FloatTensor;
+
+import java.util.Arrays;
+import java.util.Collections;
+import java.util.HashMap;
+import java.util.IdentityHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * The float32 cpu backend, and the project's reference: every other backend is checked against it.
+ *
+ * <p>Tensors are {@link FloatTensor}s on the Java heap. Matrix products (linear layers, convolutions
+ * through im2col, attention's q·kᵀ and p·v) run in OpenBLAS {@code cblas_sgemm} on owned native
+ * buffers; normalisations and elementwise operations are plain Java loops with the Vector API, spread
+ * over a small fork-join pool. Results match PyTorch's float32 CPU kernels to rounding (see
+ * {@code OpsConformanceTest}).
+ *
+ * <p>Weights returned by {@link #weight} are cached per (store, key); the first time one is used as a
+ * matrix (linear or convolution weight) a native copy is made and kept until {@link #close()}, so a
+ * network's matrices then live twice (heap and native). {@code CpuOps(threads, false)} turns that cache
+ * off and copies the matrix into scratch memory on every call instead.
+ *
+ * <p>An instance is meant to be driven by one thread at a time; the methods that use the shared native
+ * scratch buffers are synchronized.
+ */
+public final class CpuOps implements Ops {
+    /** Upper bound of an im2col block (floats, 64 MiB); larger convolutions go in bands of output rows. */
+    static final long COLUMN_BLOCK = 16L << 20;
+    /** Upper bound of one block of attention scores (floats, 4 MiB): query rows × keys. */
+    static final long SCORE_BLOCK = 1L << 20;
+
+    private final Parallel parallel;
+    private final boolean cacheNativeWeights;
+    private final long columnBlock;
+    private final long scoreBlock;
+    private final Map<WeightStore, Map<String, FloatTensor>> weights = new IdentityHashMap<>();
+    /** The backing arrays of every tensor handed out by {@link #weight}. */
+    private final Set<float[]> weightArrays = Collections.newSetFromMap(new IdentityHashMap<>());
+    private final Map<float[], NativeFloats> nativeWeights = new IdentityHashMap<>();
+    private final NativeFloats scratchA = new NativeFloats("cpu scratch A");
+    private final NativeFloats scratchB = new NativeFloats("cpu scratch B");
+    private final NativeFloats scratchC = new NativeFloats("cpu scratch C");
+    private final NativeFloats scratchD = new NativeFloats("cpu scratch D");
+    private final NativeFloats scratchMatrix = new NativeFloats("cpu scratch weight");
+    private boolean closed;
+
+    /** One worker per available processor, native weight cache on. */
+    public CpuOps() { this(Runtime.getRuntime().availableProcessors(), true); }
+
+    /**
+     * @param threads            Java threads for the elementwise and normalisation loops (OpenBLAS
+     *                           keeps its own thread count, set by OPENBLAS_NUM_THREADS)
+     * @param cacheNativeWeights keep a native copy of each weight matrix after its first use
+     */
+    public CpuOps(int threads, boolean cacheNativeWeights) {
+        this(threads, cacheNativeWeights, COLUMN_BLOCK, SCORE_BLOCK);
+    }
+
+    /** With explicit block sizes (floats), so tests can force the banded and blocked paths on small data. */
+    CpuOps(int threads, boolean cacheNativeWeights, long columnBlock, long scoreBlock) {
+        if (columnBlock < 1 || scoreBlock < 1) throw new IllegalArgumentException("block sizes must be positive");
+        this.parallel = new Parallel(threads);
+        this.cacheNativeWeights = cacheNativeWeights;
+        this.columnBlock = columnBlock;
+        this.scoreBlock = scoreBlock;
+    }
+
+    @Override public String name() { return "cpu"; }
+
+    // ---- data movement ------------------------------------------------------------------------
+
+    @Override public Tensor upload(FloatTensor host) {
+        if (host == null) throw new IllegalArgumentException("upload: null tensor");
+        return host.copy();
+    }
+
+    @Override public FloatTensor download(Tensor t) { return cpu(t, "download", "tensor").copy(); }
+
+    @Override public synchronized Tensor weight(WeightStore store, String key) {
+        checkOpen();
+        if (store == null || key == null) throw new IllegalArgumentException("weight: store and key must not be null");
+        Map<String, FloatTensor> perStore = weights.computeIfAbsent(store, s -> new HashMap<>());
+        FloatTensor w = perStore.get(key);
+        if (w == null) {
+            w = store.readFloat(key);
+            perStore.put(key, w);
+            weightArrays.add(w.data());
+        }
+        return w;
+    }
+
+    @Override public Tensor reshape(Tensor xt, int... shape) {
+        FloatTensor x = cpu(xt, "reshape", "x");
+        if (shape == null || FloatTensor.numel(shape) != x.numel()) {
+            throw new IllegalArgumentException("reshape: cannot view " + Arrays.toString(x.shape()) + " ("
+                    + x.numel() + " elements) as " + Arrays.toString(shape));
+        }
+        return x.reshape(shape);
+    }
+
+    // ---- dense layers -------------------------------------------------------------------------
+
+    @Override public synchronized Tensor conv2d(Tensor xt, Tensor wt, Tensor bt, int stride, int padding, int groups) {
+        checkOpen();
+        FloatTensor x = cpu(xt, "conv2d", "x"), w = cpu(wt, "conv2d", "weight");
+        FloatTensor b = bt == null ? null : cpu(bt, "conv2d", "bias");
+        if (x.rank() != 4 || w.rank() != 4) {
+            throw shapes("conv2d", "x must be [B, Cin, H, W] and weight [Cout, Cin/groups, kh, kw]", x, w);
+        }
+        if (stride < 1 || padding < 0 || groups < 1) {
+            throw new IllegalArgumentException("conv2d: stride " + stride + ", padding " + padding + ", groups " + groups
+                    + " (stride and groups must be positive, padding non-negative)");
+        }
+        int batch = x.dim(0), cin = x.dim(1), h = x.dim(2), wd = x.dim(3);
+        int cout = w.dim(0), cinPerGroup = w.dim(1), kh = w.dim(2), kw = w.dim(3);
+        if (cin % groups != 0 || cout % groups != 0 || cinPerGroup != cin / groups) {
+            throw shapes("conv2d", "channels do not match groups=" + groups, x, w);
+        }
+        if (b != null && (b.rank() != 1 || b.dim(0) != cout)) throw shapes("conv2d", "bias must be [Cout]", w, b);
+        if (h + 2 * padding < kh || wd + 2 * padding < kw || kh < 1 || kw < 1) {
+            throw shapes("conv2d", "kernel larger than the padded input (padding " + padding + ")", x, w);
+        }
+        int ho = (h + 2 * padding - kh) / stride + 1, wo = (wd + 2 * padding - kw) / stride + 1;
+        FloatTensor out = FloatTensor.zeros(batch, cout, ho, wo);
+        Geometry g = new Geometry(cin, h, wd, kh, kw, stride, padding, ho, wo);
+        if (groups == cin && cout == cin && cinPerGroup == 1) {
+            depthwise(x, w, b, out, g);
+        } else {
+            convGemm(x, w, out, g, groups);
+            if (b != null) addBiasPerChannel(out.data(), b.data(), batch, cout, ho * wo);
+        }
+        return out;
+    }
+
+    /** Sizes of one convolution. */
+    private record Geometry(int cin, int h, int w, int kh, int kw, int stride, int pad, int ho, int wo) { }
+
+    /** Groups of channels as matrix products: W_g [Cout/g, Cin/g·kh·kw] · columns [Cin/g·kh·kw, Ho·Wo]. */
+    private void convGemm(FloatTensor x, FloatTensor w, FloatTensor out, Geometry g, int groups) {
+        int batch = x.dim(0), cout = out.dim(1);
+        int cg = g.cin / groups, coutg = cout / groups;
+        int k = cg * g.kh * g.kw, plane = g.ho * g.wo, inPlane = g.h * g.w;
+        boolean pointwise = g.kh == 1 && g.kw == 1 && g.stride == 1 && g.pad == 0;
+        NativeFloats wn = matrix(w);
+        scratchC.ensure((long) cout * plane);
+        int rowsPerBlock = (int) Math.max(1, Math.min(g.ho, columnBlock / ((long) k * g.wo)));
+        for (int bi = 0; bi < batch; bi++) {
+            for (int gi = 0; gi < groups; gi++) {
+                long wOff = (long) gi * coutg * k, cOff = (long) gi * coutg * plane;
+                int xOff = (bi * g.cin + gi * cg) * inPlane;
+                if (pointwise) {
+                    scratchB.ensure((long) k * plane);
+                    scratchB.put(0, x.data(), xOff, k * plane);
+                    Blas.sgemm(false, false, coutg, plane, k, 1f, wn, wOff, k, scratchB, 0, plane, 0f, scratchC, cOff, plane);
+                    continue;
+                }
+                for (int oh0 = 0; oh0 < g.ho; oh0 += rowsPerBlock) {
+                    int oh1 = Math.min(g.ho, oh0 + rowsPerBlock), n = (oh1 - oh0) * g.wo;
+                    scratchB.ensure((long) k * n);
+                    im2col(x.data(), xOff, cg, g, oh0, oh1, scratchB);
+                    Blas.sgemm(false, false, coutg, n, k, 1f, wn, wOff, k, scratchB, 0, n, 0f,
+                            scratchC, cOff + (long) oh0 * g.wo, plane);
+                }
+            }
+            scratchC.get(0, out.data(), bi * cout * plane, cout * plane);
+        }
+    }
+
+    /**
+     * Writes the columns of output rows [oh0, oh1) for {@code channels} input channels starting at
+     * {@code xOff} into {@code dst} as a [channels·kh·kw, (oh1−oh0)·Wo] row-major matrix. Each worker
+     * builds one channel's kh·kw rows in a heap buffer and copies them out in one bulk put; the zero
+     * (padding) positions are the same for every channel, so the buffer is zeroed only once.
+     */
+    private void im2col(float[] x, int xOff, int channels, Geometry g, int oh0, int oh1, NativeFloats dst) {
+        int n = (oh1 - oh0) * g.wo, taps = g.kh * g.kw, inPlane = g.h * g.w;
+        parallel.forRange(channels, (long) taps * n, (c0, c1) -> {
+            float[] rows = new float[taps * n];
+            for (int c = c0; c < c1; c++) {
+                int base = xOff + c * inPlane;
+                for (int ki = 0; ki < g.kh; ki++) {
+                    for (int kj = 0; kj < g.kw; kj++) {
+                        int r = (ki * g.kw + kj) * n;
+                        int owLo = Math.max(0, -Math.floorDiv(kj - g.pad, g.stride));
+                        int owHi = Math.min(g.wo, Math.floorDiv(g.w - 1 + g.pad - kj, g.stride) + 1);
+                        for (int oh = oh0; oh < oh1; oh++) {
+                            int ih = oh * g.stride - g.pad + ki;
+                            if (ih < 0 || ih >= g.h || owLo >= owHi) continue;
+                            int src = base + ih * g.w - g.pad + kj, dstRow = r + (oh - oh0) * g.wo;
+                            if (g.stride == 1) {
+                                System.arraycopy(x, src + owLo, rows, dstRow + owLo, owHi - owLo);
+                            } else {
+                                for (int ow = owLo; ow < owHi; ow++) rows[dstRow + ow] = x[src + ow * g.stride];
+                            }
+                        }
+                    }
+                }
+                dst.put((long) c * taps * n, rows, 0, taps * n);
+            }
+        });
+    }
+
+    /** One filter per channel (groups = channels), a direct loop: too little work per channel for a GEMM. */
+    private void depthwise(FloatTensor x, FloatTensor w, FloatTensor b, FloatTensor out, Geometry g) {
+        int channels = g.cin, batch = x.dim(0), plane = g.ho * g.wo, inPlane = g.h * g.w, taps = g.kh * g.kw;
+        float[] xd = x.data(), wd = w.data(), od = out.data();
+        float[] bd = b == null ? null : b.data();
+        parallel.forRange(batch * channels, (long) plane * taps, (p0, p1) -> {
+            for (int p = p0; p < p1; p++) {
+                int c = p % channels, xBase = p * inPlane, oBase = p * plane, wBase = c * taps;
+                if (bd != null) Arrays.fill(od, oBase, oBase + plane, bd[c]);
+                for (int oh = 0; oh < g.ho; oh++) {
+                    int oRow = oBase + oh * g.wo;
+                    for (int ki = 0; ki < g.kh; ki++) {
+                        int ih = oh * g.stride - g.pad + ki;
+                        if (ih < 0 || ih >= g.h) continue;
+                        int xRow = xBase + ih * g.w;
+                        for (int kj = 0; kj < g.kw; kj++) {
+                            float wv = wd[wBase + ki * g.kw + kj];
+                            int owLo = Math.max(0, -Math.floorDiv(kj - g.pad, g.stride));
+                            int owHi = Math.min(g.wo, Math.floorDiv(g.w - 1 + g.pad - kj, g.stride) + 1);
+                            if (owLo >= owHi) continue;
+                            int src = xRow - g.pad + kj;
+                            if (g.stride == 1) {
+                                VectorMath.axpy(wv, xd, src + owLo, od, oRow + owLo, owHi - owLo);
+                            } else {
+                                for (int ow = owLo; ow < owHi; ow++) od[oRow + ow] += wv * xd[src + ow * g.stride];
+                            }
+                        }
+                    }
+                }
+            }
+        });
+    }
+
+    @Override public synchronized Tensor linear(Tensor xt, Tensor wt, Tensor bt) {
+        checkOpen();
+        FloatTensor x = cpu(xt, "linear", "x"), w = cpu(wt, "linear", "weight");
+        FloatTensor b = bt == null ? null : cpu(bt, "linear", "bias");
+        if (w.rank() != 2 || x.rank() < 1 || x.dim(-1) != w.dim(1)) {
+            throw shapes("linear", "x [..., in] needs weight [out, in]", x, w);
+        }
+        int in = w.dim(1), outF = w.dim(0), rows = in == 0 ? 0 : x.numel() / in;
+        if (b != null && (b.rank() != 1 || b.dim(0) != outF)) throw shapes("linear", "bias must be [out]", w, b);
+        int[] shape = x.shape();
+        shape[shape.length - 1] = outF;
+        FloatTensor out = FloatTensor.zeros(shape);
+        if (rows == 0 || outF == 0) return out;
+        NativeFloats wn = matrix(w);
+        scratchA.ensure((long) rows * in).put(0, x.data(), 0, rows * in);
+        scratchC.ensure((long) rows * outF);
+        Blas.sgemm(false, true, rows, outF, in, 1f, scratchA, 0, in, wn, 0, in, 0f, scratchC, 0, outF);
+        scratchC.get(0, out.data(), 0, rows * outF);
+        if (b != null) {
+            float[] od = out.data(), bd = b.data();
+            parallel.forRange(rows, outF, (r0, r1) -> {
+                for (int r = r0; r < r1; r++) VectorMath.add(od, r * outF, bd, 0, od, r * outF, outF);
+            });
+        }
+        return out;
+    }
+
+    /** The native copy of a weight matrix: cached for weights from {@link #weight}, scratch otherwise. */
+    private NativeFloats matrix(FloatTensor w) {
+        float[] data = w.data();
+        if (cacheNativeWeights && weightArrays.contains(data)) {
+            NativeFloats n = nativeWeights.get(data);
+            if (n == null) {
+                n = new NativeFloats("weight " + Arrays.toString(w.shape()), data.length);
+                n.put(0, data, 0, data.length);
+                nativeWeights.put(data, n);
+            }
+            return n;
+        }
+        scratchMatrix.ensure(data.length).put(0, data, 0, data.length);
+        return scratchMatrix;
+    }
+
+    private void addBiasPerChannel(float[] od, float[] bd, int batch, int channels, int plane) {
+        parallel.forRange(batch * channels, plane, (p0, p1) -> {
+            for (int p = p0; p < p1; p++) VectorMath.addScalar(od, p * plane, bd[p % channels], od, p * plane, plane);
+        });
+    }
+
+    // ---- normalisation ------------------------------------------------------------------------
+
+    @Override public Tensor groupNorm(Tensor xt, int groups, Tensor gt, Tensor bt, float eps, boolean silu) {
+        FloatTensor x = cpu(xt, "groupNorm", "x"), gamma = cpu(gt, "groupNorm", "gamma"), beta = cpu(bt, "groupNorm", "beta");
+        if (x.rank() < 2) throw shapes("groupNorm", "x must be [B, C, ...]", x);
+        int batch = x.dim(0), channels = x.dim(1);
+        if (groups < 1 || channels % groups != 0) {
+            throw shapes("groupNorm", channels + " channels cannot form " + groups + " groups", x);
+        }
+        if (gamma.numel() != channels || beta.numel() != channels) {
+            throw shapes("groupNorm", "gamma and beta need " + channels + " elements", x, gamma, beta);
+        }
+        int spatial = channels == 0 || batch == 0 ? 0 : x.numel() / (batch * channels);
+        int perGroup = channels / groups;
+        FloatTensor out = FloatTensor.zeros(x.shape());
+        float[] xd = x.data(), od = out.data(), gd = gamma.data(), bd = beta.data();
+        parallel.forRange(batch * groups, (long) perGroup * spatial, (p0, p1) -> {
+            for (int p = p0; p < p1; p++) {
+                int bi = p / groups, gi = p % groups;
+                int off = (bi * channels + gi * perGroup) * spatial;
+                double[] mv = VectorMath.moments(xd, off, perGroup * spatial);
+                double rstd = 1 / Math.sqrt(mv[1] + eps);
+                for (int c = gi * perGroup; c < (gi + 1) * perGroup; c++) {
+                    float a = (float) (gd[c] * rstd);
+                    float s = (float) (bd[c] - mv[0] * gd[c] * rstd);
+                    int co = (bi * channels + c) * spatial;
+                    VectorMath.scaleShift(xd, co, a, s, silu, od, co, spatial);
+                }
+            }
+        });
+        return out;
+    }
+
+    @Override public Tensor layerNorm(Tensor xt, Tensor gt, Tensor bt, float eps) {
+        FloatTensor x = cpu(xt, "layerNorm", "x"), gamma = cpu(gt, "layerNorm", "gamma"), beta = cpu(bt, "layerNorm", "beta");
+        if (x.rank() < 1) throw shapes("layerNorm", "x must have a last dimension", x);
+        int width = x.dim(-1);
+        if (gamma.numel() != width || beta.numel() != width) {
+            throw shapes("layerNorm", "gamma and beta need " + width + " elements", x, gamma, beta);
+        }
+        FloatTensor out = FloatTensor.zeros(x.shape());
+        if (width == 0) return out;
+        int rows = x.numel() / width;
+        float[] xd = x.data(), od = out.data(), gd = gamma.data(), bd = beta.data();
+        parallel.forRange(rows, width, (r0, r1) -> {
+            for (int r = r0; r < r1; r++) {
+                int off = r * width;
+                double[] mv = VectorMath.moments(xd, off, width);
+                float mean = (float) mv[0], rstd = (float) (1 / Math.sqrt(mv[1] + eps));
+                normalizeRow(xd, off, mean, rstd, gd, bd, od, width);
+            }
+        });
+        return out;
+    }
+
+    /** y = (x − mean) · rstd · γ + β over one row. */
+    private static void normalizeRow(float[] x, int off, float mean, float rstd, float[] gamma, float[] beta, float[] y, int n) {
+        var f = VectorMath.F;
+        int bound = f.loopBound(n), i = 0;
+        for (; i < bound; i += f.length()) {
+            var v = jdk.incubator.vector.FloatVector.fromArray(f, x, off + i).sub(mean).mul(rstd);
+            v.fma(jdk.incubator.vector.FloatVector.fromArray(f, gamma, i), jdk.incubator.vector.FloatVector.fromArray(f, beta, i))
+                    .intoArray(y, off + i);
+        }
+        for (; i < n; i++) y[off + i] = Math.fma((x[off + i] - mean) * rstd, gamma[i], beta[i]);
+    }
+
+    @Override public Tensor layerNormChannels(Tensor xt, Tensor gt, Tensor bt, float eps) {
+        FloatTensor x = cpu(xt, "layerNormChannels", "x"), gamma = cpu(gt, "layerNormChannels", "gamma"),
+                beta = cpu(bt, "layerNormChannels", "beta");
+        if (x.rank() != 4) throw shapes("layerNormChannels", "x must be [B, C, H, W]", x);
+        int batch = x.dim(0), channels = x.dim(1), plane = x.dim(2) * x.dim(3);
+        if (gamma.numel() != channels || beta.numel() != channels) {
+            throw shapes("layerNormChannels", "gamma and beta need " + channels + " elements", x, gamma, beta);
+        }
+        FloatTensor out = FloatTensor.zeros(x.shape());
+        if (channels == 0 || plane == 0) return out;
+        float[] xd = x.data(), od = out.data(), gd = gamma.data(), bd = beta.data();
+        final int tile = 256;
+        int tilesPerImage = (plane + tile - 1) / tile;
+        parallel.forRange(batch * tilesPerImage, (long) tile * channels, (t0, t1) -> {
+            float[] mean = new float[tile], m2 = new float[tile];
+            for (int t = t0; t < t1; t++) {
+                int bi = t / tilesPerImage, p0 = (t % tilesPerImage) * tile, len = Math.min(tile, plane - p0);
+                int base = bi * channels * plane + p0;
+                ChannelMoments.compute(xd, base, plane, channels, len, mean, m2, eps);
+                for (int c = 0; c < channels; c++) {
+                    ChannelMoments.apply(xd, od, base + c * plane, len, mean, m2, gd[c], bd[c]);
+                }
+            }
+        });
+        return out;
+    }
+
+    // ---- attention ----------------------------------------------------------------------------
+
+    @Override public synchronized Tensor attention(Tensor qt, Tensor kt, Tensor vt, int heads, float scale, AttentionMask mask) {
+        checkOpen();
+        FloatTensor q = cpu(qt, "attention", "q"), k = cpu(kt, "attention", "k"), v = cpu(vt, "attention", "v");
+        if (q.rank() != 3 || k.rank() != 3 || !Arrays.equals(k.shape(), v.shape())
+                || q.dim(0) != k.dim(0) || q.dim(2) != k.dim(2)) {
+            throw shapes("attention", "q [B, Nq, C], k and v [B, Nk, C]", q, k, v);
+        }
+        int batch = q.dim(0), nq = q.dim(1), nk = k.dim(1), width = q.dim(2);
+        if (heads < 1 || width % heads != 0) {
+            throw shapes("attention", width + " channels cannot form " + heads + " heads", q);
+        }
+        AttentionMask m = mask == null ? AttentionMask.NONE : mask;
+        if (m.keyKeep() != null) {
+            int[][] keep = m.keyKeep();
+            if (keep.length != batch) {
+                throw new IllegalArgumentException("attention: mask has " + keep.length + " rows for batch " + batch);
+            }
+            for (int[] row : keep) {
+                if (row == null || row.length != nk) {
+                    throw new IllegalArgumentException("attention: mask rows need " + nk + " keys, got "
+                            + (row == null ? "null" : row.length));
+                }
+            }
+        }
+        FloatTensor out = FloatTensor.zeros(batch, nq, width);
+        if (batch == 0 || nq == 0 || width == 0) return out;
+        if (nk == 0) return out;
+        int d = width / heads;
+        scratchA.ensure((long) batch * nq * width).put(0, q.data(), 0, q.numel());
+        scratchB.ensure((long) batch * nk * width).put(0, k.data(), 0, k.numel());
+        scratchD.ensure((long) batch * nk * width).put(0, v.data(), 0, v.numel());
+        NativeFloats o = scratchMatrix.ensure((long) batch * nq * width);
+        int blockRows = (int) Math.max(1, Math.min(nq, scoreBlock / nk));
+        NativeFloats scores = scratchC.ensure((long) blockRows * nk);
+        for (int bi = 0; bi < batch; bi++) {
+            int[] keep = m.keyKeep() == null ? null : m.keyKeep()[bi];
+            for (int h = 0; h < heads; h++) {
+                for (int i0 = 0; i0 < nq; i0 += blockRows) {
+                    int rows = Math.min(blockRows, nq - i0);
+                    long qOff = ((long) bi * nq + i0) * width + (long) h * d;
+                    long kOff = (long) bi * nk * width + (long) h * d;
+                    // scores [rows, Nk] = scale · q_h · k_hᵀ
+                    Blas.sgemm(false, true, rows, nk, d, scale, scratchA, qOff, width, scratchB, kOff, width, 0f,
+                            scores, 0, nk);
+                    int first = i0;
+                    parallel.forRange(rows, nk, (r0, r1) -> {
+                        for (int r = r0; r < r1; r++) {
+                            int visible = m.causal() ? Math.min(nk, first + r + 1) : nk;
+                            Softmax.row(scores.bytes(), (long) r * nk, nk, visible, keep);
+                        }
+                    });
+                    // out_h [rows, d] = p · v_h
+                    Blas.sgemm(false, false, rows, d, nk, 1f, scores, 0, nk, scratchD, kOff, width, 0f,
+                            o, qOff, width);
+                }
+            }
+        }
+        o.get(0, out.data(), 0, out.numel());
+        return out;
+    }
+
+    // ---- activations and elementwise ----------------------------------------------------------
+
+    @Override public Tensor silu(Tensor x) { return unary(x, "silu", VectorMath.Unary.SILU); }
+
+    @Override public Tensor quickGelu(Tensor x) { return unary(x, "quickGelu", VectorMath.Unary.QUICK_GELU); }
+
+    @Override public Tensor gelu(Tensor x) { return unary(x, "gelu", VectorMath.Unary.GELU); }
+
+    private Tensor unary(Tensor xt, String op, VectorMath.Unary kind) {
+        FloatTensor x = cpu(xt, op, "x");
+        FloatTensor out = FloatTensor.zeros(x.shape());
+        float[] xd = x.data(), od = out.data();
+        parallel.forRange(x.numel(), 8, (i0, i1) -> VectorMath.apply(kind, xd, i0, od, i0, i1 - i0));
+        return out;
+    }
+
+    @Override public Tensor geglu(Tensor xt) {
+        FloatTensor x = cpu(xt, "geglu", "x");
+        if (x.rank() < 1 || x.dim(-1) % 2 != 0) throw shapes("geglu", "the last dimension must be even", x);
+        int width = x.dim(-1), half = width / 2;
+        int[] shape = x.shape();
+        shape[shape.length - 1] = half;
+        FloatTensor out = FloatTensor.zeros(shape);
+        if (half == 0) return out;
+        int rows = x.numel() / width;
+        float[] xd = x.data(), od = out.data();
+        parallel.forRange(rows, (long) half * 8, (r0, r1) -> {
+            for (int r = r0; r < r1; r++) VectorMath.mulGelu(xd, r * width, xd, r * width + half, od, r * half, half);
+        });
+        return out;
+    }
+
+    @Override public Tensor simpleGate(Tensor xt) {
+        FloatTensor x = cpu(xt, "simpleGate", "x");
+        if (x.rank() != 4 || x.dim(1) % 2 != 0) throw shapes("simpleGate", "x must be [B, 2C, H, W]", x);
+        int batch = x.dim(0), half = x.dim(1) / 2, plane = x.dim(2) * x.dim(3), n = half * plane;
+        FloatTensor out = FloatTensor.zeros(batch, half, x.dim(2), x.dim(3));
+        float[] xd = x.data(), od = out.data();
+        for (int bi = 0; bi < batch; bi++) {
+            int src = bi * 2 * n, dst = bi * n;
+            parallel.forRange(n, 1, (i0, i1) -> VectorMath.mul(xd, src + i0, xd, src + n + i0, od, dst + i0, i1 - i0));
+        }
+        return out;
+    }
+
+    @Override public Tensor add(Tensor at, Tensor bt) {
+        FloatTensor a = cpu(at, "add", "a"), b = cpu(bt, "add", "b");
+        int[] as = a.shape(), bs = b.shape();
+        boolean suffix = bs.length <= as.length
+                && Arrays.equals(bs, Arrays.copyOfRange(as, as.length - bs.length, as.length));
+        if (!suffix) throw shapes("add", "b must have a's shape or a suffix of it", a, b);
+        FloatTensor out = FloatTensor.zeros(as);
+        int n = b.numel();
+        if (n == 0) return out;
+        int reps = a.numel() / n;
+        float[] ad = a.data(), bd = b.data(), od = out.data();
+        if (reps == 1) {
+            parallel.forRange(n, 1, (i0, i1) -> VectorMath.add(ad, i0, bd, i0, od, i0, i1 - i0));
+        } else {
+            parallel.forRange(reps, n, (r0, r1) -> {
+                for (int r = r0; r < r1; r++) VectorMath.add(ad, r * n, bd, 0, od, r * n, n);
+            });
+        }
+        return out;
+    }
+
+    @Override public Tensor mul(Tensor at, Tensor bt) {
+        FloatTensor a = cpu(at, "mul", "a"), b = cpu(bt, "mul", "b");
+        if (!Arrays.equals(a.shape(), b.shape())) throw shapes("mul", "shapes must be equal", a, b);
+        FloatTensor out = FloatTensor.zeros(a.shape());
+        float[] ad = a.data(), bd = b.data(), od = out.data();
+        parallel.forRange(a.numel(), 1, (i0, i1) -> VectorMath.mul(ad, i0, bd, i0, od, i0, i1 - i0));
+        return out;
+    }
+
+    @Override public Tensor scale(Tensor xt, float s) {
+        FloatTensor x = cpu(xt, "scale", "x");
+        FloatTensor out = FloatTensor.zeros(x.shape());
+        float[] xd = x.data(), od = out.data();
+        parallel.forRange(x.numel(), 1, (i0, i1) -> VectorMath.mulScalar(xd, i0, s, od, i0, i1 - i0));
+        return out;
+    }
+
+    @Override public Tensor clamp(Tensor xt, float lo, float hi) {
+        FloatTensor x = cpu(xt, "clamp", "x");
+        if (!(lo <= hi)) throw new IllegalArgumentException("clamp: lo " + lo + " must not exceed hi " + hi);
+        FloatTensor out = FloatTensor.zeros(x.shape());
+        float[] xd = x.data(), od = out.data();
+        parallel.forRange(x.numel(), 1, (i0, i1) -> VectorMath.clamp(xd, i0, lo, hi, od, i0, i1 - i0));
+        return out;
+    }
+
+    @Override public Tensor addPerChannel(Tensor xt, Tensor vt) { return perChannel(xt, vt, "addPerChannel", true); }
+
+    @Override public Tensor mulPerChannel(Tensor xt, Tensor vt) { return perChannel(xt, vt, "mulPerChannel", false); }
+
+    private Tensor perChannel(Tensor xt, Tensor vt, String op, boolean add) {
+        FloatTensor x = cpu(xt, op, "x"), v = cpu(vt, op, "v");
+        if (x.rank() != 4) throw shapes(op, "x must be [B, C, H, W]", x);
+        int batch = x.dim(0), channels = x.dim(1), plane = x.dim(2) * x.dim(3);
+        boolean perImage = v.numel() == batch * channels;
+        if (!perImage && v.numel() != channels) {
+            throw shapes(op, "v needs " + channels + " or " + batch * channels + " elements", x, v);
+        }
+        FloatTensor out = FloatTensor.zeros(x.shape());
+        float[] xd = x.data(), vd = v.data(), od = out.data();
+        parallel.forRange(batch * channels, plane, (p0, p1) -> {
+            for (int p = p0; p < p1; p++) {
+                float s = vd[perImage ? p : p % channels];
+                if (add) VectorMath.addScalar(xd, p * plane, s, od, p * plane, plane);
+                else VectorMath.mulScalar(xd, p * plane, s, od, p * plane, plane);
+            }
+        });
+        return out;
+    }
+
+    // ---- resampling and layout ----------------------------------------------------------------
+
+    @Override public Tensor upsampleNearest2x(Tensor xt) {
+        FloatTensor x = cpu(xt, "upsampleNearest2x", "x");
+        if (x.rank() != 4) throw shapes("upsampleNearest2x", "x must be [B, C, H, W]", x);
+        int planes = x.dim(0) * x.dim(1), h = x.dim(2), w = x.dim(3);
+        FloatTensor out = FloatTensor.zeros(x.dim(0), x.dim(1), 2 * h, 2 * w);
+        float[] xd = x.data(), od = out.data();
+        parallel.forRange(planes, 4L * h * w, (p0, p1) -> {
+            for (int p = p0; p < p1; p++) {
+                for (int i = 0; i < h; i++) {
+                    int src = (p * h + i) * w, dst = (p * 2 * h + 2 * i) * 2 * w;
+                    for (int j = 0; j < w; j++) {
+                        float val = xd[src + j];
+                        od[dst + 2 * j] = val;
+                        od[dst + 2 * j + 1] = val;
+                    }
+                    System.arraycopy(od, dst, od, dst + 2 * w, 2 * w);
+                }
+            }
+        });
+        return out;
+    }
+
+    @Override public Tensor pixelShuffle(Tensor xt, int r) {
+        FloatTensor x = cpu(xt, "pixelShuffle", "x");
+        if (r < 1 || x.rank() != 4 || x.dim(1) % (r * r) != 0) {
+            throw shapes("pixelShuffle", "x must be [B, C·r², H, W] with r = " + r, x);
+        }
+        int batch = x.dim(0), c = x.dim(1) / (r * r), h = x.dim(2), w = x.dim(3);
+        FloatTensor out = FloatTensor.zeros(batch, c, h * r, w * r);
+        float[] xd = x.data(), od = out.data();
+        parallel.forRange(batch * c, (long) r * r * h * w, (p0, p1) -> {
+            for (int p = p0; p < p1; p++) {
+                for (int i = 0; i < r; i++) {
+                    for (int j = 0; j < r; j++) {
+                        int src = (p * r * r + i * r + j) * h * w;
+                        for (int y = 0; y < h; y++) {
+                            int dst = (p * h * r + y * r + i) * w * r + j, s = src + y * w;
+                            for (int xx = 0; xx < w; xx++) od[dst + xx * r] = xd[s + xx];
+                        }
+                    }
+                }
+            }
+        });
+        return out;
+    }
+
+    @Override public Tensor globalAvgPool(Tensor xt) {
+        FloatTensor x = cpu(xt, "globalAvgPool", "x");
+        if (x.rank() != 4) throw shapes("globalAvgPool", "x must be [B, C, H, W]", x);
+        int planes = x.dim(0) * x.dim(1), plane = x.dim(2) * x.dim(3);
+        if (plane == 0) throw shapes("globalAvgPool", "empty planes have no mean", x);
+        FloatTensor out = FloatTensor.zeros(x.dim(0), x.dim(1), 1, 1);
+        float[] xd = x.data(), od = out.data();
+        parallel.forRange(planes, plane, (p0, p1) -> {
+            for (int p = p0; p < p1; p++) od[p] = (float) (VectorMath.sum(xd, p * plane, plane) / plane);
+        });
+        return out;
+    }
+
+    @Override public Tensor pad2d(Tensor xt, int top, int bottom, int left, int right) {
+        FloatTensor x = cpu(xt, "pad2d", "x");
+        if (x.rank() != 4) throw shapes("pad2d", "x must be [B, C, H, W]", x);
+        if (top < 0 || bottom < 0 || left < 0 || right < 0) {
+            throw new IllegalArgumentException("pad2d: negative padding " + top + ", " + bottom + ", " + left + ", " + right);
+        }
+        int h = x.dim(2), w = x.dim(3), ho = top + h + bottom, wo = left + w + right;
+        FloatTensor out = FloatTensor.zeros(x.dim(0), x.dim(1), ho, wo);
+        copyWindow(x.data(), h, w, 0, 0, out.data(), ho, wo, top, left, h, w, x.dim(0) * x.dim(1));
+        return out;
+    }
+
+    @Override public Tensor crop2d(Tensor xt, int top, int left, int h, int w) {
+        FloatTensor x = cpu(xt, "crop2d", "x");
+        if (x.rank() != 4) throw shapes("crop2d", "x must be [B, C, H, W]", x);
+        if (top < 0 || left < 0 || h < 0 || w < 0 || top + h > x.dim(2) || left + w > x.dim(3)) {
+            throw shapes("crop2d", "window top " + top + ", left " + left + ", " + h + "×" + w + " is outside", x);
+        }
+        FloatTensor out = FloatTensor.zeros(x.dim(0), x.dim(1), h, w);
+        copyWindow(x.data(), x.dim(2), x.dim(3), top, left, out.data(), h, w, 0, 0, h, w, x.dim(0) * x.dim(1));
+        return out;
+    }
+
+    /** Copies an h×w window per plane from (sTop, sLeft) of src planes to (dTop, dLeft) of dst planes. */
+    private void copyWindow(float[] src, int sh, int sw, int sTop, int sLeft, float[] dst, int dh, int dw,
+                            int dTop, int dLeft, int h, int w, int planes) {
+        parallel.forRange(planes, (long) h * w, (p0, p1) -> {
+            for (int p = p0; p < p1; p++) {
+                for (int y = 0; y < h; y++) {
+                    System.arraycopy(src, (p * sh + sTop + y) * sw + sLeft, dst, (p * dh + dTop + y) * dw + dLeft, w);
+                }
+            }
+        });
+    }
+
+    @Override public Tensor concat(List<Tensor> parts, int dim) {
+        if (parts == null || parts.isEmpty()) throw new IllegalArgumentException("concat: no tensors");
+        FloatTensor[] xs = new FloatTensor[parts.size()];
+        for (int i = 0; i < xs.length; i++) xs[i] = cpu(parts.get(i), "concat", "part " + i);
+        int rank = xs[0].rank();
+        if (dim < 0 || dim >= rank) throw shapes("concat", "dimension " + dim + " out of range", xs);
+        int[] shape = xs[0].shape();
+        int total = 0;
+        for (FloatTensor t : xs) {
+            int[] s = t.shape();
+            if (s.length != rank) throw shapes("concat", "ranks differ", xs);
+            for (int i = 0; i < rank; i++) {
+                if (i != dim && s[i] != shape[i]) throw shapes("concat", "dimensions other than " + dim + " differ", xs);
+            }
+            total += s[dim];
+        }
+        shape[dim] = total;
+        FloatTensor out = FloatTensor.zeros(shape);
+        int outer = 1, inner = 1;
+        for (int i = 0; i < dim; i++) outer *= shape[i];
+        for (int i = dim + 1; i < rank; i++) inner *= shape[i];
+        float[] od = out.data();
+        int at = 0;
+        for (FloatTensor t : xs) {
+            int chunk = t.dim(dim) * inner, offset = at * inner, rowOut = total * inner;
+            float[] td = t.data();
+            for (int o = 0; o < outer; o++) System.arraycopy(td, o * chunk, od, o * rowOut + offset, chunk);
+            at += t.dim(dim);
+        }
+        return out;
+    }
+
+    @Override public Tensor slice(Tensor xt, int dim, int from, int to) {
+        FloatTensor x = cpu(xt, "slice", "x");
+        if (dim < 0 || dim >= x.rank() || from < 0 || to < from || to > x.dim(dim)) {
+            throw shapes("slice", "[" + from + ", " + to + ") along dimension " + dim + " is out of range", x);
+        }
+        int[] shape = x.shape();
+        int outer = 1, inner = 1;
+        for (int i = 0; i < dim; i++) outer *= shape[i];
+        for (int i = dim + 1; i < shape.length; i++) inner *= shape[i];
+        int rowIn = shape[dim] * inner;
+        shape[dim] = to - from;
+        FloatTensor out = FloatTensor.zeros(shape);
+        int chunk = (to - from) * inner;
+        float[] xd = x.data(), od = out.data();
+        for (int o = 0; o < outer; o++) System.arraycopy(xd, o * rowIn + from * inner, od, o * chunk, chunk);
+        return out;
+    }
+
+    @Override public Tensor nchwToTokens(Tensor xt) {
+        FloatTensor x = cpu(xt, "nchwToTokens", "x");
+        if (x.rank() != 4) throw shapes("nchwToTokens", "x must be [B, C, H, W]", x);
+        int batch = x.dim(0), c = x.dim(1), n = x.dim(2) * x.dim(3);
+        FloatTensor out = FloatTensor.zeros(batch, n, c);
+        transpose(x.data(), out.data(), batch, c, n);
+        return out;
+    }
+
+    @Override public Tensor tokensToNchw(Tensor xt, int h, int w) {
+        FloatTensor x = cpu(xt, "tokensToNchw", "x");
+        if (x.rank() != 3 || h < 0 || w < 0 || (long) h * w != x.dim(1)) {
+            throw shapes("tokensToNchw", "x must be [B, " + h + "·" + w + ", C]", x);
+        }
+        int batch = x.dim(0), n = x.dim(1), c = x.dim(2);
+        FloatTensor out = FloatTensor.zeros(batch, c, h, w);
+        transpose(x.data(), out.data(), batch, n, c);
+        return out;
+    }
+
+    /** Per batch entry, src [rows, cols] → dst [cols, rows], in 32×32 tiles. */
+    private void transpose(float[] src, float[] dst, int batch, int rows, int cols) {
+        final int t = 32;
+        int rowTiles = (rows + t - 1) / t;
+        parallel.forRange(batch * rowTiles, (long) t * cols, (p0, p1) -> {
+            for (int p = p0; p < p1; p++) {
+                int bi = p / rowTiles, r0 = (p % rowTiles) * t, r1 = Math.min(rows, r0 + t);
+                int base = bi * rows * cols;
+                for (int c0 = 0; c0 < cols; c0 += t) {
+                    int c1 = Math.min(cols, c0 + t);
+                    for (int r = r0; r < r1; r++) {
+                        for (int c = c0; c < c1; c++) dst[base + c * rows + r] = src[base + r * cols + c];
+                    }
+                }
+            }
+        });
+    }
+
+    @Override public Tensor embedding(Tensor tt, int[][] ids) {
+        FloatTensor table = cpu(tt, "embedding", "table");
+        if (table.rank() != 2) throw shapes("embedding", "table must be [V, C]", table);
+        if (ids == null || ids.length == 0) throw new IllegalArgumentException("embedding: no ids");
+        int vocab = table.dim(0), c = table.dim(1), n = ids[0].length;
+        FloatTensor out = FloatTensor.zeros(ids.length, n, c);
+        for (int bi = 0; bi < ids.length; bi++) {
+            if (ids[bi] == null || ids[bi].length != n) {
+                throw new IllegalArgumentException("embedding: id row " + bi + " has "
+                        + (ids[bi] == null ? "null" : ids[bi].length) + " ids, row 0 has " + n);
+            }
+            for (int j = 0; j < n; j++) {
+                int id = ids[bi][j];
+                if (id < 0 || id >= vocab) {
+                    throw new IllegalArgumentException("embedding: id " + id + " at [" + bi + "][" + j
+                            + "] is outside the table of " + vocab + " rows");
+                }
+                System.arraycopy(table.data(), id * c, out.data(), (bi * n + j) * c, c);
+            }
+        }
+        return out;
+    }
+
+    @Override public Tensor gatherRows(Tensor xt, int[] rows) {
+        FloatTensor x = cpu(xt, "gatherRows", "x");
+        if (x.rank() != 3) throw shapes("gatherRows", "x must be [B, N, C]", x);
+        int batch = x.dim(0), n = x.dim(1), c = x.dim(2);
+        if (rows == null || rows.length != batch) {
+            throw shapes("gatherRows", (rows == null ? "no" : rows.length) + " rows for batch " + batch, x);
+        }
+        FloatTensor out = FloatTensor.zeros(batch, c);
+        for (int bi = 0; bi < batch; bi++) {
+            if (rows[bi] < 0 || rows[bi] >= n) {
+                throw shapes("gatherRows", "row " + rows[bi] + " of batch entry " + bi + " is outside [0, " + n + ")", x);
+            }
+            System.arraycopy(x.data(), (bi * n + rows[bi]) * c, out.data(), bi * c, c);
+        }
+        return out;
+    }
+
+    // ---- lifetime and helpers -----------------------------------------------------------------
+
+    @Override public synchronized void close() {
+        if (closed) return;
+        closed = true;
+        for (NativeFloats n : nativeWeights.values()) n.close();
+        nativeWeights.clear();
+        weightArrays.clear();
+        weights.clear();
+        scratchMatrix.close();
+        scratchD.close();
+        scratchC.close();
+        scratchB.close();
+        scratchA.close();
+        parallel.close();
+    }
+
+    private void checkOpen() {
+        if (closed) throw new IllegalStateException("cpu backend is closed");
+    }
+
+    private static FloatTensor cpu(Tensor t, String op, String what) {
+        if (t instanceof FloatTensor f) return f;
+        if (t == null) throw new IllegalArgumentException(op + ": " + what + " is null");
+        throw new IllegalArgumentException(op + ": " + what + " is a " + t.getClass().getSimpleName()
+                + ", not a cpu tensor (FloatTensor)");
+    }
+
+    private static IllegalArgumentException shapes(String op, String problem, FloatTensor... ts) {
+        StringBuilder sb = new StringBuilder(op).append(": ").append(problem).append("; shapes");
+        for (FloatTensor t : ts) sb.append(' ').append(Arrays.toString(t.shape()));
+        return new IllegalArgumentException(sb.toString());
+    }
+}

@@ -1,0 +1,119 @@
+package dev.autodir.cli;
+
+import dev.autodir.io.DType;
+import dev.autodir.io.TensorInfo;
+import dev.autodir.io.WeightStore;
+import dev.autodir.model.ConfigInference;
+import dev.autodir.model.ModelYaml;
+import dev.autodir.model.ScheduleConfig;
+import dev.autodir.tensor.FloatTensor;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
+
+import java.io.PrintWriter;
+import java.lang.reflect.RecordComponent;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.concurrent.Callable;
+
+/** {@code autodir inspect}: what a checkpoint holds, read from tensor shapes only. */
+@Command(name = "inspect",
+        description = {"Show the networks in a checkpoint, their configs inferred from tensor shapes, parameter"
+                + " counts and dtypes, and the keys no network uses. Reads no tensor data except the"
+                + " alphas_cumprod schedule buffer; validates every weight against the inferred config."})
+final class InspectCommand implements Callable<Integer> {
+    @Spec CommandSpec spec;
+
+    @Parameters(index = "0", paramLabel = "CHECKPOINT",
+            description = "A PyTorch(-Lightning) .ckpt (torch.save zip) or a .safetensors file; the format is read from the content.")
+    Path checkpoint;
+
+    @Option(names = "--config", paramLabel = "FILE",
+            description = "An official-style YAML config (configs/generate.yaml format) for what shapes cannot tell"
+                    + " (head counts, schedule); values it gives must agree with the weights. Default: the official values.")
+    Path config;
+
+    @Override public Integer call() {
+        ModelYaml yaml = config == null ? ModelYaml.none() : ModelYaml.read(config);
+        String report;
+        try (WeightStore store = WeightStore.open(checkpoint)) {
+            report = render(store, ConfigInference.inspect(store, yaml), yaml);
+        }
+        // all or nothing: the report is printed only once everything has been read and validated
+        PrintWriter out = spec.commandLine().getOut();
+        out.print(report);
+        out.flush();
+        return 0;
+    }
+
+    static String render(WeightStore store, ConfigInference.Inference r, ModelYaml yaml) {
+        StringBuilder b = new StringBuilder();
+        long total = 0;
+        for (ConfigInference.Network n : r.networks()) total += parameters(n);
+        b.append("checkpoint  ").append(store.path()).append('\n');
+        b.append("tensors     ").append(store.keys().size()).append(", of which ").append(r.networks().size())
+                .append(" networks bind ").append(store.keys().size() - r.unusedKeys().size()).append(" (")
+                .append(grouped(total)).append(" parameters)\n");
+        b.append("config      ").append(yaml.source()).append('\n');
+        for (ConfigInference.Network n : r.networks()) {
+            b.append('\n').append(n.name()).append("  ").append(n.prefix()).append("*  ")
+                    .append(n.weights().size()).append(" tensors, ").append(grouped(parameters(n))).append(" parameters, ")
+                    .append(dtypes(store, n.weights().keySet())).append('\n');
+            for (RecordComponent rc : n.config().getClass().getRecordComponents()) {
+                b.append(String.format(Locale.ROOT, "  %-22s %s%n", rc.getName(), value(rc, n.config())));
+            }
+        }
+        ScheduleConfig s = r.schedule();
+        b.append("\nschedule  ").append(s.timesteps()).append(" timesteps, alphas_cumprod ")
+                .append(r.scheduleFromBuffer() ? "from the checkpoint's buffer" : "computed from linear_start/linear_end")
+                .append('\n');
+        b.append(String.format(Locale.ROOT, "  %-22s %s%n", "linearStart", s.linearStart()));
+        b.append(String.format(Locale.ROOT, "  %-22s %s%n", "linearEnd", s.linearEnd()));
+        b.append(String.format(Locale.ROOT, "  %-22s %s%n", "scaleFactor", s.scaleFactor()));
+        float[] ac = s.alphasCumprod();
+        b.append(String.format(Locale.ROOT, "  %-22s [%s, ..., %s]%n", "alphasCumprod", ac[0], ac[ac.length - 1]));
+
+        b.append("\nkeys no network uses (").append(r.unusedKeys().size()).append(")\n");
+        for (String k : r.unusedKeys()) {
+            TensorInfo i = store.info(k);
+            b.append("  ").append(k).append("  ").append(i.dtype()).append(' ').append(Arrays.toString(i.shape()));
+            if (k.equals(ConfigInference.ALPHAS_CUMPROD) && r.scheduleFromBuffer()) b.append("  (read for the schedule)");
+            b.append('\n');
+        }
+        return b.toString();
+    }
+
+    private static Object value(RecordComponent rc, Record config) {
+        try {
+            Object v = rc.getAccessor().invoke(config);
+            return v instanceof float[] f ? Arrays.toString(f) : v;
+        } catch (ReflectiveOperationException e) {
+            throw new IllegalStateException("cannot read " + rc.getName() + " of " + config, e);
+        }
+    }
+
+    private static long parameters(ConfigInference.Network n) {
+        long p = 0;
+        for (int[] shape : n.weights().values()) p += FloatTensor.numel(shape);
+        return p;
+    }
+
+    private static String dtypes(WeightStore store, Iterable<String> keys) {
+        Map<DType, Integer> counts = new TreeMap<>();
+        for (String k : keys) counts.merge(store.info(k).dtype(), 1, Integer::sum);
+        if (counts.size() == 1) return counts.keySet().iterator().next().toString();
+        List<String> parts = counts.entrySet().stream().map(e -> e.getKey() + " ×" + e.getValue()).toList();
+        return String.join(", ", parts);
+    }
+
+    private static String grouped(long n) {
+        return String.format(Locale.ROOT, "%,d", n);
+    }
+}
