@@ -50,13 +50,14 @@ final class WeightStores {
         if (size == 0) throw new CheckpointException(file.path(), "empty file");
         byte[] head = file.bytes(0, (int) Math.min(9, size));
         if (head.length >= 4 && head[0] == 'P' && head[1] == 'K' && head[2] == 3 && head[3] == 4) return Format.TORCH_ZIP;
-        if (head.length >= 2 && (head[0] & 0xff) == 0x80 && head[1] >= 1 && head[1] <= 5) {
-            throw new CheckpointException(file.path(), "a bare pickle (legacy torch.save format, or not a checkpoint): only"
-                    + " zip-format torch checkpoints (PyTorch ≥ 1.6) and .safetensors are supported");
-        }
         if (head.length == 9 && head[8] == '{') {
             long n = ByteBuffer.wrap(head, 0, 8).order(ByteOrder.LITTLE_ENDIAN).getLong();
             if (n > 0) return Format.SAFETENSORS;
+        }
+        // after the safetensors test: a header length whose low byte is 0x80 looks like a pickle PROTO opcode
+        if (head.length >= 2 && (head[0] & 0xff) == 0x80 && head[1] >= 1 && head[1] <= 5) {
+            throw new CheckpointException(file.path(), "a bare pickle (legacy torch.save format, or not a checkpoint): only"
+                    + " zip-format torch checkpoints (PyTorch ≥ 1.6) and .safetensors are supported");
         }
         if (head.length >= 8 && ByteBuffer.wrap(head, 0, 8).order(ByteOrder.LITTLE_ENDIAN).getLong() > 0 && size < 9) {
             throw new CheckpointException(file.path(), "safetensors: truncated: no header after the 8-byte length");

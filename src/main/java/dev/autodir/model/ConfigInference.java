@@ -289,7 +289,7 @@ public final class ConfigInference {
         ScheduleConfig official = ScheduleConfig.official();
         double start = y.number(ModelYaml.PARAMS + "linear_start").orElse(official.linearStart());
         double end = y.number(ModelYaml.PARAMS + "linear_end").orElse(official.linearEnd());
-        float scale = y.number(ModelYaml.PARAMS + "scale_factor").map(Double::floatValue).orElse(official.scaleFactor());
+        double scale = y.number(ModelYaml.PARAMS + "scale_factor").orElse(official.scaleFactor());
         if (!store.contains(ALPHAS_CUMPROD)) {
             int steps = y.integer(ModelYaml.PARAMS + "timesteps").orElse(official.timesteps());
             if (steps < 1) throw y.unsupported(ModelYaml.PARAMS + "timesteps", steps + " is not ≥ 1");

@@ -50,6 +50,11 @@ public final class ModelYaml {
         return new ModelYaml("official defaults", Map.of());
     }
 
+    /** A config given as nested maps in the YAML file's layout (e.g. built from a fixture's manifest). */
+    public static ModelYaml fromMap(String source, Map<?, ?> root) {
+        return new ModelYaml(source, root);
+    }
+
     public static ModelYaml read(Path file) {
         Object doc;
         try (Reader r = Files.newBufferedReader(file, StandardCharsets.UTF_8)) {

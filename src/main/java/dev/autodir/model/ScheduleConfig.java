@@ -5,12 +5,12 @@ package dev.autodir.model;
  * is computed as ldm does (betas = linspace(√start, √end, T)² in float64, cumulative product, stored
  * as float32).
  */
-public record ScheduleConfig(double linearStart, double linearEnd, int timesteps, float scaleFactor, float[] alphasCumprod) {
+public record ScheduleConfig(double linearStart, double linearEnd, int timesteps, double scaleFactor, float[] alphasCumprod) {
     public static ScheduleConfig official() {
-        return fromLinear(0.00085, 0.012, 1000, 0.18215f);
+        return fromLinear(0.00085, 0.012, 1000, 0.18215);
     }
 
-    public static ScheduleConfig fromLinear(double start, double end, int timesteps, float scaleFactor) {
+    public static ScheduleConfig fromLinear(double start, double end, int timesteps, double scaleFactor) {
         float[] ac = new float[timesteps];
         double prod = 1;
         double a = Math.sqrt(start), b = Math.sqrt(end);

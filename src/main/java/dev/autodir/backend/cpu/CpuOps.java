@@ -804,6 +804,20 @@ public final class CpuOps implements Ops {
         parallel.close();
     }
 
+    @Override public Tensor timestepEmbedding(Tensor t, int dim) {
+        return DiffusionMath.timestepEmbedding(cpu(t, "timestepEmbedding", "t"), dim);
+    }
+
+    @Override public Tensor cfgCombine(Tensor cond, Tensor imgCond, Tensor uncond, float sText, float sImg) {
+        return DiffusionMath.cfgCombine(cpu(cond, "cfgCombine", "cond"), cpu(imgCond, "cfgCombine", "imgCond"),
+                cpu(uncond, "cfgCombine", "uncond"), sText, sImg);
+    }
+
+    @Override public Tensor eulerAncestralStep(Tensor z, Tensor denoised, Tensor noise, float sigma, float sigmaDown, float sigmaUp) {
+        return DiffusionMath.eulerAncestralStep(cpu(z, "eulerAncestralStep", "z"), cpu(denoised, "eulerAncestralStep", "denoised"),
+                noise == null ? null : cpu(noise, "eulerAncestralStep", "noise"), sigma, sigmaDown, sigmaUp);
+    }
+
     private void checkOpen() {
         if (closed) throw new IllegalStateException("cpu backend is closed");
     }

@@ -1,0 +1,45 @@
+package dev.autodir.pipeline;
+
+/**
+ * What a restoration does, validated on construction (a bad value names itself).
+ *
+ * @param steps        Euler-ancestral steps per pass (official script: 100)
+ * @param cfgText      text guidance scale s_text (1 = no guidance: one UNet call per step)
+ * @param cfgImage     image guidance scale s_img
+ * @param scmWeight    the SCM weight w (official code: 1; the paper uses 0.1 for super-resolution)
+ * @param maxPasses    at most this many passes in automatic mode (official: 7)
+ * @param prompt       null for automatic mode; otherwise the user's prompt, one pass
+ * @param seed         the noise seed; every pass re-seeds with it, as the official script does
+ * @param colorCorrect colour correction of the written outputs (to the pass input's colours)
+ */
+public record RestoreOptions(int steps, float cfgText, float cfgImage, float scmWeight, int maxPasses, String prompt,
+                             long seed, ColorCorrection.Mode colorCorrect) {
+    public static final int MAX_STEPS = 1000;
+
+    public RestoreOptions {
+        if (steps < 1 || steps > MAX_STEPS) throw new IllegalArgumentException("steps must be in 1.." + MAX_STEPS + ", got " + steps);
+        if (!Float.isFinite(cfgText)) throw new IllegalArgumentException("cfg-text must be a finite number, got " + cfgText);
+        if (!Float.isFinite(cfgImage)) throw new IllegalArgumentException("cfg-image must be a finite number, got " + cfgImage);
+        if (!Float.isFinite(scmWeight)) throw new IllegalArgumentException("scm-weight must be a finite number, got " + scmWeight);
+        if (maxPasses < 1 || maxPasses > BIQA.CLASSES.size() - 1) {
+            throw new IllegalArgumentException("max-passes must be in 1.." + (BIQA.CLASSES.size() - 1) + ", got " + maxPasses);
+        }
+        if (prompt != null && prompt.isBlank()) throw new IllegalArgumentException("prompt must not be empty");
+        if (colorCorrect == null) colorCorrect = ColorCorrection.Mode.NONE;
+    }
+
+    /** The defaults: 100 steps, no guidance (1, 1), SCM weight 1, up to 7 passes, automatic mode, seed 42. */
+    public static RestoreOptions defaults() {
+        return new RestoreOptions(100, 1f, 1f, 1f, 7, null, 42L, ColorCorrection.Mode.NONE);
+    }
+
+    public boolean automatic() { return prompt == null; }
+
+    public RestoreOptions withSteps(int s) { return new RestoreOptions(s, cfgText, cfgImage, scmWeight, maxPasses, prompt, seed, colorCorrect); }
+    public RestoreOptions withGuidance(float text, float image) { return new RestoreOptions(steps, text, image, scmWeight, maxPasses, prompt, seed, colorCorrect); }
+    public RestoreOptions withScmWeight(float w) { return new RestoreOptions(steps, cfgText, cfgImage, w, maxPasses, prompt, seed, colorCorrect); }
+    public RestoreOptions withMaxPasses(int n) { return new RestoreOptions(steps, cfgText, cfgImage, scmWeight, n, prompt, seed, colorCorrect); }
+    public RestoreOptions withPrompt(String p) { return new RestoreOptions(steps, cfgText, cfgImage, scmWeight, maxPasses, p, seed, colorCorrect); }
+    public RestoreOptions withSeed(long s) { return new RestoreOptions(steps, cfgText, cfgImage, scmWeight, maxPasses, prompt, s, colorCorrect); }
+    public RestoreOptions withColorCorrect(ColorCorrection.Mode m) { return new RestoreOptions(steps, cfgText, cfgImage, scmWeight, maxPasses, prompt, seed, m); }
+}
