@@ -58,9 +58,6 @@ final class WeightStores {
             long n = ByteBuffer.wrap(head, 0, 8).order(ByteOrder.LITTLE_ENDIAN).getLong();
             if (n > 0) return Format.SAFETENSORS;
         }
-        if (head.length >= 8 && ByteBuffer.wrap(head, 0, 8).order(ByteOrder.LITTLE_ENDIAN).getLong() > 0 && size < 9) {
-            throw new CheckpointException(file.path(), "safetensors: truncated: no header after the 8-byte length");
-        }
         StringBuilder hex = new StringBuilder();
         for (byte b : head) hex.append(String.format("%02x ", b & 0xff));
         throw new CheckpointException(file.path(), "neither a torch zip checkpoint nor a safetensors file (first bytes: "
