@@ -71,9 +71,6 @@ final class MappedWeightStore implements WeightStore {
         return (int) n;
     }
 
-    /** Where a tensor lies (for tests of the view arithmetic). */
-    StoredTensor placement(String key) { return stored(key); }
-
     @Override public void close() { file.close(); }
 
     @Override public String toString() { return format + " " + file.path() + " (" + tensors.size() + " tensors)"; }

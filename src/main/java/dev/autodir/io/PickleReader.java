@@ -121,7 +121,7 @@ final class PickleReader {
                 int p = u8();
                 if (p > 5) throw malformed("unsupported protocol " + p, opStart);
             }
-            case 0x95 -> skip(u64len()); // FRAME: a length prefix only, the opcodes follow inline
+            case 0x95 -> u64len(); // FRAME: only a length (checked to lie inside the stream); its opcodes follow inline
             case 0x2e -> { return true; } // STOP
             case 0x28 -> marks.push(stack.size()); // MARK
             case 0x30 -> pop(); // POP
@@ -373,11 +373,6 @@ final class PickleReader {
         byte[] b = Arrays.copyOfRange(data, pos, pos + n);
         pos += n;
         return b;
-    }
-
-    private void skip(int n) {
-        need(n);
-        // FRAME's payload is ordinary opcodes: nothing to skip, the length was only checked
     }
 
     private String line() {

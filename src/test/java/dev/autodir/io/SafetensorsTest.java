@@ -158,7 +158,7 @@ class SafetensorsTest {
         // a header that lies about a size: change one shape digit in place ("[32, 8, 3, 3]" has no room, use "[1000]" → "[1001]")
         String s = new String(all, 0, 8 + 66144, java.nio.charset.StandardCharsets.ISO_8859_1);
         int at = s.indexOf("\"alphas_cumprod\":{\"dtype\":\"F32\",\"shape\":[1000]");
-        org.junit.jupiter.api.Assumptions.assumeTrue(at > 0, "header layout differs: skipping the in-place edit");
+        assertTrue(at > 0, "alphas_cumprod's header entry not found in " + golden);
         int digit = s.indexOf("[1000]", at) + 4;
         byte[] lie = all.clone();
         lie[digit] = '1';

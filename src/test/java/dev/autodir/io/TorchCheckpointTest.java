@@ -261,6 +261,38 @@ class TorchCheckpointTest {
         assertFails(dir.resolve("absent.ckpt"), "no such file");
     }
 
+    /** Replaces the first (or last) occurrence of {@code from} in the golden checkpoint by {@code to} (same length). */
+    private Path mutatedGolden(String name, String from, String to, boolean last) throws IOException {
+        Path golden = GoldenWeightsTest.GOLDEN_A.resolve("weights.ckpt");
+        org.junit.jupiter.api.Assumptions.assumeTrue(Files.exists(golden), "golden set A absent: skipping");
+        byte[] all = Files.readAllBytes(golden);
+        String s = new String(all, java.nio.charset.StandardCharsets.ISO_8859_1);
+        int at = last ? s.lastIndexOf(from) : s.indexOf(from);
+        assertTrue(at >= 0 && from.length() == to.length(), from + " not found in " + golden);
+        byte[] b = all.clone();
+        System.arraycopy(to.getBytes(java.nio.charset.StandardCharsets.ISO_8859_1), 0, b, at, to.length());
+        return Files.write(dir.resolve(name), b);
+    }
+
+    @Test
+    void mutatedGoldenCheckpoints() throws IOException {
+        // data.pkl starts at byte 64 of weights.ckpt: PROTO 2 (offsets 0-1), then EMPTY_DICT at offset 2
+        Path golden = GoldenWeightsTest.GOLDEN_A.resolve("weights.ckpt");
+        org.junit.jupiter.api.Assumptions.assumeTrue(Files.exists(golden), "golden set A absent: skipping");
+        byte[] b = Files.readAllBytes(golden);
+        assertEquals('}', b[64 + 2]);
+        b[64 + 2] = (byte) 0xfe;
+        assertFails(Files.write(dir.resolve("opcode.ckpt"), b), "weights/data.pkl: malformed pickle: unknown opcode (opcode 0xfe at offset 2)");
+
+        assertFails(mutatedGolden("rebuild.ckpt", "_rebuild_tensor_v2", "_rebuild_tensor_v9", false),
+                "state dict entry \"NAFNet.decoders.0.0.beta\": expected a tensor, found an object made by torch._utils._rebuild_tensor_v9");
+        assertFails(mutatedGolden("storage.ckpt", "torch\nFloatStorage", "torch\nFloatStorbge", false),
+                "unsupported storage type torch.FloatStorbge", "BINPERSID");
+        // the last occurrence is the zip's central directory, where entry names are read from
+        assertFails(mutatedGolden("entry.ckpt", "weights/data/0", "weights/data/x", true), "\"NAFNet.decoders.0.0.beta\"",
+                "weights/data/0 is missing");
+    }
+
     @Test
     void emptyStorageEntryUnderATensor() throws IOException {
         Map<String, byte[]> st = new LinkedHashMap<>();
