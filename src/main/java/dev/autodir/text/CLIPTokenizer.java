@@ -30,7 +30,9 @@ import java.util.regex.Pattern;
  *       mask is 1 for those tokens and 0 for the padding.</li>
  * </ol>
  * A literal {@code <|startoftext|>} or {@code <|endoftext|>} in the text becomes the special token and,
- * as in transformers, is attended like any other token; only the padding has mask 0.
+ * as in transformers, is attended like any other token; only the padding has mask 0. As in
+ * transformers, the text is split at such literal tokens before normalisation and each piece is
+ * normalised on its own.
  *
  * <p>Instances are immutable apart from a bounded, concurrent cache of BPE results, so one tokenizer
  * can be shared between threads.
@@ -142,16 +144,33 @@ public final class CLIPTokenizer {
 
     /** The BPE token ids of the text, without BOS/EOS, padding or truncation. */
     public int[] contentIds(String text) {
-        String normalized = normalize(text);
         IntList out = new IntList();
-        Matcher m = PRE_TOKENIZER.matcher(normalized);
+        // transformers first splits the raw text at literal special tokens (case-sensitive) and
+        // normalises each piece on its own, so ftfy's "is this HTML?" test is made per piece
+        int start = 0;
+        while (start <= text.length()) {
+            int bos = text.indexOf(BPEVocabulary.START_OF_TEXT, start);
+            int eos = text.indexOf(BPEVocabulary.END_OF_TEXT, start);
+            int next = bos < 0 ? eos : eos < 0 ? bos : Math.min(bos, eos);
+            int end = next < 0 ? text.length() : next;
+            if (end > start) tokenizePiece(text.substring(start, end), out);
+            if (next < 0) break;
+            boolean isBos = next == bos;
+            out.add(isBos ? vocabulary.bosId() : vocabulary.eosId());
+            start = next + (isBos ? BPEVocabulary.START_OF_TEXT : BPEVocabulary.END_OF_TEXT).length();
+        }
+        return out.toArray();
+    }
+
+    private void tokenizePiece(String rawText, IntList out) {
+        Matcher m = PRE_TOKENIZER.matcher(normalize(rawText));
         while (m.find()) {
             String piece = m.group();
+            // the pattern also finds special tokens that only appear after lower-casing ("<|ENDOFTEXT|>")
             if (piece.equals(BPEVocabulary.START_OF_TEXT)) out.add(vocabulary.bosId());
             else if (piece.equals(BPEVocabulary.END_OF_TEXT)) out.add(vocabulary.eosId());
             else out.addAll(wordIds(ByteLevelEncoding.encode(piece)));
         }
-        return out.toArray();
     }
 
     /** {@code whitespace_clean(ftfy.fix_text(text)).lower()}, as the tokenizer sees the text. */

@@ -144,6 +144,12 @@ class CLIPTokenizerLoadingTest {
         int haze = t.contentIds("haze")[0];
         assertArrayEquals(new int[] {t.bosId(), rain, t.eosId(), haze, t.eosId(), t.eosId()}, Arrays.copyOf(ids, 6));
         assertArrayEquals(new int[] {1, 1, 1, 1, 1, 0}, Arrays.copyOf(mask, 6));
+
+        // pieces between special tokens are normalised separately: the '<' of the token does not
+        // switch off HTML unescaping for the text around it; upper case is special only after lower-casing
+        int amp = t.contentIds("&")[0];
+        assertArrayEquals(new int[] {amp, t.eosId(), amp}, t.contentIds("&amp;<|endoftext|>&amp;"));
+        assertArrayEquals(new int[] {t.bosId(), rain}, t.contentIds("<|STARTOFTEXT|>rain"));
     }
 
     @Test
