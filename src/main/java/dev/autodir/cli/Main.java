@@ -23,6 +23,8 @@ import java.io.UncheckedIOException;
         synopsisSubcommandLabel = "COMMAND",
         subcommands = {
                 InspectCommand.class,
+                GoldenCheckCommand.class,
+                BenchCommand.class,
         },
         footer = {"", "Run 'autodir COMMAND --help' for a command's options.",
                 "Set AUTODIR_DEBUG=1 to print the stack trace of a failure."})
