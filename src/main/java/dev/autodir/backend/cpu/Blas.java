@@ -26,6 +26,22 @@ final class Blas {
                 beta, c.at(cOff), ldc);
     }
 
-    /** OpenBLAS's own worker-thread count. */
+    private static volatile boolean singleThreaded;
+
+    /**
+     * Makes OpenBLAS run every call on its calling thread (openblas_set_num_threads(1), process-wide):
+     * the cpu backend splits the products over its own workers. Safe to call more than once.
+     */
+    static void useCallerThreadsOnly() {
+        if (singleThreaded) return;
+        synchronized (Blas.class) {
+            if (!singleThreaded) {
+                org.bytedeco.openblas.presets.openblas_nolapack.blas_set_num_threads(1);
+                singleThreaded = true;
+            }
+        }
+    }
+
+    /** OpenBLAS's worker-thread count as it reports it. */
     static int threads() { return org.bytedeco.openblas.presets.openblas_nolapack.blas_get_num_threads(); }
 }

@@ -34,6 +34,10 @@ import java.util.Set;
 public final class CpuOps implements Ops {
     /** Upper bound of an im2col block (floats, 64 MiB); larger convolutions go in bands of output rows. */
     static final long COLUMN_BLOCK = 16L << 20;
+    /** Output band of the shifted-window convolution (floats, 8 MiB): Cout × rows · padded width. */
+    static final long SHIFT_BAND = 2L << 20;
+    /** Below this many input channels a stride-1 convolution goes through im2col (K = Cin·kh·kw). */
+    static final int SHIFT_MIN_CHANNELS = 32;
     /** Upper bound of one block of attention scores (floats, 4 MiB): query rows × keys. */
     static final long SCORE_BLOCK = 1L << 20;
 
@@ -41,10 +45,13 @@ public final class CpuOps implements Ops {
     private final boolean cacheNativeWeights;
     private final long columnBlock;
     private final long scoreBlock;
+    private final long shiftBand;
     private final Map<WeightStore, Map<String, FloatTensor>> weights = new IdentityHashMap<>();
     /** The backing arrays of every tensor handed out by {@link #weight}. */
     private final Set<float[]> weightArrays = Collections.newSetFromMap(new IdentityHashMap<>());
     private final Map<float[], NativeFloats> nativeWeights = new IdentityHashMap<>();
+    /** Convolution weights rearranged per kernel tap, [kh·kw][Cout][Cin], for the shifted-window path. */
+    private final Map<float[], NativeFloats> tapWeights = new IdentityHashMap<>();
     private final NativeFloats scratchA = new NativeFloats("cpu scratch A");
     private final NativeFloats scratchB = new NativeFloats("cpu scratch B");
     private final NativeFloats scratchC = new NativeFloats("cpu scratch C");
@@ -56,19 +63,26 @@ public final class CpuOps implements Ops {
     public CpuOps() { this(Runtime.getRuntime().availableProcessors(), true); }
 
     /**
-     * @param threads            Java threads for the elementwise and normalisation loops (OpenBLAS
-     *                           keeps its own thread count, set by OPENBLAS_NUM_THREADS)
+     * @param threads            worker threads for everything, matrix products included (OpenBLAS is
+     *                           set to run single-threaded, process-wide, and is called once per worker)
      * @param cacheNativeWeights keep a native copy of each weight matrix after its first use
      */
     public CpuOps(int threads, boolean cacheNativeWeights) {
-        this(threads, cacheNativeWeights, COLUMN_BLOCK, SCORE_BLOCK);
+        this(threads, cacheNativeWeights, COLUMN_BLOCK, SCORE_BLOCK, SHIFT_BAND, Parallel.DEFAULT_MIN_WORK);
     }
 
-    /** With explicit block sizes (floats), so tests can force the banded and blocked paths on small data. */
-    CpuOps(int threads, boolean cacheNativeWeights, long columnBlock, long scoreBlock) {
-        if (columnBlock < 1 || scoreBlock < 1) throw new IllegalArgumentException("block sizes must be positive");
-        this.parallel = new Parallel(threads);
+    /**
+     * With explicit block sizes (floats) and the least work worth splitting over threads, so tests can
+     * force the banded, blocked and split paths on small data.
+     */
+    CpuOps(int threads, boolean cacheNativeWeights, long columnBlock, long scoreBlock, long shiftBand, long minParallelWork) {
+        if (columnBlock < 1 || scoreBlock < 1 || shiftBand < 1) {
+            throw new IllegalArgumentException("block sizes must be positive");
+        }
+        this.parallel = new Parallel(threads, minParallelWork);
+        this.shiftBand = shiftBand;
         this.cacheNativeWeights = cacheNativeWeights;
+        Blas.useCallerThreadsOnly();
         this.columnBlock = columnBlock;
         this.scoreBlock = scoreBlock;
     }
@@ -133,6 +147,8 @@ public final class CpuOps implements Ops {
         Geometry g = new Geometry(cin, h, wd, kh, kw, stride, padding, ho, wo);
         if (groups == cin && cout == cin && cinPerGroup == 1) {
             depthwise(x, w, b, out, g);
+        } else if (groups == 1 && stride == 1 && kh * kw > 1 && cin >= SHIFT_MIN_CHANNELS) {
+            convShifted(x, w, b, out, g);
         } else {
             convGemm(x, w, out, g, groups);
             if (b != null) addBiasPerChannel(out.data(), b.data(), batch, cout, ho * wo);
@@ -150,7 +166,7 @@ public final class CpuOps implements Ops {
         int k = cg * g.kh * g.kw, plane = g.ho * g.wo, inPlane = g.h * g.w;
         boolean pointwise = g.kh == 1 && g.kw == 1 && g.stride == 1 && g.pad == 0;
         NativeFloats wn = matrix(w);
-        scratchC.ensure((long) cout * plane);
+        NativeFloats y = scratchC.ensure((long) cout * plane);
         int rowsPerBlock = (int) Math.max(1, Math.min(g.ho, columnBlock / ((long) k * g.wo)));
         for (int bi = 0; bi < batch; bi++) {
             for (int gi = 0; gi < groups; gi++) {
@@ -159,19 +175,102 @@ public final class CpuOps implements Ops {
                 if (pointwise) {
                     scratchB.ensure((long) k * plane);
                     scratchB.put(0, x.data(), xOff, k * plane);
-                    Blas.sgemm(false, false, coutg, plane, k, 1f, wn, wOff, k, scratchB, 0, plane, 0f, scratchC, cOff, plane);
+                    gemmSplitRows(coutg, plane, k, wn, wOff, scratchB, 0, plane, y, cOff, plane);
                     continue;
                 }
                 for (int oh0 = 0; oh0 < g.ho; oh0 += rowsPerBlock) {
                     int oh1 = Math.min(g.ho, oh0 + rowsPerBlock), n = (oh1 - oh0) * g.wo;
                     scratchB.ensure((long) k * n);
                     im2col(x.data(), xOff, cg, g, oh0, oh1, scratchB);
-                    Blas.sgemm(false, false, coutg, n, k, 1f, wn, wOff, k, scratchB, 0, n, 0f,
-                            scratchC, cOff + (long) oh0 * g.wo, plane);
+                    gemmSplitRows(coutg, n, k, wn, wOff, scratchB, 0, n, y, cOff + (long) oh0 * g.wo, plane);
                 }
             }
-            scratchC.get(0, out.data(), bi * cout * plane, cout * plane);
+            y.get(0, out.data(), bi * cout * plane, cout * plane);
         }
+    }
+
+    /**
+     * C [m×n] = A [m×k] · B [k×n] (row-major, A with leading dimension k), the rows of A and C split
+     * over the workers, one single-threaded OpenBLAS call each.
+     */
+    private void gemmSplitRows(int m, int n, int k, NativeFloats a, long aOff, NativeFloats b, long bOff, int ldb,
+                               NativeFloats c, long cOff, int ldc) {
+        parallel.forRange(m, (long) n * k, (r0, r1) -> Blas.sgemm(false, false, r1 - r0, n, k, 1f, a, aOff + (long) r0 * k, k,
+                b, bOff, ldb, 0f, c, cOff + (long) r0 * ldc, ldc));
+    }
+
+    /**
+     * Stride-1 convolution without im2col: the input is zero-padded once into native memory,
+     * [Cin, Hp, Wp], and the output is computed in "wide" rows of Wp columns, [Cout, Ho, Wp]. Then tap
+     * (ki, kj) of the kernel is one matrix product W_tap [Cout, Cin] · Xp shifted by ki·Wp + kj,
+     * accumulated over the kh·kw taps; the last kw − 1 columns of each wide row are discarded. Output
+     * rows are done in bands so the accumulated block stays in cache across the taps.
+     */
+    private void convShifted(FloatTensor x, FloatTensor w, FloatTensor b, FloatTensor out, Geometry g) {
+        int batch = x.dim(0), cout = out.dim(1), cin = g.cin, taps = g.kh * g.kw;
+        int hp = g.h + 2 * g.pad, wp = g.w + 2 * g.pad, padded = hp * wp, wide = g.ho * wp;
+        NativeFloats wt = tapMatrix(w);
+        NativeFloats xp = scratchB.ensure((long) cin * padded);
+        NativeFloats y = scratchC.ensure((long) cout * wide);
+        int rowsPerBand = (int) Math.max(1, Math.min(g.ho, shiftBand / ((long) cout * wp)));
+        float[] od = out.data(), bd = b == null ? null : b.data();
+        for (int bi = 0; bi < batch; bi++) {
+            padInto(x.data(), bi * cin * g.h * g.w, cin, g, hp, wp, xp);
+            int base = bi * cout * g.ho * g.wo;
+            // each worker: its share of the output channels, every band and tap, then its rows of the result
+            parallel.forRange(cout, (long) cin * taps * wide, (c0, c1) -> {
+                for (int oh0 = 0; oh0 < g.ho; oh0 += rowsPerBand) {
+                    int oh1 = Math.min(g.ho, oh0 + rowsPerBand);
+                    int n0 = oh0 * wp, n = (oh1 - 1) * wp + g.wo - n0;    // the last read stays inside Xp
+                    for (int t = 0; t < taps; t++) {
+                        int ki = t / g.kw, kj = t % g.kw;
+                        Blas.sgemm(false, false, c1 - c0, n, cin, 1f, wt, ((long) t * cout + c0) * cin, cin,
+                                xp, n0 + ki * wp + kj, padded, t == 0 ? 0f : 1f, y, (long) c0 * wide + n0, wide);
+                    }
+                }
+                for (int co = c0; co < c1; co++) {
+                    int plane0 = base + co * g.ho * g.wo;
+                    for (int oh = 0; oh < g.ho; oh++) y.get((long) co * wide + (long) oh * wp, od, plane0 + oh * g.wo, g.wo);
+                    if (bd != null) VectorMath.addScalar(od, plane0, bd[co], od, plane0, g.ho * g.wo);
+                }
+            });
+        }
+    }
+
+    /** Copies {@code channels} planes of x into dst as zero-padded [channels, hp, wp] planes. */
+    private void padInto(float[] x, int xOff, int channels, Geometry g, int hp, int wp, NativeFloats dst) {
+        int padded = hp * wp, plane = g.h * g.w;
+        parallel.forRange(channels, padded, (c0, c1) -> {
+            float[] buf = new float[padded];                   // borders stay zero for every channel
+            for (int c = c0; c < c1; c++) {
+                for (int r = 0; r < g.h; r++) {
+                    System.arraycopy(x, xOff + c * plane + r * g.w, buf, (r + g.pad) * wp + g.pad, g.w);
+                }
+                dst.put((long) c * padded, buf, 0, padded);
+            }
+        });
+    }
+
+    /** w [Cout, Cin, kh, kw] as [kh·kw][Cout][Cin] in native memory, cached like {@link #matrix}. */
+    private NativeFloats tapMatrix(FloatTensor w) {
+        float[] data = w.data();
+        boolean cache = cacheNativeWeights && weightArrays.contains(data);
+        if (cache) {
+            NativeFloats n = tapWeights.get(data);
+            if (n != null) return n;
+        }
+        int cout = w.dim(0), cin = w.dim(1), taps = w.dim(2) * w.dim(3);
+        float[] r = new float[data.length];
+        for (int co = 0; co < cout; co++) {
+            for (int ci = 0; ci < cin; ci++) {
+                for (int t = 0; t < taps; t++) r[(t * cout + co) * cin + ci] = data[(co * cin + ci) * taps + t];
+            }
+        }
+        NativeFloats n = cache ? new NativeFloats("weight taps " + Arrays.toString(w.shape()), r.length)
+                : scratchMatrix.ensure(r.length);
+        n.put(0, r, 0, r.length);
+        if (cache) tapWeights.put(data, n);
+        return n;
     }
 
     /**
@@ -255,15 +354,26 @@ public final class CpuOps implements Ops {
         FloatTensor out = FloatTensor.zeros(shape);
         if (rows == 0 || outF == 0) return out;
         NativeFloats wn = matrix(w);
-        scratchA.ensure((long) rows * in).put(0, x.data(), 0, rows * in);
-        scratchC.ensure((long) rows * outF);
-        Blas.sgemm(false, true, rows, outF, in, 1f, scratchA, 0, in, wn, 0, in, 0f, scratchC, 0, outF);
-        scratchC.get(0, out.data(), 0, rows * outF);
-        if (b != null) {
-            float[] od = out.data(), bd = b.data();
-            parallel.forRange(rows, outF, (r0, r1) -> {
-                for (int r = r0; r < r1; r++) VectorMath.add(od, r * outF, bd, 0, od, r * outF, outF);
+        NativeFloats a = scratchA.ensure((long) rows * in), c = scratchC.ensure((long) rows * outF);
+        a.put(0, x.data(), 0, rows * in);
+        float[] od = out.data(), bd = b == null ? null : b.data();
+        if (rows >= outF) {
+            // each worker: a band of rows, C[r0:r1] = A[r0:r1] · Wᵀ, then copied out with the bias
+            parallel.forRange(rows, (long) in * outF, (r0, r1) -> {
+                Blas.sgemm(false, true, r1 - r0, outF, in, 1f, a, (long) r0 * in, in, wn, 0, in, 0f, c, (long) r0 * outF, outF);
+                c.get((long) r0 * outF, od, r0 * outF, (r1 - r0) * outF);
+                if (bd != null) for (int r = r0; r < r1; r++) VectorMath.add(od, r * outF, bd, 0, od, r * outF, outF);
             });
+        } else {
+            // few rows (a 77-token text): each worker a band of output features, C[:, f0:f1] = A · W[f0:f1]ᵀ
+            parallel.forRange(outF, (long) in * rows, (f0, f1) -> Blas.sgemm(false, true, rows, f1 - f0, in, 1f, a, 0, in,
+                    wn, (long) f0 * in, in, 0f, c, f0, outF));
+            c.get(0, od, 0, rows * outF);
+            if (bd != null) {
+                parallel.forRange(rows, outF, (r0, r1) -> {
+                    for (int r = r0; r < r1; r++) VectorMath.add(od, r * outF, bd, 0, od, r * outF, outF);
+                });
+            }
         }
         return out;
     }
@@ -419,30 +529,29 @@ public final class CpuOps implements Ops {
         scratchD.ensure((long) batch * nk * width).put(0, v.data(), 0, v.numel());
         NativeFloats o = scratchMatrix.ensure((long) batch * nq * width);
         int blockRows = (int) Math.max(1, Math.min(nq, scoreBlock / nk));
-        NativeFloats scores = scratchC.ensure((long) blockRows * nk);
-        for (int bi = 0; bi < batch; bi++) {
-            int[] keep = m.keyKeep() == null ? null : m.keyKeep()[bi];
-            for (int h = 0; h < heads; h++) {
-                for (int i0 = 0; i0 < nq; i0 += blockRows) {
-                    int rows = Math.min(blockRows, nq - i0);
-                    long qOff = ((long) bi * nq + i0) * width + (long) h * d;
-                    long kOff = (long) bi * nk * width + (long) h * d;
-                    // scores [rows, Nk] = scale · q_h · k_hᵀ
-                    Blas.sgemm(false, true, rows, nk, d, scale, scratchA, qOff, width, scratchB, kOff, width, 0f,
-                            scores, 0, nk);
-                    int first = i0;
-                    parallel.forRange(rows, nk, (r0, r1) -> {
-                        for (int r = r0; r < r1; r++) {
-                            int visible = m.causal() ? Math.min(nk, first + r + 1) : nk;
-                            Softmax.row(scores.bytes(), (long) r * nk, nk, visible, keep);
-                        }
-                    });
-                    // out_h [rows, d] = p · v_h
-                    Blas.sgemm(false, false, rows, d, nk, 1f, scores, 0, nk, scratchD, kOff, width, 0f,
-                            o, qOff, width);
+        int blocks = (nq + blockRows - 1) / blockRows;
+        long scoreFloats = (long) blockRows * nk;
+        NativeFloats scores = scratchC.ensure(scoreFloats * parallel.threads());
+        // one work item = one block of queries of one head of one batch entry; each worker has its own
+        // block of scores, so the products and the softmax of different items run side by side
+        parallel.forWorkers(batch * heads * blocks, (long) blockRows * nk * d, (worker, item0, item1) -> {
+            long sOff = worker * scoreFloats;
+            for (int item = item0; item < item1; item++) {
+                int bi = item / (heads * blocks), h = item / blocks % heads, i0 = item % blocks * blockRows;
+                int rows = Math.min(blockRows, nq - i0);
+                int[] keep = m.keyKeep() == null ? null : m.keyKeep()[bi];
+                long qOff = ((long) bi * nq + i0) * width + (long) h * d;
+                long kOff = (long) bi * nk * width + (long) h * d;
+                // scores [rows, Nk] = scale · q_h · k_hᵀ
+                Blas.sgemm(false, true, rows, nk, d, scale, scratchA, qOff, width, scratchB, kOff, width, 0f, scores, sOff, nk);
+                for (int r = 0; r < rows; r++) {
+                    int visible = m.causal() ? Math.min(nk, i0 + r + 1) : nk;
+                    Softmax.row(scores.bytes(), sOff + (long) r * nk, nk, visible, keep);
                 }
+                // out_h [rows, d] = p · v_h
+                Blas.sgemm(false, false, rows, d, nk, 1f, scores, sOff, nk, scratchD, kOff, width, 0f, o, qOff, width);
             }
-        }
+        });
         o.get(0, out.data(), 0, out.numel());
         return out;
     }
@@ -792,6 +901,8 @@ public final class CpuOps implements Ops {
     @Override public synchronized void close() {
         if (closed) return;
         closed = true;
+        for (NativeFloats n : tapWeights.values()) n.close();
+        tapWeights.clear();
         for (NativeFloats n : nativeWeights.values()) n.close();
         nativeWeights.clear();
         weightArrays.clear();

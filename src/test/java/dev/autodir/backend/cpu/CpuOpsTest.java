@@ -64,12 +64,15 @@ class CpuOpsTest {
 
     /** Tiny block limits force convolutions into bands of output rows and attention into query blocks. */
     @Test void blockedPathsMatchTheReference() {
-        try (CpuOps ops = new CpuOps(2, true, 300, 50)) {
+        try (CpuOps ops = new CpuOps(2, true, 300, 50, 64, 1)) {
             FloatTensor x = random(1, 2, 5, 13, 11), w = random(2, 7, 5, 3, 3), b = random(3, 7);
             for (int stride = 1; stride <= 2; stride++) {
                 assertRelL2("banded conv2d s" + stride, (FloatTensor) ops.conv2d(x, w, b, stride, 1, 1),
                         ReferenceOps.conv2d(x, w, b, stride, 1, 1), 1e-5);
             }
+            FloatTensor xw = random(14, 2, 40, 11, 9), ww = random(15, 6, 40, 3, 3);   // the shifted-window path
+            assertRelL2("banded shifted conv2d", (FloatTensor) ops.conv2d(xw, ww, null, 1, 1, 1),
+                    ReferenceOps.conv2d(xw, ww, null, 1, 1, 1), 1e-5);
             FloatTensor q = random(4, 2, 37, 24), k = random(5, 2, 29, 24), v = random(6, 2, 29, 24);
             assertRelL2("blocked attention", (FloatTensor) ops.attention(q, k, v, 3, 0.3f, AttentionMask.NONE),
                     ReferenceOps.attention(q, k, v, 3, 0.3f, AttentionMask.NONE), 1e-5);
