@@ -83,6 +83,7 @@ public final class CpuOps implements Ops {
         this.shiftBand = shiftBand;
         this.cacheNativeWeights = cacheNativeWeights;
         Blas.useCallerThreadsOnly();
+        Blas.warnAboutCoreType();
         this.columnBlock = columnBlock;
         this.scoreBlock = scoreBlock;
     }
@@ -536,6 +537,7 @@ public final class CpuOps implements Ops {
         // block of scores, so the products and the softmax of different items run side by side
         parallel.forWorkers(batch * heads * blocks, (long) blockRows * nk * d, (worker, item0, item1) -> {
             long sOff = worker * scoreFloats;
+            float[] inv = new float[blockRows];
             for (int item = item0; item < item1; item++) {
                 int bi = item / (heads * blocks), h = item / blocks % heads, i0 = item % blocks * blockRows;
                 int rows = Math.min(blockRows, nq - i0);
@@ -546,10 +548,11 @@ public final class CpuOps implements Ops {
                 Blas.sgemm(false, true, rows, nk, d, scale, scratchA, qOff, width, scratchB, kOff, width, 0f, scores, sOff, nk);
                 for (int r = 0; r < rows; r++) {
                     int visible = m.causal() ? Math.min(nk, i0 + r + 1) : nk;
-                    Softmax.row(scores.bytes(), sOff + (long) r * nk, nk, visible, keep);
+                    inv[r] = Softmax.rowUnnormalised(scores.bytes(), sOff + (long) r * nk, nk, visible, keep);
                 }
-                // out_h [rows, d] = p · v_h
+                // out_h [rows, d] = (e · v_h) / Σe
                 Blas.sgemm(false, false, rows, d, nk, 1f, scores, sOff, nk, scratchD, kOff, width, 0f, o, qOff, width);
+                for (int r = 0; r < rows; r++) Softmax.scale(o.bytes(), qOff + (long) r * width, d, inv[r]);
             }
         });
         o.get(0, out.data(), 0, out.numel());
