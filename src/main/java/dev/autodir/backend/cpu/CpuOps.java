@@ -36,6 +36,8 @@ public final class CpuOps implements Ops {
     static final long COLUMN_BLOCK = 16L << 20;
     /** Output band of the shifted-window convolution (floats, 8 MiB): Cout × rows · padded width. */
     static final long SHIFT_BAND = 2L << 20;
+    /** Tiles (2×2 outputs each) per band of the Winograd convolution. */
+    static final long WINOGRAD_TILES = 512;
     /** Below this many input channels a stride-1 convolution goes through im2col (K = Cin·kh·kw). */
     static final int SHIFT_MIN_CHANNELS = 32;
     /** Upper bound of one block of attention scores (floats, 4 MiB): query rows × keys. */
@@ -46,10 +48,13 @@ public final class CpuOps implements Ops {
     private final long columnBlock;
     private final long scoreBlock;
     private final long shiftBand;
+    private final long winogradTiles;
     private final Map<WeightStore, Map<String, FloatTensor>> weights = new IdentityHashMap<>();
     /** The backing arrays of every tensor handed out by {@link #weight}. */
     private final Set<float[]> weightArrays = Collections.newSetFromMap(new IdentityHashMap<>());
     private final Map<float[], NativeFloats> nativeWeights = new IdentityHashMap<>();
+    /** 3×3 weights in the Winograd domain, [16][Cout][Cin]. */
+    private final Map<float[], NativeFloats> winogradWeights = new IdentityHashMap<>();
     /** Convolution weights rearranged per kernel tap, [kh·kw][Cout][Cin], for the shifted-window path. */
     private final Map<float[], NativeFloats> tapWeights = new IdentityHashMap<>();
     private final NativeFloats scratchA = new NativeFloats("cpu scratch A");
@@ -68,19 +73,21 @@ public final class CpuOps implements Ops {
      * @param cacheNativeWeights keep a native copy of each weight matrix after its first use
      */
     public CpuOps(int threads, boolean cacheNativeWeights) {
-        this(threads, cacheNativeWeights, COLUMN_BLOCK, SCORE_BLOCK, SHIFT_BAND, Parallel.DEFAULT_MIN_WORK);
+        this(threads, cacheNativeWeights, COLUMN_BLOCK, SCORE_BLOCK, SHIFT_BAND, WINOGRAD_TILES, Parallel.DEFAULT_MIN_WORK);
     }
 
     /**
      * With explicit block sizes (floats) and the least work worth splitting over threads, so tests can
      * force the banded, blocked and split paths on small data.
      */
-    CpuOps(int threads, boolean cacheNativeWeights, long columnBlock, long scoreBlock, long shiftBand, long minParallelWork) {
-        if (columnBlock < 1 || scoreBlock < 1 || shiftBand < 1) {
+    CpuOps(int threads, boolean cacheNativeWeights, long columnBlock, long scoreBlock, long shiftBand, long winogradTiles,
+           long minParallelWork) {
+        if (columnBlock < 1 || scoreBlock < 1 || shiftBand < 1 || winogradTiles < 1) {
             throw new IllegalArgumentException("block sizes must be positive");
         }
         this.parallel = new Parallel(threads, minParallelWork);
         this.shiftBand = shiftBand;
+        this.winogradTiles = winogradTiles;
         this.cacheNativeWeights = cacheNativeWeights;
         Blas.useCallerThreadsOnly();
         Blas.warnAboutCoreType();
@@ -148,6 +155,8 @@ public final class CpuOps implements Ops {
         Geometry g = new Geometry(cin, h, wd, kh, kw, stride, padding, ho, wo);
         if (groups == cin && cout == cin && cinPerGroup == 1) {
             depthwise(x, w, b, out, g);
+        } else if (groups == 1 && stride == 1 && kh == 3 && kw == 3 && cin >= SHIFT_MIN_CHANNELS && cout >= SHIFT_MIN_CHANNELS) {
+            convWinograd(x, w, b, out, g);
         } else if (groups == 1 && stride == 1 && kh * kw > 1 && cin >= SHIFT_MIN_CHANNELS) {
             convShifted(x, w, b, out, g);
         } else {
@@ -236,6 +245,59 @@ public final class CpuOps implements Ops {
                 }
             });
         }
+    }
+
+    /** 3×3 stride 1 by Winograd F(2×2, 3×3), in bands of tile rows; see {@link Winograd}. */
+    private void convWinograd(FloatTensor x, FloatTensor w, FloatTensor b, FloatTensor out, Geometry g) {
+        int batch = x.dim(0), cin = g.cin, cout = out.dim(1);
+        int th = (g.ho + 1) / 2, tw = (g.wo + 1) / 2;
+        int bandRows = (int) Math.max(1, Math.min(th, winogradTiles / tw));
+        NativeFloats u = winogradMatrix(w);
+        NativeFloats v = scratchB.ensure(16L * cin * bandRows * tw);
+        NativeFloats m = scratchC.ensure(16L * cout * bandRows * tw);
+        float[] xd = x.data(), od = out.data(), bd = b == null ? null : b.data();
+        for (int bi = 0; bi < batch; bi++) {
+            int xBase = bi * cin * g.h * g.w, yBase = bi * cout * g.ho * g.wo;
+            for (int ti0 = 0; ti0 < th; ti0 += bandRows) {
+                int t0 = ti0, t1 = Math.min(th, ti0 + bandRows), tiles = (t1 - t0) * tw;
+                parallel.forRange(cin, 64L * tiles, (c0, c1) -> {
+                    Winograd.InputScratch s = new Winograd.InputScratch(tw, t1 - t0);
+                    for (int c = c0; c < c1; c++) {
+                        Winograd.transformInput(xd, xBase + c * g.h * g.w, g.h, g.w, g.pad, t0, t1, c, cin, v, s);
+                    }
+                });
+                // M_ξ [Cout, tiles] = U_ξ [Cout, Cin] · V_ξ [Cin, tiles], the 16 products shared out
+                parallel.forRange(16, 2L * cout * cin * tiles, (x0, x1) -> {
+                    for (int xi = x0; xi < x1; xi++) {
+                        Blas.sgemm(false, false, cout, tiles, cin, 1f, u, (long) xi * cout * cin, cin,
+                                v, (long) xi * cin * tiles, tiles, 0f, m, (long) xi * cout * tiles, tiles);
+                    }
+                });
+                parallel.forRange(cout, 32L * tiles, (c0, c1) -> {
+                    Winograd.OutputScratch s = new Winograd.OutputScratch(tiles);
+                    for (int co = c0; co < c1; co++) {
+                        Winograd.transformOutput(m, co, cout, t0, t1, tw, bd == null ? 0f : bd[co], od,
+                                yBase + co * g.ho * g.wo, g.ho, g.wo, s);
+                    }
+                });
+            }
+        }
+    }
+
+    /** w [Cout, Cin, 3, 3] in the Winograd domain, [16][Cout][Cin], cached like {@link #matrix}. */
+    private NativeFloats winogradMatrix(FloatTensor w) {
+        float[] data = w.data();
+        boolean cache = cacheNativeWeights && weightArrays.contains(data);
+        if (cache) {
+            NativeFloats n = winogradWeights.get(data);
+            if (n != null) return n;
+        }
+        float[] u = Winograd.transformWeights(data, w.dim(0), w.dim(1));
+        NativeFloats n = cache ? new NativeFloats("weight winograd " + Arrays.toString(w.shape()), u.length)
+                : scratchMatrix.ensure(u.length);
+        n.put(0, u, 0, u.length);
+        if (cache) winogradWeights.put(data, n);
+        return n;
     }
 
     /** Copies {@code channels} planes of x into dst as zero-padded [channels, hp, wp] planes. */
@@ -904,6 +966,8 @@ public final class CpuOps implements Ops {
     @Override public synchronized void close() {
         if (closed) return;
         closed = true;
+        for (NativeFloats n : winogradWeights.values()) n.close();
+        winogradWeights.clear();
         for (NativeFloats n : tapWeights.values()) n.close();
         tapWeights.clear();
         for (NativeFloats n : nativeWeights.values()) n.close();

@@ -9,5 +9,5 @@ import dev.autodir.backend.OpsConformanceTest;
  * queries, and every loop and matrix product split over two workers.
  */
 class CpuOpsSmallBlocksConformanceTest extends OpsConformanceTest {
-    @Override protected Ops createOps() { return new CpuOps(2, true, 200, 40, 48, 1); }
+    @Override protected Ops createOps() { return new CpuOps(2, true, 200, 40, 48, 5, 1); }
 }
