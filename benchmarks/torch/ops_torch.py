@@ -15,11 +15,11 @@ import torch
 import torch.nn.functional as F
 
 
-def conv(cin, cout, h, w, k, groups=1):
+def conv(cin, cout, h, w, k, groups=1, stride=1):
     x = torch.randn(1, cin, h, w)
     wt = torch.randn(cout, cin // groups, k, k) * 0.05
     b = torch.randn(cout)
-    return lambda: F.conv2d(x, wt, b, 1, k // 2, 1, groups)
+    return lambda: F.conv2d(x, wt, b, stride, k // 2, 1, groups)
 
 
 def linear(rows, cin, cout):
@@ -83,6 +83,9 @@ CASES = [
     ("conv1x1 320->320 64x64", 20, lambda: conv(320, 320, 64, 64, 1)),
     ("conv3x3 1280->1280 8x8", 20, lambda: conv(1280, 1280, 8, 8, 3)),
     ("conv3x3 128->128 512x512", 5, lambda: conv(128, 128, 512, 512, 3)),
+    ("conv3x3 128->3 512x512", 10, lambda: conv(128, 3, 512, 512, 3)),
+    ("conv3x3 8->320 64x64", 20, lambda: conv(8, 320, 64, 64, 3)),
+    ("conv3x3 s2 320->320 64x64", 20, lambda: conv(320, 320, 64, 64, 3, stride=2)),
     ("dwconv3x3 128 512x512", 10, lambda: conv(128, 128, 512, 512, 3, groups=128)),
     ("linear 4096x320->1280", 20, lambda: linear(4096, 320, 1280)),
     ("linear 77x768->3072", 50, lambda: linear(77, 768, 3072)),

@@ -191,6 +191,8 @@ public abstract class OpsConformanceTest {
             "2, 32, 8, 7, 6, 3, 1, 0, 1, false",    // many input channels, no padding
             "1, 32, 8, 5, 7, 2, 1, 1, 1, true",     // many input channels, even kernel
             "1, 64, 16, 6, 6, 3, 2, 1, 1, true",    // many input channels, stride 2
+            "2, 40, 36, 9, 8, 3, 2, 0, 1, true",    // ... stride 2 without padding, odd size (VAE downsample)
+            "1, 32, 8, 11, 10, 5, 3, 2, 1, true",   // ... stride 3, 5x5
             "1, 33, 35, 13, 11, 3, 1, 1, 1, true",  // many channels both sides, 3x3 (UNet, VAE), odd sizes
             "2, 32, 40, 7, 6, 3, 1, 0, 1, false",   // the same without padding
             "1, 48, 32, 1, 1, 3, 1, 1, 1, true",    // ... on a 1x1 image

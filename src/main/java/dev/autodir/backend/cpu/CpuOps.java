@@ -157,7 +157,7 @@ public final class CpuOps implements Ops {
             depthwise(x, w, b, out, g);
         } else if (groups == 1 && stride == 1 && kh == 3 && kw == 3 && cin >= SHIFT_MIN_CHANNELS && cout >= SHIFT_MIN_CHANNELS) {
             convWinograd(x, w, b, out, g);
-        } else if (groups == 1 && stride == 1 && kh * kw > 1 && cin >= SHIFT_MIN_CHANNELS) {
+        } else if (groups == 1 && kh * kw > 1 && cin >= SHIFT_MIN_CHANNELS) {
             convShifted(x, w, b, out, g);
         } else {
             convGemm(x, w, out, g, groups);
@@ -210,40 +210,56 @@ public final class CpuOps implements Ops {
     }
 
     /**
-     * Stride-1 convolution without im2col: the input is zero-padded once into native memory,
-     * [Cin, Hp, Wp], and the output is computed in "wide" rows of Wp columns, [Cout, Ho, Wp]. Then tap
-     * (ki, kj) of the kernel is one matrix product W_tap [Cout, Cin] · Xp shifted by ki·Wp + kj,
-     * accumulated over the kh·kw taps; the last kw − 1 columns of each wide row are discarded. Output
-     * rows are done in bands so the accumulated block stays in cache across the taps.
+     * Convolution without im2col. The input is zero-padded once into native memory and, for stride s,
+     * split into s² phase planes P_ab[c][i][j] = Xpad[c][s·i + a][s·j + b], each Hph × Wph (one plane
+     * when s = 1). The output is computed in "wide" rows of Wph columns, [Cout, Ho, Wph]: kernel tap
+     * (ki, kj) reads phase (ki mod s, kj mod s) shifted by (ki div s)·Wph + kj div s, so each tap is one
+     * matrix product W_tap [Cout, Cin] · P (shifted), accumulated over the taps; the surplus columns of
+     * each wide row are discarded. Rows go in bands that keep the band's input and output in cache
+     * across the taps; the workers share out the output channels, or the bands when there are few
+     * output channels (a final RGB layer).
      */
     private void convShifted(FloatTensor x, FloatTensor w, FloatTensor b, FloatTensor out, Geometry g) {
-        int batch = x.dim(0), cout = out.dim(1), cin = g.cin, taps = g.kh * g.kw;
-        int hp = g.h + 2 * g.pad, wp = g.w + 2 * g.pad, padded = hp * wp, wide = g.ho * wp;
+        int batch = x.dim(0), cout = out.dim(1), cin = g.cin, taps = g.kh * g.kw, st = g.stride;
+        int hp = g.h + 2 * g.pad, wp = g.w + 2 * g.pad;
+        int hph = (hp + st - 1) / st, wph = (wp + st - 1) / st, phase = hph * wph, perChannel = st * st * phase;
+        int wide = g.ho * wph;
         NativeFloats wt = tapMatrix(w);
-        NativeFloats xp = scratchB.ensure((long) cin * padded);
+        NativeFloats xp = scratchB.ensure((long) cin * perChannel);
         NativeFloats y = scratchC.ensure((long) cout * wide);
-        int rowsPerBand = (int) Math.max(1, Math.min(g.ho, shiftBand / ((long) cout * wp)));
+        long footprint = (long) Math.max(cout, cin * st * st) * wph;
+        int rowsPerBand = (int) Math.max(1, Math.min(g.ho, shiftBand / footprint));
+        int bands = (g.ho + rowsPerBand - 1) / rowsPerBand;
+        boolean splitBands = cout < 64 && bands >= parallel.threads();
         float[] od = out.data(), bd = b == null ? null : b.data();
         for (int bi = 0; bi < batch; bi++) {
-            padInto(x.data(), bi * cin * g.h * g.w, cin, g, hp, wp, xp);
+            padPhases(x.data(), bi * cin * g.h * g.w, cin, g, hph, wph, xp);
             int base = bi * cout * g.ho * g.wo;
-            // each worker: its share of the output channels, every band and tap, then its rows of the result
-            parallel.forRange(cout, (long) cin * taps * wide, (c0, c1) -> {
-                for (int oh0 = 0; oh0 < g.ho; oh0 += rowsPerBand) {
-                    int oh1 = Math.min(g.ho, oh0 + rowsPerBand);
-                    int n0 = oh0 * wp, n = (oh1 - 1) * wp + g.wo - n0;    // the last read stays inside Xp
+            // output channels [c0, c1) of bands [band0, band1), then those rows of the result with bias
+            Parallel.WorkerRange work = (ignored, from, to) -> {
+                int c0 = splitBands ? 0 : from, c1 = splitBands ? cout : to;
+                int band0 = splitBands ? from : 0, band1 = splitBands ? to : bands;
+                for (int band = band0; band < band1; band++) {
+                    int oh0 = band * rowsPerBand, oh1 = Math.min(g.ho, oh0 + rowsPerBand);
+                    int n0 = oh0 * wph, n = (oh1 - 1) * wph + g.wo - n0;   // the last read stays inside P
                     for (int t = 0; t < taps; t++) {
                         int ki = t / g.kw, kj = t % g.kw;
+                        long bOff = (long) ((ki % st) * st + kj % st) * phase + (long) (ki / st) * wph + kj / st + n0;
                         Blas.sgemm(false, false, c1 - c0, n, cin, 1f, wt, ((long) t * cout + c0) * cin, cin,
-                                xp, n0 + ki * wp + kj, padded, t == 0 ? 0f : 1f, y, (long) c0 * wide + n0, wide);
+                                xp, bOff, perChannel, t == 0 ? 0f : 1f, y, (long) c0 * wide + n0, wide);
                     }
                 }
+                int r0 = band0 * rowsPerBand, r1 = Math.min(g.ho, band1 * rowsPerBand);
                 for (int co = c0; co < c1; co++) {
                     int plane0 = base + co * g.ho * g.wo;
-                    for (int oh = 0; oh < g.ho; oh++) y.get((long) co * wide + (long) oh * wp, od, plane0 + oh * g.wo, g.wo);
-                    if (bd != null) VectorMath.addScalar(od, plane0, bd[co], od, plane0, g.ho * g.wo);
+                    for (int oh = r0; oh < r1; oh++) y.get((long) co * wide + (long) oh * wph, od, plane0 + oh * g.wo, g.wo);
+                    if (bd != null) {
+                        VectorMath.addScalar(od, plane0 + r0 * g.wo, bd[co], od, plane0 + r0 * g.wo, (r1 - r0) * g.wo);
+                    }
                 }
-            });
+            };
+            parallel.forWorkers(splitBands ? bands : cout, splitBands ? (long) cout * cin * taps * rowsPerBand * wph
+                    : (long) cin * taps * wide, work);
         }
     }
 
@@ -300,16 +316,28 @@ public final class CpuOps implements Ops {
         return n;
     }
 
-    /** Copies {@code channels} planes of x into dst as zero-padded [channels, hp, wp] planes. */
-    private void padInto(float[] x, int xOff, int channels, Geometry g, int hp, int wp, NativeFloats dst) {
-        int padded = hp * wp, plane = g.h * g.w;
-        parallel.forRange(channels, padded, (c0, c1) -> {
-            float[] buf = new float[padded];                   // borders stay zero for every channel
+    /**
+     * Copies {@code channels} planes of x into dst as zero-padded phase planes, [channels][s²][hph][wph]
+     * with phase (a, b) holding padded rows s·i + a and columns s·j + b (one plain padded plane for s = 1).
+     */
+    private void padPhases(float[] x, int xOff, int channels, Geometry g, int hph, int wph, NativeFloats dst) {
+        int st = g.stride, phase = hph * wph, perChannel = st * st * phase, plane = g.h * g.w;
+        parallel.forRange(channels, perChannel, (c0, c1) -> {
+            float[] buf = new float[perChannel];                   // padding positions stay zero for every channel
             for (int c = c0; c < c1; c++) {
+                int src = xOff + c * plane;
                 for (int r = 0; r < g.h; r++) {
-                    System.arraycopy(x, xOff + c * plane + r * g.w, buf, (r + g.pad) * wp + g.pad, g.w);
+                    int pr = r + g.pad, rowBase = ((pr % st) * st) * phase + (pr / st) * wph;
+                    if (st == 1) {
+                        System.arraycopy(x, src + r * g.w, buf, rowBase + g.pad, g.w);
+                    } else {
+                        for (int col = 0; col < g.w; col++) {
+                            int pc = col + g.pad;
+                            buf[rowBase + (pc % st) * phase + pc / st] = x[src + r * g.w + col];
+                        }
+                    }
                 }
-                dst.put((long) c * padded, buf, 0, padded);
+                dst.put((long) c * perChannel, buf, 0, perChannel);
             }
         });
     }

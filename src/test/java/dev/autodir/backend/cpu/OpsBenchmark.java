@@ -63,6 +63,21 @@ public final class OpsBenchmark {
             Tensor w = weight.apply("vae", new int[] {128, 128, 3, 3}), b = weight.apply("vaeb", new int[] {128});
             return () -> ops.conv2d(x, w, b, 1, 1, 1);
         }));
+        cases.add(new Case("conv3x3 128->3 512x512", 10, () -> {
+            FloatTensor x = random(25, 1, 1, 128, 512, 512);
+            Tensor w = weight.apply("vaeout", new int[] {3, 128, 3, 3}), b = weight.apply("vaeoutb", new int[] {3});
+            return () -> ops.conv2d(x, w, b, 1, 1, 1);
+        }));
+        cases.add(new Case("conv3x3 8->320 64x64", 20, () -> {
+            FloatTensor x = random(26, 1, 1, 8, 64, 64);
+            Tensor w = weight.apply("convin", new int[] {320, 8, 3, 3}), b = weight.apply("convinb", new int[] {320});
+            return () -> ops.conv2d(x, w, b, 1, 1, 1);
+        }));
+        cases.add(new Case("conv3x3 s2 320->320 64x64", 20, () -> {
+            FloatTensor x = random(27, 1, 1, 320, 64, 64);
+            Tensor w = weight.apply("down", new int[] {320, 320, 3, 3}), b = weight.apply("downb", new int[] {320});
+            return () -> ops.conv2d(x, w, b, 2, 1, 1);
+        }));
         cases.add(new Case("dwconv3x3 128 512x512", 10, () -> {
             FloatTensor x = random(5, 1, 1, 128, 512, 512);
             Tensor w = weight.apply("dw", new int[] {128, 1, 3, 3}), b = weight.apply("dwb", new int[] {128});
