@@ -78,6 +78,16 @@ public final class OpsBenchmark {
             Tensor w = weight.apply("down", new int[] {320, 320, 3, 3}), b = weight.apply("downb", new int[] {320});
             return () -> ops.conv2d(x, w, b, 2, 1, 1);
         }));
+        cases.add(new Case("conv3x3 6->64 512x512", 10, () -> {
+            FloatTensor x = random(28, 1, 1, 6, 512, 512);
+            Tensor w = weight.apply("intro", new int[] {64, 6, 3, 3}), b = weight.apply("introb", new int[] {64});
+            return () -> ops.conv2d(x, w, b, 1, 1, 1);
+        }));
+        cases.add(new Case("conv1x1 64->128 512x512", 10, () -> {
+            FloatTensor x = random(29, 1, 1, 64, 512, 512);
+            Tensor w = weight.apply("naf1", new int[] {128, 64, 1, 1}), b = weight.apply("naf1b", new int[] {128});
+            return () -> ops.conv2d(x, w, b, 1, 0, 1);
+        }));
         cases.add(new Case("dwconv3x3 128 512x512", 10, () -> {
             FloatTensor x = random(5, 1, 1, 128, 512, 512);
             Tensor w = weight.apply("dw", new int[] {128, 1, 3, 3}), b = weight.apply("dwb", new int[] {128});
@@ -96,6 +106,10 @@ public final class OpsBenchmark {
         cases.add(new Case("attention 4096 tok 8x40", 5, () -> {
             FloatTensor q = random(8, 1, 1, 4096, 320), k = random(9, 1, 1, 4096, 320), v = random(10, 1, 1, 4096, 320);
             return () -> ops.attention(q, k, v, 8, (float) (1 / Math.sqrt(40)), AttentionMask.NONE);
+        }));
+        cases.add(new Case("attention 4096 tok 1x512", 5, () -> {
+            FloatTensor q = random(30, 1, 1, 4096, 512), k = random(31, 1, 1, 4096, 512), v = random(32, 1, 1, 4096, 512);
+            return () -> ops.attention(q, k, v, 1, (float) (1 / Math.sqrt(512)), AttentionMask.NONE);
         }));
         cases.add(new Case("cross-attention 4096x77 8x40", 20, () -> {
             FloatTensor q = random(11, 1, 1, 4096, 320), k = random(12, 1, 1, 77, 320), v = random(13, 1, 1, 77, 320);
@@ -120,6 +134,51 @@ public final class OpsBenchmark {
         cases.add(new Case("silu 320x64x64", 50, () -> {
             FloatTensor x = random(24, 1, 1, 320, 64, 64);
             return () -> ops.silu(x);
+        }));
+        // composite blocks as the UNet runs them at 64x64 latent (shapes of SD-1.5's first level)
+        cases.add(new Case("unet resblock 320 64x64", 10, () -> {
+            FloatTensor x = random(40, 1, 1, 320, 64, 64), emb = random(41, 1, 1, 1280);
+            Tensor g1 = weight.apply("rb.g1", new int[] {320}), b1 = weight.apply("rb.b1", new int[] {320});
+            Tensor c1 = weight.apply("rb.c1", new int[] {320, 320, 3, 3}), c1b = weight.apply("rb.c1b", new int[] {320});
+            Tensor e = weight.apply("rb.e", new int[] {320, 1280}), eb = weight.apply("rb.eb", new int[] {320});
+            Tensor g2 = weight.apply("rb.g2", new int[] {320}), b2 = weight.apply("rb.b2", new int[] {320});
+            Tensor c2 = weight.apply("rb.c2", new int[] {320, 320, 3, 3}), c2b = weight.apply("rb.c2b", new int[] {320});
+            return () -> {
+                Tensor h = ops.conv2d(ops.groupNorm(x, 32, g1, b1, 1e-5f, true), c1, c1b, 1, 1, 1);
+                h = ops.addPerChannel(h, ops.linear(ops.silu(emb), e, eb));
+                h = ops.conv2d(ops.groupNorm(h, 32, g2, b2, 1e-5f, true), c2, c2b, 1, 1, 1);
+                ops.add(x, h);
+            };
+        }));
+        cases.add(new Case("unet transformer 320 64x64", 5, () -> {
+            FloatTensor x = random(42, 1, 1, 320, 64, 64), ctx = random(43, 1, 1, 77, 768);
+            float scale = (float) (1 / Math.sqrt(40));
+            Tensor gn = weight.apply("st.gn", new int[] {320}), gnb = weight.apply("st.gnb", new int[] {320});
+            Tensor pin = weight.apply("st.pin", new int[] {320, 320, 1, 1}), pinb = weight.apply("st.pinb", new int[] {320});
+            Tensor[] ln = new Tensor[6];
+            for (int i = 0; i < 6; i++) ln[i] = weight.apply("st.ln" + i, new int[] {320});
+            Tensor q1 = weight.apply("st.q1", new int[] {320, 320}), k1 = weight.apply("st.k1", new int[] {320, 320});
+            Tensor v1 = weight.apply("st.v1", new int[] {320, 320}), o1 = weight.apply("st.o1", new int[] {320, 320});
+            Tensor o1b = weight.apply("st.o1b", new int[] {320});
+            Tensor q2 = weight.apply("st.q2", new int[] {320, 320}), k2 = weight.apply("st.k2", new int[] {320, 768});
+            Tensor v2 = weight.apply("st.v2", new int[] {320, 768}), o2 = weight.apply("st.o2", new int[] {320, 320});
+            Tensor o2b = weight.apply("st.o2b", new int[] {320});
+            Tensor f1 = weight.apply("st.f1", new int[] {2560, 320}), f1b = weight.apply("st.f1b", new int[] {2560});
+            Tensor f2 = weight.apply("st.f2", new int[] {320, 1280}), f2b = weight.apply("st.f2b", new int[] {320});
+            Tensor pout = weight.apply("st.pout", new int[] {320, 320, 1, 1}), poutb = weight.apply("st.poutb", new int[] {320});
+            return () -> {
+                Tensor h = ops.conv2d(ops.groupNorm(x, 32, gn, gnb, 1e-6f, false), pin, pinb, 1, 0, 1);
+                Tensor t = ops.nchwToTokens(h);                                            // [1, 4096, 320]
+                Tensor n = ops.layerNorm(t, ln[0], ln[1], 1e-5f);
+                t = ops.add(t, ops.linear(ops.attention(ops.linear(n, q1, null), ops.linear(n, k1, null),
+                        ops.linear(n, v1, null), 8, scale, AttentionMask.NONE), o1, o1b));
+                n = ops.layerNorm(t, ln[2], ln[3], 1e-5f);
+                t = ops.add(t, ops.linear(ops.attention(ops.linear(n, q2, null), ops.linear(ctx, k2, null),
+                        ops.linear(ctx, v2, null), 8, scale, AttentionMask.NONE), o2, o2b));
+                n = ops.layerNorm(t, ln[4], ln[5], 1e-5f);
+                t = ops.add(t, ops.linear(ops.geglu(ops.linear(n, f1, f1b)), f2, f2b));
+                ops.add(x, ops.conv2d(ops.tokensToNchw(t, 64, 64), pout, poutb, 1, 0, 1));
+            };
         }));
         System.out.printf(Locale.ROOT, "cpu backend, %d Java threads, OpenBLAS threads %d, lanes %d%n",
                 Runtime.getRuntime().availableProcessors(), Blas.threads(), VectorMath.LANES);
