@@ -187,6 +187,16 @@ public abstract class OpsConformanceTest {
             "1, 4, 5, 3, 4, 2, 1, 1, 1, true",      // even kernel, output larger than input
             "1, 2, 3, 1, 1, 3, 1, 1, 1, true",      // 1x1 image
             "1, 33, 17, 13, 11, 3, 1, 1, 1, true",  // odd channel counts
+            "2, 40, 24, 9, 10, 5, 1, 2, 1, true",   // many input channels, 5x5
+            "2, 32, 8, 7, 6, 3, 1, 0, 1, false",    // many input channels, no padding
+            "1, 32, 8, 5, 7, 2, 1, 1, 1, true",     // many input channels, even kernel
+            "1, 64, 16, 6, 6, 3, 2, 1, 1, true",    // many input channels, stride 2
+            "2, 40, 36, 9, 8, 3, 2, 0, 1, true",    // ... stride 2 without padding, odd size (VAE downsample)
+            "1, 32, 8, 11, 10, 5, 3, 2, 1, true",   // ... stride 3, 5x5
+            "1, 33, 35, 13, 11, 3, 1, 1, 1, true",  // many channels both sides, 3x3 (UNet, VAE), odd sizes
+            "2, 32, 40, 7, 6, 3, 1, 0, 1, false",   // the same without padding
+            "1, 48, 32, 1, 1, 3, 1, 1, 1, true",    // ... on a 1x1 image
+            "1, 32, 33, 2, 17, 3, 1, 1, 1, true",   // ... on a 2x17 image
     })
     void conv2d(int b, int cin, int cout, int h, int w, int k, int stride, int pad, int groups, boolean bias) {
         long seed = Arrays.hashCode(new int[] {b, cin, cout, h, w, k, stride, pad, groups});
@@ -197,7 +207,7 @@ public abstract class OpsConformanceTest {
     }
 
     @Test void linear() {
-        int[][] cases = {{2, 5, 7, 9}, {1, 3, 16, 33}, {3, 1, 1, 4}, {1, 77, 64, 96}};
+        int[][] cases = {{2, 5, 7, 9}, {1, 3, 16, 33}, {3, 1, 1, 4}, {1, 77, 64, 96}, {1, 300, 64, 48}};
         for (int[] c : cases) {
             FloatTensor x = random(c[2], c[0], c[1], c[2]), w = randomScaled(c[3], 0.2, 0, c[3], c[2]), b = random(11, c[3]);
             assertClose("linear", Arrays.toString(x.shape()) + " x " + Arrays.toString(w.shape()),

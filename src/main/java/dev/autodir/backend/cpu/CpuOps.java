@@ -34,6 +34,12 @@ import java.util.Set;
 public final class CpuOps implements Ops {
     /** Upper bound of an im2col block (floats, 64 MiB); larger convolutions go in bands of output rows. */
     static final long COLUMN_BLOCK = 16L << 20;
+    /** Output band of the shifted-window convolution (floats, 8 MiB): Cout × rows · padded width. */
+    static final long SHIFT_BAND = 2L << 20;
+    /** Tiles (2×2 outputs each) per band of the Winograd convolution. */
+    static final long WINOGRAD_TILES = 512;
+    /** Below this many input channels a stride-1 convolution goes through im2col (K = Cin·kh·kw). */
+    static final int SHIFT_MIN_CHANNELS = 32;
     /** Upper bound of one block of attention scores (floats, 4 MiB): query rows × keys. */
     static final long SCORE_BLOCK = 1L << 20;
 
@@ -41,10 +47,16 @@ public final class CpuOps implements Ops {
     private final boolean cacheNativeWeights;
     private final long columnBlock;
     private final long scoreBlock;
+    private final long shiftBand;
+    private final long winogradTiles;
     private final Map<WeightStore, Map<String, FloatTensor>> weights = new IdentityHashMap<>();
     /** The backing arrays of every tensor handed out by {@link #weight}. */
     private final Set<float[]> weightArrays = Collections.newSetFromMap(new IdentityHashMap<>());
     private final Map<float[], NativeFloats> nativeWeights = new IdentityHashMap<>();
+    /** 3×3 weights in the Winograd domain, [16][Cout][Cin]. */
+    private final Map<float[], NativeFloats> winogradWeights = new IdentityHashMap<>();
+    /** Convolution weights rearranged per kernel tap, [kh·kw][Cout][Cin], for the shifted-window path. */
+    private final Map<float[], NativeFloats> tapWeights = new IdentityHashMap<>();
     private final NativeFloats scratchA = new NativeFloats("cpu scratch A");
     private final NativeFloats scratchB = new NativeFloats("cpu scratch B");
     private final NativeFloats scratchC = new NativeFloats("cpu scratch C");
@@ -56,19 +68,29 @@ public final class CpuOps implements Ops {
     public CpuOps() { this(Runtime.getRuntime().availableProcessors(), true); }
 
     /**
-     * @param threads            Java threads for the elementwise and normalisation loops (OpenBLAS
-     *                           keeps its own thread count, set by OPENBLAS_NUM_THREADS)
+     * @param threads            worker threads for everything, matrix products included (OpenBLAS is
+     *                           set to run single-threaded, process-wide, and is called once per worker)
      * @param cacheNativeWeights keep a native copy of each weight matrix after its first use
      */
     public CpuOps(int threads, boolean cacheNativeWeights) {
-        this(threads, cacheNativeWeights, COLUMN_BLOCK, SCORE_BLOCK);
+        this(threads, cacheNativeWeights, COLUMN_BLOCK, SCORE_BLOCK, SHIFT_BAND, WINOGRAD_TILES, Parallel.DEFAULT_MIN_WORK);
     }
 
-    /** With explicit block sizes (floats), so tests can force the banded and blocked paths on small data. */
-    CpuOps(int threads, boolean cacheNativeWeights, long columnBlock, long scoreBlock) {
-        if (columnBlock < 1 || scoreBlock < 1) throw new IllegalArgumentException("block sizes must be positive");
-        this.parallel = new Parallel(threads);
+    /**
+     * With explicit block sizes (floats) and the least work worth splitting over threads, so tests can
+     * force the banded, blocked and split paths on small data.
+     */
+    CpuOps(int threads, boolean cacheNativeWeights, long columnBlock, long scoreBlock, long shiftBand, long winogradTiles,
+           long minParallelWork) {
+        if (columnBlock < 1 || scoreBlock < 1 || shiftBand < 1 || winogradTiles < 1) {
+            throw new IllegalArgumentException("block sizes must be positive");
+        }
+        this.parallel = new Parallel(threads, minParallelWork);
+        this.shiftBand = shiftBand;
+        this.winogradTiles = winogradTiles;
         this.cacheNativeWeights = cacheNativeWeights;
+        Blas.useCallerThreadsOnly();
+        Blas.warnAboutCoreType();
         this.columnBlock = columnBlock;
         this.scoreBlock = scoreBlock;
     }
@@ -133,6 +155,10 @@ public final class CpuOps implements Ops {
         Geometry g = new Geometry(cin, h, wd, kh, kw, stride, padding, ho, wo);
         if (groups == cin && cout == cin && cinPerGroup == 1) {
             depthwise(x, w, b, out, g);
+        } else if (groups == 1 && stride == 1 && kh == 3 && kw == 3 && cin >= SHIFT_MIN_CHANNELS && cout >= SHIFT_MIN_CHANNELS) {
+            convWinograd(x, w, b, out, g);
+        } else if (groups == 1 && kh * kw > 1 && cin >= SHIFT_MIN_CHANNELS) {
+            convShifted(x, w, b, out, g);
         } else {
             convGemm(x, w, out, g, groups);
             if (b != null) addBiasPerChannel(out.data(), b.data(), batch, cout, ho * wo);
@@ -150,7 +176,7 @@ public final class CpuOps implements Ops {
         int k = cg * g.kh * g.kw, plane = g.ho * g.wo, inPlane = g.h * g.w;
         boolean pointwise = g.kh == 1 && g.kw == 1 && g.stride == 1 && g.pad == 0;
         NativeFloats wn = matrix(w);
-        scratchC.ensure((long) cout * plane);
+        NativeFloats y = scratchC.ensure((long) cout * plane);
         int rowsPerBlock = (int) Math.max(1, Math.min(g.ho, columnBlock / ((long) k * g.wo)));
         for (int bi = 0; bi < batch; bi++) {
             for (int gi = 0; gi < groups; gi++) {
@@ -159,19 +185,183 @@ public final class CpuOps implements Ops {
                 if (pointwise) {
                     scratchB.ensure((long) k * plane);
                     scratchB.put(0, x.data(), xOff, k * plane);
-                    Blas.sgemm(false, false, coutg, plane, k, 1f, wn, wOff, k, scratchB, 0, plane, 0f, scratchC, cOff, plane);
+                    gemmSplitRows(coutg, plane, k, wn, wOff, scratchB, 0, plane, y, cOff, plane);
                     continue;
                 }
                 for (int oh0 = 0; oh0 < g.ho; oh0 += rowsPerBlock) {
                     int oh1 = Math.min(g.ho, oh0 + rowsPerBlock), n = (oh1 - oh0) * g.wo;
                     scratchB.ensure((long) k * n);
                     im2col(x.data(), xOff, cg, g, oh0, oh1, scratchB);
-                    Blas.sgemm(false, false, coutg, n, k, 1f, wn, wOff, k, scratchB, 0, n, 0f,
-                            scratchC, cOff + (long) oh0 * g.wo, plane);
+                    gemmSplitRows(coutg, n, k, wn, wOff, scratchB, 0, n, y, cOff + (long) oh0 * g.wo, plane);
                 }
             }
-            scratchC.get(0, out.data(), bi * cout * plane, cout * plane);
+            y.get(0, out.data(), bi * cout * plane, cout * plane);
         }
+    }
+
+    /**
+     * C [m×n] = A [m×k] · B [k×n] (row-major, A with leading dimension k), the rows of A and C split
+     * over the workers, one single-threaded OpenBLAS call each.
+     */
+    private void gemmSplitRows(int m, int n, int k, NativeFloats a, long aOff, NativeFloats b, long bOff, int ldb,
+                               NativeFloats c, long cOff, int ldc) {
+        parallel.forRange(m, (long) n * k, (r0, r1) -> Blas.sgemm(false, false, r1 - r0, n, k, 1f, a, aOff + (long) r0 * k, k,
+                b, bOff, ldb, 0f, c, cOff + (long) r0 * ldc, ldc));
+    }
+
+    /**
+     * Convolution without im2col. The input is zero-padded once into native memory and, for stride s,
+     * split into s² phase planes P_ab[c][i][j] = Xpad[c][s·i + a][s·j + b], each Hph × Wph (one plane
+     * when s = 1). The output is computed in "wide" rows of Wph columns, [Cout, Ho, Wph]: kernel tap
+     * (ki, kj) reads phase (ki mod s, kj mod s) shifted by (ki div s)·Wph + kj div s, so each tap is one
+     * matrix product W_tap [Cout, Cin] · P (shifted), accumulated over the taps; the surplus columns of
+     * each wide row are discarded. Rows go in bands that keep the band's input and output in cache
+     * across the taps; the workers share out the output channels, or the bands when there are few
+     * output channels (a final RGB layer).
+     */
+    private void convShifted(FloatTensor x, FloatTensor w, FloatTensor b, FloatTensor out, Geometry g) {
+        int batch = x.dim(0), cout = out.dim(1), cin = g.cin, taps = g.kh * g.kw, st = g.stride;
+        int hp = g.h + 2 * g.pad, wp = g.w + 2 * g.pad;
+        int hph = (hp + st - 1) / st, wph = (wp + st - 1) / st, phase = hph * wph, perChannel = st * st * phase;
+        int wide = g.ho * wph;
+        NativeFloats wt = tapMatrix(w);
+        NativeFloats xp = scratchB.ensure((long) cin * perChannel);
+        NativeFloats y = scratchC.ensure((long) cout * wide);
+        long footprint = (long) Math.max(cout, cin * st * st) * wph;
+        int rowsPerBand = (int) Math.max(1, Math.min(g.ho, shiftBand / footprint));
+        int bands = (g.ho + rowsPerBand - 1) / rowsPerBand;
+        boolean splitBands = cout < 64 && bands >= parallel.threads();
+        float[] od = out.data(), bd = b == null ? null : b.data();
+        for (int bi = 0; bi < batch; bi++) {
+            padPhases(x.data(), bi * cin * g.h * g.w, cin, g, hph, wph, xp);
+            int base = bi * cout * g.ho * g.wo;
+            // output channels [c0, c1) of bands [band0, band1), then those rows of the result with bias
+            Parallel.WorkerRange work = (ignored, from, to) -> {
+                int c0 = splitBands ? 0 : from, c1 = splitBands ? cout : to;
+                int band0 = splitBands ? from : 0, band1 = splitBands ? to : bands;
+                for (int band = band0; band < band1; band++) {
+                    int oh0 = band * rowsPerBand, oh1 = Math.min(g.ho, oh0 + rowsPerBand);
+                    int n0 = oh0 * wph, n = (oh1 - 1) * wph + g.wo - n0;   // the last read stays inside P
+                    for (int t = 0; t < taps; t++) {
+                        int ki = t / g.kw, kj = t % g.kw;
+                        long bOff = (long) ((ki % st) * st + kj % st) * phase + (long) (ki / st) * wph + kj / st + n0;
+                        Blas.sgemm(false, false, c1 - c0, n, cin, 1f, wt, ((long) t * cout + c0) * cin, cin,
+                                xp, bOff, perChannel, t == 0 ? 0f : 1f, y, (long) c0 * wide + n0, wide);
+                    }
+                }
+                int r0 = band0 * rowsPerBand, r1 = Math.min(g.ho, band1 * rowsPerBand);
+                for (int co = c0; co < c1; co++) {
+                    int plane0 = base + co * g.ho * g.wo;
+                    for (int oh = r0; oh < r1; oh++) y.get((long) co * wide + (long) oh * wph, od, plane0 + oh * g.wo, g.wo);
+                    if (bd != null) {
+                        VectorMath.addScalar(od, plane0 + r0 * g.wo, bd[co], od, plane0 + r0 * g.wo, (r1 - r0) * g.wo);
+                    }
+                }
+            };
+            parallel.forWorkers(splitBands ? bands : cout, splitBands ? (long) cout * cin * taps * rowsPerBand * wph
+                    : (long) cin * taps * wide, work);
+        }
+    }
+
+    /** 3×3 stride 1 by Winograd F(2×2, 3×3), in bands of tile rows; see {@link Winograd}. */
+    private void convWinograd(FloatTensor x, FloatTensor w, FloatTensor b, FloatTensor out, Geometry g) {
+        int batch = x.dim(0), cin = g.cin, cout = out.dim(1);
+        int th = (g.ho + 1) / 2, tw = (g.wo + 1) / 2;
+        int bandRows = (int) Math.max(1, Math.min(th, winogradTiles / tw));
+        NativeFloats u = winogradMatrix(w);
+        NativeFloats v = scratchB.ensure(16L * cin * bandRows * tw);
+        NativeFloats m = scratchC.ensure(16L * cout * bandRows * tw);
+        float[] xd = x.data(), od = out.data(), bd = b == null ? null : b.data();
+        for (int bi = 0; bi < batch; bi++) {
+            int xBase = bi * cin * g.h * g.w, yBase = bi * cout * g.ho * g.wo;
+            for (int ti0 = 0; ti0 < th; ti0 += bandRows) {
+                int t0 = ti0, t1 = Math.min(th, ti0 + bandRows), tiles = (t1 - t0) * tw;
+                parallel.forRange(cin, 64L * tiles, (c0, c1) -> {
+                    Winograd.InputScratch s = new Winograd.InputScratch(tw, t1 - t0);
+                    for (int c = c0; c < c1; c++) {
+                        Winograd.transformInput(xd, xBase + c * g.h * g.w, g.h, g.w, g.pad, t0, t1, c, cin, v, s);
+                    }
+                });
+                // M_ξ [Cout, tiles] = U_ξ [Cout, Cin] · V_ξ [Cin, tiles], the 16 products shared out
+                parallel.forRange(16, 2L * cout * cin * tiles, (x0, x1) -> {
+                    for (int xi = x0; xi < x1; xi++) {
+                        Blas.sgemm(false, false, cout, tiles, cin, 1f, u, (long) xi * cout * cin, cin,
+                                v, (long) xi * cin * tiles, tiles, 0f, m, (long) xi * cout * tiles, tiles);
+                    }
+                });
+                parallel.forRange(cout, 32L * tiles, (c0, c1) -> {
+                    Winograd.OutputScratch s = new Winograd.OutputScratch(tiles);
+                    for (int co = c0; co < c1; co++) {
+                        Winograd.transformOutput(m, co, cout, t0, t1, tw, bd == null ? 0f : bd[co], od,
+                                yBase + co * g.ho * g.wo, g.ho, g.wo, s);
+                    }
+                });
+            }
+        }
+    }
+
+    /** w [Cout, Cin, 3, 3] in the Winograd domain, [16][Cout][Cin], cached like {@link #matrix}. */
+    private NativeFloats winogradMatrix(FloatTensor w) {
+        float[] data = w.data();
+        boolean cache = cacheNativeWeights && weightArrays.contains(data);
+        if (cache) {
+            NativeFloats n = winogradWeights.get(data);
+            if (n != null) return n;
+        }
+        float[] u = Winograd.transformWeights(data, w.dim(0), w.dim(1));
+        NativeFloats n = cache ? new NativeFloats("weight winograd " + Arrays.toString(w.shape()), u.length)
+                : scratchMatrix.ensure(u.length);
+        n.put(0, u, 0, u.length);
+        if (cache) winogradWeights.put(data, n);
+        return n;
+    }
+
+    /**
+     * Copies {@code channels} planes of x into dst as zero-padded phase planes, [channels][s²][hph][wph]
+     * with phase (a, b) holding padded rows s·i + a and columns s·j + b (one plain padded plane for s = 1).
+     */
+    private void padPhases(float[] x, int xOff, int channels, Geometry g, int hph, int wph, NativeFloats dst) {
+        int st = g.stride, phase = hph * wph, perChannel = st * st * phase, plane = g.h * g.w;
+        parallel.forRange(channels, perChannel, (c0, c1) -> {
+            float[] buf = new float[perChannel];                   // padding positions stay zero for every channel
+            for (int c = c0; c < c1; c++) {
+                int src = xOff + c * plane;
+                for (int r = 0; r < g.h; r++) {
+                    int pr = r + g.pad, rowBase = ((pr % st) * st) * phase + (pr / st) * wph;
+                    if (st == 1) {
+                        System.arraycopy(x, src + r * g.w, buf, rowBase + g.pad, g.w);
+                    } else {
+                        for (int col = 0; col < g.w; col++) {
+                            int pc = col + g.pad;
+                            buf[rowBase + (pc % st) * phase + pc / st] = x[src + r * g.w + col];
+                        }
+                    }
+                }
+                dst.put((long) c * perChannel, buf, 0, perChannel);
+            }
+        });
+    }
+
+    /** w [Cout, Cin, kh, kw] as [kh·kw][Cout][Cin] in native memory, cached like {@link #matrix}. */
+    private NativeFloats tapMatrix(FloatTensor w) {
+        float[] data = w.data();
+        boolean cache = cacheNativeWeights && weightArrays.contains(data);
+        if (cache) {
+            NativeFloats n = tapWeights.get(data);
+            if (n != null) return n;
+        }
+        int cout = w.dim(0), cin = w.dim(1), taps = w.dim(2) * w.dim(3);
+        float[] r = new float[data.length];
+        for (int co = 0; co < cout; co++) {
+            for (int ci = 0; ci < cin; ci++) {
+                for (int t = 0; t < taps; t++) r[(t * cout + co) * cin + ci] = data[(co * cin + ci) * taps + t];
+            }
+        }
+        NativeFloats n = cache ? new NativeFloats("weight taps " + Arrays.toString(w.shape()), r.length)
+                : scratchMatrix.ensure(r.length);
+        n.put(0, r, 0, r.length);
+        if (cache) tapWeights.put(data, n);
+        return n;
     }
 
     /**
@@ -255,15 +445,26 @@ public final class CpuOps implements Ops {
         FloatTensor out = FloatTensor.zeros(shape);
         if (rows == 0 || outF == 0) return out;
         NativeFloats wn = matrix(w);
-        scratchA.ensure((long) rows * in).put(0, x.data(), 0, rows * in);
-        scratchC.ensure((long) rows * outF);
-        Blas.sgemm(false, true, rows, outF, in, 1f, scratchA, 0, in, wn, 0, in, 0f, scratchC, 0, outF);
-        scratchC.get(0, out.data(), 0, rows * outF);
-        if (b != null) {
-            float[] od = out.data(), bd = b.data();
-            parallel.forRange(rows, outF, (r0, r1) -> {
-                for (int r = r0; r < r1; r++) VectorMath.add(od, r * outF, bd, 0, od, r * outF, outF);
+        NativeFloats a = scratchA.ensure((long) rows * in), c = scratchC.ensure((long) rows * outF);
+        a.put(0, x.data(), 0, rows * in);
+        float[] od = out.data(), bd = b == null ? null : b.data();
+        if (rows >= outF) {
+            // each worker: a band of rows, C[r0:r1] = A[r0:r1] · Wᵀ, then copied out with the bias
+            parallel.forRange(rows, (long) in * outF, (r0, r1) -> {
+                Blas.sgemm(false, true, r1 - r0, outF, in, 1f, a, (long) r0 * in, in, wn, 0, in, 0f, c, (long) r0 * outF, outF);
+                c.get((long) r0 * outF, od, r0 * outF, (r1 - r0) * outF);
+                if (bd != null) for (int r = r0; r < r1; r++) VectorMath.add(od, r * outF, bd, 0, od, r * outF, outF);
             });
+        } else {
+            // few rows (a 77-token text): each worker a band of output features, C[:, f0:f1] = A · W[f0:f1]ᵀ
+            parallel.forRange(outF, (long) in * rows, (f0, f1) -> Blas.sgemm(false, true, rows, f1 - f0, in, 1f, a, 0, in,
+                    wn, (long) f0 * in, in, 0f, c, f0, outF));
+            c.get(0, od, 0, rows * outF);
+            if (bd != null) {
+                parallel.forRange(rows, outF, (r0, r1) -> {
+                    for (int r = r0; r < r1; r++) VectorMath.add(od, r * outF, bd, 0, od, r * outF, outF);
+                });
+            }
         }
         return out;
     }
@@ -419,30 +620,31 @@ public final class CpuOps implements Ops {
         scratchD.ensure((long) batch * nk * width).put(0, v.data(), 0, v.numel());
         NativeFloats o = scratchMatrix.ensure((long) batch * nq * width);
         int blockRows = (int) Math.max(1, Math.min(nq, scoreBlock / nk));
-        NativeFloats scores = scratchC.ensure((long) blockRows * nk);
-        for (int bi = 0; bi < batch; bi++) {
-            int[] keep = m.keyKeep() == null ? null : m.keyKeep()[bi];
-            for (int h = 0; h < heads; h++) {
-                for (int i0 = 0; i0 < nq; i0 += blockRows) {
-                    int rows = Math.min(blockRows, nq - i0);
-                    long qOff = ((long) bi * nq + i0) * width + (long) h * d;
-                    long kOff = (long) bi * nk * width + (long) h * d;
-                    // scores [rows, Nk] = scale · q_h · k_hᵀ
-                    Blas.sgemm(false, true, rows, nk, d, scale, scratchA, qOff, width, scratchB, kOff, width, 0f,
-                            scores, 0, nk);
-                    int first = i0;
-                    parallel.forRange(rows, nk, (r0, r1) -> {
-                        for (int r = r0; r < r1; r++) {
-                            int visible = m.causal() ? Math.min(nk, first + r + 1) : nk;
-                            Softmax.row(scores.bytes(), (long) r * nk, nk, visible, keep);
-                        }
-                    });
-                    // out_h [rows, d] = p · v_h
-                    Blas.sgemm(false, false, rows, d, nk, 1f, scores, 0, nk, scratchD, kOff, width, 0f,
-                            o, qOff, width);
+        int blocks = (nq + blockRows - 1) / blockRows;
+        long scoreFloats = (long) blockRows * nk;
+        NativeFloats scores = scratchC.ensure(scoreFloats * parallel.threads());
+        // one work item = one block of queries of one head of one batch entry; each worker has its own
+        // block of scores, so the products and the softmax of different items run side by side
+        parallel.forWorkers(batch * heads * blocks, (long) blockRows * nk * d, (worker, item0, item1) -> {
+            long sOff = worker * scoreFloats;
+            float[] inv = new float[blockRows];
+            for (int item = item0; item < item1; item++) {
+                int bi = item / (heads * blocks), h = item / blocks % heads, i0 = item % blocks * blockRows;
+                int rows = Math.min(blockRows, nq - i0);
+                int[] keep = m.keyKeep() == null ? null : m.keyKeep()[bi];
+                long qOff = ((long) bi * nq + i0) * width + (long) h * d;
+                long kOff = (long) bi * nk * width + (long) h * d;
+                // scores [rows, Nk] = scale · q_h · k_hᵀ
+                Blas.sgemm(false, true, rows, nk, d, scale, scratchA, qOff, width, scratchB, kOff, width, 0f, scores, sOff, nk);
+                for (int r = 0; r < rows; r++) {
+                    int visible = m.causal() ? Math.min(nk, i0 + r + 1) : nk;
+                    inv[r] = Softmax.rowUnnormalised(scores.bytes(), sOff + (long) r * nk, nk, visible, keep);
                 }
+                // out_h [rows, d] = (e · v_h) / Σe
+                Blas.sgemm(false, false, rows, d, nk, 1f, scores, sOff, nk, scratchD, kOff, width, 0f, o, qOff, width);
+                for (int r = 0; r < rows; r++) Softmax.scale(o.bytes(), qOff + (long) r * width, d, inv[r]);
             }
-        }
+        });
         o.get(0, out.data(), 0, out.numel());
         return out;
     }
@@ -792,6 +994,10 @@ public final class CpuOps implements Ops {
     @Override public synchronized void close() {
         if (closed) return;
         closed = true;
+        for (NativeFloats n : winogradWeights.values()) n.close();
+        winogradWeights.clear();
+        for (NativeFloats n : tapWeights.values()) n.close();
+        tapWeights.clear();
         for (NativeFloats n : nativeWeights.values()) n.close();
         nativeWeights.clear();
         weightArrays.clear();

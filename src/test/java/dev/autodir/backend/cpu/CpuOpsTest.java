@@ -64,12 +64,15 @@ class CpuOpsTest {
 
     /** Tiny block limits force convolutions into bands of output rows and attention into query blocks. */
     @Test void blockedPathsMatchTheReference() {
-        try (CpuOps ops = new CpuOps(2, true, 300, 50)) {
+        try (CpuOps ops = new CpuOps(2, true, 300, 50, 64, 3, 1)) {
             FloatTensor x = random(1, 2, 5, 13, 11), w = random(2, 7, 5, 3, 3), b = random(3, 7);
             for (int stride = 1; stride <= 2; stride++) {
                 assertRelL2("banded conv2d s" + stride, (FloatTensor) ops.conv2d(x, w, b, stride, 1, 1),
                         ReferenceOps.conv2d(x, w, b, stride, 1, 1), 1e-5);
             }
+            FloatTensor xw = random(14, 2, 40, 11, 9), ww = random(15, 6, 40, 3, 3);   // the shifted-window path
+            assertRelL2("banded shifted conv2d", (FloatTensor) ops.conv2d(xw, ww, null, 1, 1, 1),
+                    ReferenceOps.conv2d(xw, ww, null, 1, 1, 1), 1e-5);
             FloatTensor q = random(4, 2, 37, 24), k = random(5, 2, 29, 24), v = random(6, 2, 29, 24);
             assertRelL2("blocked attention", (FloatTensor) ops.attention(q, k, v, 3, 0.3f, AttentionMask.NONE),
                     ReferenceOps.attention(q, k, v, 3, 0.3f, AttentionMask.NONE), 1e-5);
@@ -80,14 +83,22 @@ class CpuOpsTest {
         }
     }
 
+    /** Every convolution path (im2col, shifted window, Winograd, 1x1) with weights cached or not. */
     @Test void withoutTheNativeWeightCacheResultsAreTheSame() {
-        OpsConformanceTest.MemoryStore store = new OpsConformanceTest.MemoryStore();
-        store.put("w", random(8, 6, 4, 3, 3));
-        FloatTensor x = random(9, 1, 4, 8, 8);
-        try (CpuOps cached = new CpuOps(2, true); CpuOps plain = new CpuOps(1, false)) {
-            FloatTensor a = (FloatTensor) cached.conv2d(x, cached.weight(store, "w"), null, 1, 1, 1);
-            FloatTensor b = (FloatTensor) plain.conv2d(x, plain.weight(store, "w"), null, 1, 1, 1);
-            assertEquals(0, a.maxAbsDiff(b), "cached and uncached weights give different results");
+        int[][] cases = {{6, 4, 3, 1}, {6, 40, 5, 1}, {40, 40, 3, 1}, {40, 40, 1, 0}};   // Cout, Cin, k, pad
+        try (CpuOps cached = new CpuOps(2, true); CpuOps plain = new CpuOps(2, false)) {
+            for (int[] c : cases) {
+                OpsConformanceTest.MemoryStore store = new OpsConformanceTest.MemoryStore();
+                store.put("w", random(8, c[0], c[1], c[2], c[2]));
+                FloatTensor x = random(9, 1, c[1], 9, 8);
+                for (int call = 0; call < 2; call++) {
+                    FloatTensor a = (FloatTensor) cached.conv2d(x, cached.weight(store, "w"), null, 1, c[3], 1);
+                    FloatTensor b = (FloatTensor) plain.conv2d(x, plain.weight(store, "w"), null, 1, c[3], 1);
+                    assertEquals(0, a.maxAbsDiff(b), "cached and uncached weights differ for " + java.util.Arrays.toString(c));
+                    assertRelL2("conv2d " + java.util.Arrays.toString(c), a,
+                            ReferenceOps.conv2d(x, store.readFloat("w"), null, 1, c[3], 1), 1e-5);
+                }
+            }
         }
     }
 
