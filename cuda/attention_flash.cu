@@ -51,10 +51,12 @@ __device__ __forceinline__ void ldmatrix_x4_trans(unsigned& r0, unsigned& r1, un
                  : "memory");
 }
 
-// rows [row0, row0 + 64) x columns [0, DP) of one head into shared memory (pitch DP + 8); zeros past N / D
+// rows [row0, row0 + 64) x columns [0, DP) of one head into shared memory (pitch DP + 8); zeros past N / D and,
+// when keep is given, for the rows of padding keys (so a masked key's values — even inf in FP16 — never meet
+// the zero weight in the product: 0 * inf would be NaN)
 template <int DP>
 __device__ __forceinline__ void load_tile(half_t* dst, const half_t* __restrict__ src, int b, int N, int row0,
-                                          int h, int D, int ld, int vec) {
+                                          int h, int D, int ld, int vec, const int* __restrict__ keep) {
     constexpr int PITCH = DP + 8;
     if (vec) {
         constexpr int CH = DP / 8;   // 16-byte chunks per row
@@ -62,7 +64,9 @@ __device__ __forceinline__ void load_tile(half_t* dst, const half_t* __restrict_
             const int r = e / CH, c = e - r * CH;
             const int n = row0 + r;
             u32x4 val = {0u, 0u, 0u, 0u};
-            if (n < N && c * 8 < D) val = *(const u32x4*)(src + ((i64)b * N + n) * ld + (i64)h * D + c * 8);
+            if (n < N && c * 8 < D && (keep == nullptr || keep[(i64)b * N + n] != 0)) {
+                val = *(const u32x4*)(src + ((i64)b * N + n) * ld + (i64)h * D + c * 8);
+            }
             *(u32x4*)(dst + r * PITCH + c * 8) = val;
         }
     } else {
@@ -70,7 +74,9 @@ __device__ __forceinline__ void load_tile(half_t* dst, const half_t* __restrict_
             const int r = e / DP, c = e - r * DP;
             const int n = row0 + r;
             half_t val = 0;
-            if (n < N && c < D) val = src[((i64)b * N + n) * ld + (i64)h * D + c];
+            if (n < N && c < D && (keep == nullptr || keep[(i64)b * N + n] != 0)) {
+                val = src[((i64)b * N + n) * ld + (i64)h * D + c];
+            }
             dst[r * PITCH + c] = val;
         }
     }
@@ -107,7 +113,7 @@ __device__ __forceinline__ void attention_flash_impl(const half_t* __restrict__ 
     const int g = lane >> 2, t = lane & 3;
     const int r0 = warp * 16;
 
-    load_tile<DP>(Qs, q, b, Nq, q0, h, D, ldq, vec);
+    load_tile<DP>(Qs, q, b, Nq, q0, h, D, ldq, vec, nullptr);
     __syncthreads();
 
     unsigned qf[KC][4];
@@ -130,8 +136,8 @@ __device__ __forceinline__ void attention_flash_impl(const half_t* __restrict__ 
     const int kEnd = causal ? (Nk < q0 + FBQ ? Nk : q0 + FBQ) : Nk;
     for (int k0 = 0; k0 < kEnd; k0 += FBK) {
         __syncthreads();   // every warp is done with the previous K / V tile
-        load_tile<DP>(Ks, k, b, Nk, k0, h, D, ldk, vec);
-        load_tile<DP>(Vs, v, b, Nk, k0, h, D, ldv, vec);
+        load_tile<DP>(Ks, k, b, Nk, k0, h, D, ldk, vec, keep);
+        load_tile<DP>(Vs, v, b, Nk, k0, h, D, ldv, vec, keep);
         __syncthreads();
 
         float s[NS][4];

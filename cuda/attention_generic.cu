@@ -56,7 +56,8 @@ __device__ __forceinline__ void attention_generic_impl(const T* __restrict__ q, 
             const int j = e / D, d = e - j * D;
             const int kj = k0 + j;
             float kv = 0.f, vv = 0.f;
-            if (kj < Nk) {
+            // a padding key's values stay zero: its weight is exactly 0 and 0 * inf (an FP16 overflow) is NaN
+            if (kj < Nk && (keep == nullptr || keep[(i64)b * Nk + kj] != 0)) {
                 kv = to_float(k[((i64)b * Nk + kj) * ldk + (i64)h * D + d]);
                 vv = to_float(v[((i64)b * Nk + kj) * ldv + (i64)h * D + d]);
             }

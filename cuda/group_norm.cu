@@ -3,7 +3,7 @@
 //   [g*Cg, (g+1)*Cg) (Cg = C / G); y = (x - mean) / sqrt(var + eps) * gamma[c] + beta[c], then
 //   y * sigmoid(y) when silu != 0. Statistics in float32 whatever the storage dtype.
 //
-// Two kernels, one operation (so that a group of a million elements uses the whole GPU, not one SM):
+// Launch: two kernels, one operation (so that a group of a million elements uses the whole GPU, not one SM):
 //   group_norm_stats: gridDim = (splits, B*G), blockDim 256. Block (s, bg) runs Welford over its slice
 //     [s*chunk, min(L, (s+1)*chunk)) of group bg (L = Cg*S, chunk = ceil(L / splits)), merges the threads'
 //     (count, mean, M2) with Chan's formula and writes them to partial[(bg*splits + s)*3 + {0,1,2}].

@@ -34,8 +34,8 @@ record Kernel(String file, String function, String signature) {
     static final Kernel CFG_COMBINE = k("cfg_combine", "cfg_combine", "pipipipilff");
     static final Kernel EULER_ANCESTRAL = k("euler_ancestral", "euler_ancestral", "pipipiipilfff");
     static final Kernel CLIP_PREPROCESS = k("clip_preprocess", "clip_preprocess", "pipiiiiiiiffffff");
-    static final Kernel CONV2D_DIRECT = k("conv2d_direct", "conv2d_direct", "pipipiipiiiiiiiiiiii");
-    static final Kernel CONV2D_IGEMM = k("conv2d_igemm", "conv2d_igemm_f16", "ppppiiiiiiiiiiiiii");
+    static final Kernel CONV2D_DIRECT = k("conv2d_direct", "conv2d_direct", "pipipiipiiiiiiiiiiiii");
+    static final Kernel CONV2D_IGEMM = k("conv2d_igemm", "conv2d_igemm_f16", "ppppiiiiiiiiiiiii");
 
     /** Head widths (rounded up to 16) that attention_flash.cu instantiates. */
     static final int[] FLASH_WIDTHS = {16, 32, 48, 64, 80, 96, 112, 128, 144, 160};
