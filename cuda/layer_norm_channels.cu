@@ -1,6 +1,6 @@
 // layer_norm_channels.cu — NAFNet's LayerNorm2d: x [B, C, P] (P = H*W) normalised over C at every pixel:
 //   y[b, c, p] = (x[b, c, p] - mean_bp) / sqrt(var_bp + eps) * gamma[c] + beta[c], biased variance,
-//   two passes in float32.
+//   two passes in float32 (the mean of x - x[b, 0, p], then the centred sum of squares).
 // Launch: one thread per (b, p): 1-D grid-stride over B*P, blockDim 256; for a fixed c, neighbouring threads
 // read neighbouring pixels, so every pass is coalesced.
 // Checked by: CudaOpsTest.layerNormChannels (double-precision Java reference) and the conformance suite.
@@ -14,9 +14,10 @@ extern "C" __global__ void layer_norm_channels(const void* x, int xHalf, const v
         const i64 b = i / planeSize;
         const i64 p = i - b * planeSize;
         const i64 base = b * C * planeSize + p;
+        const float shift = ldx(x, xHalf, base);   // sum x - x[b, 0, p]: a large offset does not round the sum
         float s = 0.f;
-        for (int c = 0; c < C; c++) s += ldx(x, xHalf, base + c * planeSize);
-        const float mean = s / (float)C;
+        for (int c = 0; c < C; c++) s += ldx(x, xHalf, base + c * planeSize) - shift;
+        const float mean = shift + s / (float)C;
         float q = 0.f;
         for (int c = 0; c < C; c++) {
             float d = ldx(x, xHalf, base + c * planeSize) - mean;

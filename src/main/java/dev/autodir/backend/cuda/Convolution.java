@@ -15,6 +15,10 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
+import static org.bytedeco.cuda.global.cudnn.CUDNN_CONVOLUTION_FWD_ALGO_FFT;
+import static org.bytedeco.cuda.global.cudnn.CUDNN_CONVOLUTION_FWD_ALGO_FFT_TILING;
+import static org.bytedeco.cuda.global.cudnn.CUDNN_CONVOLUTION_FWD_ALGO_WINOGRAD;
+import static org.bytedeco.cuda.global.cudnn.CUDNN_CONVOLUTION_FWD_ALGO_WINOGRAD_NONFUSED;
 import static org.bytedeco.cuda.global.cudnn.CUDNN_CROSS_CORRELATION;
 import static org.bytedeco.cuda.global.cudnn.CUDNN_DATA_FLOAT;
 import static org.bytedeco.cuda.global.cudnn.CUDNN_DATA_HALF;
@@ -49,7 +53,7 @@ import static org.bytedeco.cuda.global.cudnn.cudnnSetTensor4dDescriptor;
  * sneaks in (cuDNN's default math would allow it on Ampere and later); FP16 allows tensor cores.
  *
  * <p>One plan per shape (descriptors, the algorithm cuDNN's heuristic ranks first among those that succeed
- * within the workspace limit, and its workspace size), made on first use. The workspace is one buffer grown
+ * within the workspace limit and are accurate enough for the precision, and its workspace size), made on first use. The workspace is one buffer grown
  * to the largest plan's need; it cannot grow while a CUDA graph is captured (the capture's warm-up grows it).
  */
 @SuppressWarnings("deprecation")   // cuDNN 9 marks the legacy convolution API deprecated; it is still shipped and supported
@@ -175,6 +179,7 @@ final class Convolution implements AutoCloseable {
                     seen.append(" algo ").append(r.algo()).append(" status ").append(r.status()).append(" math ")
                             .append(r.mathType()).append(" mem ").append(r.memory()).append(';');
                     if (r.status() != 0 || r.memory() > WORKSPACE_LIMIT) continue;
+                    if (!accurateEnough(r.algo(), k.precision())) continue;
                     boolean tensorOps = r.mathType() == CUDNN_TENSOR_OP_MATH || r.mathType() == CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION;
                     if (k.precision() == Precision.FP32 && tensorOps) continue;   // FP32 means float32 FMA: no TF32
                     try (SizeTPointer size = new SizeTPointer(1)) {
@@ -189,6 +194,16 @@ final class Convolution implements AutoCloseable {
                 throw new CudaException("cuDNN offers no usable forward algorithm for " + k + ":" + seen);
             }
         }
+    }
+
+    /**
+     * FP32 is the precision that checks against float32 references at 1e-5: only the GEMM-shaped algorithms
+     * (FFT and Winograd transforms add errors near that bound). FP16 allows Winograd but not FFT, whose error in
+     * half precision approaches the 2e-3 budget.
+     */
+    static boolean accurateEnough(int algo, Precision p) {
+        if (algo == CUDNN_CONVOLUTION_FWD_ALGO_FFT || algo == CUDNN_CONVOLUTION_FWD_ALGO_FFT_TILING) return false;
+        return p == Precision.FP16 || (algo != CUDNN_CONVOLUTION_FWD_ALGO_WINOGRAD && algo != CUDNN_CONVOLUTION_FWD_ALGO_WINOGRAD_NONFUSED);
     }
 
     private static void destroy(Plan p) {

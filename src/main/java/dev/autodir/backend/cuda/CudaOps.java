@@ -403,8 +403,9 @@ public final class CudaOps implements Ops {
         mem.close();
     }
 
-    void releaseTransient(ScratchArena.Allocation a) {
-        if (!closed) arena.release(a);
+    /** True when the allocation was the top of the arena and is given back. */
+    boolean releaseTransient(ScratchArena.Allocation a) {
+        return !closed && arena.release(a);
     }
 
     @Override

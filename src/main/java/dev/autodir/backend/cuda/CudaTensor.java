@@ -104,7 +104,8 @@ public final class CudaTensor implements Tensor {
 
     /**
      * Releases early where possible: a persistent tensor frees its memory; a transient one that is the most
-     * recent arena allocation gives its space back; weights (cached, shared) and views release nothing.
+     * recent arena allocation gives its space back (and is then invalid); any other transient tensor, a weight
+     * (cached, shared) or a view releases nothing and stays valid.
      */
     @Override
     public void close() {
@@ -114,10 +115,7 @@ public final class CudaTensor implements Tensor {
                 closed = true;
                 owner.releasePersistent(this, memory);
             }
-            case TRANSIENT -> {
-                closed = true;
-                owner.releaseTransient(allocation);
-            }
+            case TRANSIENT -> closed = owner.releaseTransient(allocation);   // still usable when nothing was given back
             case WEIGHT, VIEW -> { }
         }
     }

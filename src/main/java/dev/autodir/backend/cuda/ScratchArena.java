@@ -85,10 +85,15 @@ final class ScratchArena implements AutoCloseable {
         return new Allocation(address, -1, size, lifetime);
     }
 
-    /** Gives back an allocation early when it is the most recent one of the block (a stack pop); else nothing. */
-    void release(Allocation a) {
-        if (closed || a.spill() || a.lifetime() != lifetime) return;
-        if (a.offset() + a.bytes() == top && a.offset() >= floor) top = a.offset();
+    /**
+     * Gives back an allocation early when it is the most recent one of the block (a stack pop) and returns true;
+     * else does nothing and returns false.
+     */
+    boolean release(Allocation a) {
+        if (closed || a.spill() || a.lifetime() != lifetime) return false;
+        if (a.offset() + a.bytes() != top || a.offset() < floor) return false;
+        top = a.offset();
+        return true;
     }
 
     /**

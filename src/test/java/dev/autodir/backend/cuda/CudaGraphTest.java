@@ -45,7 +45,7 @@ class CudaGraphTest {
                 h = ops.groupNorm(h, 4, gg, gb, 1e-5f, true);
                 Tensor tokens = ops.linear(ops.nchwToTokens(h), lw, lb);             // [1, 120, 24]
                 Tensor a = ops.attention(tokens, tokens, tokens, 3, 0.3f, AttentionMask.NONE);
-                Tensor e = ops.timestepEmbedding(t, 24);                            // [1, 24]
+                Tensor e = ops.reshape(ops.timestepEmbedding(t, 24), 24);           // [24], repeats over tokens
                 return ops.add(ops.add(a, tokens), e);
             };
             List<FloatTensor> inputs = new ArrayList<>(), expected = new ArrayList<>();

@@ -231,7 +231,7 @@ abstract class CudaOpsTest {
             if (precision() == Precision.FP32) {
                 assertClose("timestepEmbedding dim " + dim, out, ref, 1e-6);
             } else {
-                assertClose("timestepEmbedding dim " + dim, out, rep(ref.copy()), 1e-6);   // FP16 storage of a float32 result
+                assertClose("timestepEmbedding dim " + dim, out, ref, tol());   // FP16 storage of a float32 result
             }
             if (dim % 2 == 1) {
                 for (int b = 0; b < t.length; b++) assertEquals(0f, out.data()[b * dim + dim - 1], "odd dim: zero last column");
@@ -321,7 +321,7 @@ abstract class CudaOpsTest {
     @Test
     void arenaGrowsToTheLargestStage() {
         try (CudaOps small = new CudaOps(CudaOps.Options.defaults(precision()).withArenaBytes(1L << 20))) {
-            FloatTensor x = rep(random(64, 1, 64, 64, 64));   // 1 MiB in FP32 per copy: spills
+            FloatTensor x = rep(random(64, 1, 64, 128, 128));   // 2 MiB (FP16) or 4 MiB (FP32) per copy: spills
             FloatTensor expect = small.download(small.silu(small.upload(x)));
             assertTrue(small.arena().spilled(), "the first stage should have spilled");
             small.endStage();
@@ -348,7 +348,8 @@ abstract class CudaOpsTest {
             FloatTensor x = rep(random(70, 2, 33, 48)), g = rep(random(71, 48)), b = rep(random(72, 48));
             FloatTensor viaNvrtc = o.download(o.layerNorm(o.upload(x), o.upload(g), o.upload(b), 1e-5f));
             FloatTensor viaFatbin = ops.download(ops.layerNorm(ops.upload(x), ops.upload(g), ops.upload(b), 1e-5f));
-            assertArrayEquals(viaFatbin.data(), viaNvrtc.data(), "layer_norm: NVRTC vs fatbin");
+            // not bit for bit: another compiler may contract other multiply-adds
+            assertClose("layer_norm: NVRTC vs fatbin", viaNvrtc, viaFatbin, 1e-6);
             FloatTensor q = rep(random(73, 1, 100, 80)), k = rep(random(74, 1, 90, 80));
             FloatTensor a1 = o.download(o.attention(o.upload(q), o.upload(k), o.upload(k), 2, 0.2f, AttentionMask.CAUSAL));
             assertClose("attention via NVRTC", a1, Reference.attention(q, k, k, 2, 0.2f, AttentionMask.CAUSAL), tol());

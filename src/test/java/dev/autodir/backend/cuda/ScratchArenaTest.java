@@ -54,12 +54,15 @@ class ScratchArenaTest {
         try (ScratchArena arena = new ScratchArena(fa, 1 << 20)) {
             ScratchArena.Allocation a = arena.allocate(1000);
             ScratchArena.Allocation b = arena.allocate(1000);
-            arena.release(a);                       // not the top: nothing happens
+            assertFalse(arena.release(a), "not the top: nothing happens");
             assertEquals(2048, arena.top());
-            arena.release(b);
+            assertTrue(arena.release(b));
             assertEquals(1024, arena.top());
-            arena.release(a);
+            assertTrue(arena.release(a));
             assertEquals(0, arena.top());
+            ScratchArena.Allocation c = arena.allocate(10);
+            arena.endStage();
+            assertFalse(arena.release(c), "an allocation of an ended stage is not released again");
         }
     }
 
