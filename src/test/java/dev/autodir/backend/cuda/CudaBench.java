@@ -68,12 +68,15 @@ public final class CudaBench {
             double flops = 2.0 * s[0] * s[4] * (s[1] / s[5]) * 9 * (double) s[2] * s[3];
             double best = Double.MAX_VALUE;
             String bestImpl = "";
+            FloatTensor hx = CudaTestSupport.random(s[1], s[0], s[1], s[2], s[3]);
+            FloatTensor hw = CudaTestSupport.randomScaled(s[4], 0.05, 0, s[4], s[1] / s[5], 3, 3);
+            FloatTensor hb = CudaTestSupport.random(7, s[4]);
             for (CudaOps.ConvAlgorithm algo : List.of(CudaOps.ConvAlgorithm.CUDNN, CudaOps.ConvAlgorithm.IGEMM, CudaOps.ConvAlgorithm.DIRECT)) {
                 if (algo == CudaOps.ConvAlgorithm.DIRECT && s[5] == 1 && flops > 3e10) continue;   // minutes for nothing
                 try (CudaOps o = new CudaOps(CudaOps.Options.defaults(Precision.FP16).withConv(algo))) {
-                    Tensor x = o.upload(CudaTestSupport.random(s[1], s[0], s[1], s[2], s[3]));
-                    Tensor w = o.upload(CudaTestSupport.randomScaled(s[4], 0.05, 0, s[4], s[1] / s[5], 3, 3));
-                    Tensor b = o.upload(CudaTestSupport.random(7, s[4]));
+                    Tensor x = o.upload(hx);
+                    Tensor w = o.upload(hw);
+                    Tensor b = o.upload(hb);
                     double ms = time(o, s[5] > 1 ? "dwconv3x3" : "conv3x3", "fp16 " + algo, shape, iters, flops, "TFLOP/s",
                             () -> o.conv2d(x, w, b, 1, 1, s[5]));
                     if (ms < best) {

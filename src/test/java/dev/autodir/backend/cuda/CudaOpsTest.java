@@ -198,7 +198,7 @@ abstract class CudaOpsTest {
         FloatTensor bias = rep(random(seed + 2, cout));
         FloatTensor ref = Reference.conv2d(x, wt, bias, stride, pad, groups);
         for (CudaOps.ConvAlgorithm algo : convAlgorithms()) {
-            try (CudaOps o = new CudaOps(CudaOps.Options.defaults(precision()).withConv(algo))) {
+            try (CudaOps o = new CudaOps(CudaOps.Options.defaults(precision()).withConv(algo).withArenaBytes(64L << 20))) {
                 FloatTensor out = o.download(o.conv2d(o.upload(x), o.upload(wt), o.upload(bias), stride, pad, groups));
                 assertClose("conv2d " + algo, out, ref, tol());
                 FloatTensor noBias = o.download(o.conv2d(o.upload(x), o.upload(wt), null, stride, pad, groups));
