@@ -5,7 +5,7 @@
 #   benchmarks/gpu/prepare.sh builds .device/payload.tar.xz: Java runtime, jar, test classes, golden set A)
 #
 # Steps, each with its own timeout and log under $OUT, continuing after a failure, in priority order within an
-# overall budget (BUDGET seconds, default 330, so a rerun still fits the session's device minutes):
+# overall budget (BUDGET seconds, default 360, so a rerun still fits the session's device minutes):
 #   env      GPU, driver, PyTorch's CUDA libraries (LD_LIBRARY_PATH is built from them and printed), SASS check
 #   probe    CudaProbe: GPU usable, cuBLASLt / cuDNN / kernels load (rerun with JavaCPP's debug log on failure)
 #   tests    JUnit console: every test class of dev.autodir.backend.cuda (conformance FP32 + FP16, kernels,
@@ -21,8 +21,8 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 OUT=${OUT:-$ROOT/target/gpu-out}
 WORK=${WORK:-/tmp/autodir-device}
-BUDGET=${BUDGET:-330}
-T_TESTS=${T_TESTS:-170} T_GOLDEN=${T_GOLDEN:-60} T_CUDABENCH=${T_CUDABENCH:-90} T_TORCH=${T_TORCH:-90} T_BENCH=${T_BENCH:-45}
+BUDGET=${BUDGET:-360}
+T_TESTS=${T_TESTS:-200} T_GOLDEN=${T_GOLDEN:-60} T_CUDABENCH=${T_CUDABENCH:-90} T_TORCH=${T_TORCH:-90} T_BENCH=${T_BENCH:-45}
 BENCH_NETWORKS=${BENCH_NETWORKS:-unet vae nafnet clip}
 mkdir -p "$OUT"
 START=$(date +%s)

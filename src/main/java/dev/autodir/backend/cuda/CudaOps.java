@@ -1343,6 +1343,20 @@ public final class CudaOps implements Ops {
         return "CudaOps[" + precision.name().toLowerCase(Locale.ROOT) + (closed ? ", closed" : "") + "]";
     }
 
+    /**
+     * Loads every kernel module now (from the fatbins, or compiled by NVRTC), so that neither a timed region nor a
+     * graph capture pays for it; returns the number of kernel functions resolved.
+     */
+    public int preloadKernels() {
+        enter("preloadKernels");
+        int n = 0;
+        for (Kernel k : Kernel.all()) {
+            library.function(k);
+            n++;
+        }
+        return n;
+    }
+
     /** Names of the loaded kernel modules and whether each came from the packaged fatbin or from NVRTC. */
     public Map<String, String> kernelOrigins() {
         return new LinkedHashMap<>(library.origins());

@@ -24,6 +24,7 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
  * The cuda kernels on the paths the conformance suite does not reach by itself: every attention kernel
@@ -339,6 +340,16 @@ abstract class CudaOpsTest {
         o.close();
         assertThrows(IllegalStateException.class, () -> o.silu(t));
         assertThrows(IllegalStateException.class, () -> o.upload(random(66, 3)));
+    }
+
+    @Test
+    void everyKernelSourceCompilesWithNvrtcOnThisDriver() {
+        assumeTrue(precision() == Precision.FP16, "the sources are the same for both precisions: checked once, in the FP16 class");
+        try (CudaOps o = new CudaOps(CudaOps.Options.defaults(precision()).withForceNvrtc(true).withArenaBytes(16L << 20))) {
+            assertEquals(Kernel.all().size(), o.preloadKernels());
+            assertEquals(Kernel.files().size(), o.kernelOrigins().size(), o.kernelOrigins().toString());
+            assertTrue(o.kernelOrigins().values().stream().allMatch(s -> s.startsWith("nvrtc")), o.kernelOrigins().toString());
+        }
     }
 
     @Test
