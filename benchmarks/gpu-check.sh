@@ -1,0 +1,199 @@
+#!/usr/bin/env bash
+# The device check: ONE call on the lent GPU machine, from the repository root, with .device/ carried:
+#
+#   run command: bash benchmarks/gpu-check.sh     carry: [".device"]     timeout_s: 450
+#   (prepare here first: benchmarks/gpu/prepare.sh builds .device/payload.tar.xz: Java runtime, jar, test
+#   classes, golden set A; ~47 MB of the 64 MiB that may travel). About 6-7 device minutes with the start,
+#   which leaves a rerun inside the 15. Overrides: BUDGET, T_TESTS, T_GOLDEN, T_CUDABENCH, T_TORCH, T_BENCH,
+#   BENCH_NETWORKS, e.g. "BUDGET=250 bash benchmarks/gpu-check.sh" for a shorter rerun.
+#
+# Steps, each with its own timeout and log under $OUT, continuing after a failure, in priority order within an
+# overall budget (BUDGET seconds, default 360, so a rerun still fits the session's device minutes):
+#   env      GPU, driver, PyTorch's CUDA libraries (LD_LIBRARY_PATH is built from them and printed), SASS check
+#   probe    CudaProbe: GPU usable, cuBLASLt / cuDNN / kernels load (rerun with JavaCPP's debug log on failure)
+#   tests    JUnit console: every test class of dev.autodir.backend.cuda (conformance FP32 + FP16, kernels,
+#            graphs, golden sampler / CLIP checks)
+#   golden   the lead's "golden-check <set> --backend cuda [--precision fp16]" when the jar has it, else SKIPPED
+#   cudabench  CudaBench: kernels and libraries at network shapes (conv: cuDNN vs implicit GEMM)
+#   torch    benchmarks/gpu/torch_bench.py: PyTorch fp16 UNet / VAE decode / NAFNet / CLIP-L and micro-shapes
+#   bench    the lead's "bench --network N --backend cuda" when the jar has it, else SKIPPED
+# Files back in $OUT (8 at most): env.log tests.log junit.xml golden.log cudabench.log torch.log bench.log
+# summary.txt. The summary is printed last.
+set -uo pipefail
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+OUT=${OUT:-$ROOT/target/gpu-out}
+WORK=${WORK:-/tmp/autodir-device}
+BUDGET=${BUDGET:-360}
+T_TESTS=${T_TESTS:-200} T_GOLDEN=${T_GOLDEN:-60} T_CUDABENCH=${T_CUDABENCH:-90} T_TORCH=${T_TORCH:-90} T_BENCH=${T_BENCH:-45}
+BENCH_NETWORKS=${BENCH_NETWORKS:-unet vae nafnet clip}
+mkdir -p "$OUT"
+START=$(date +%s)
+SUMMARY=()
+
+elapsed() { echo $(( $(date +%s) - START )); }
+note() { echo "[gpu-check $(elapsed)s] $*"; }
+record() { SUMMARY+=("$(printf '%-30s %-12s %5ss  %s' "$1" "$2" "$3" "${4:-}")"); }
+
+# run_step NAME TIMEOUT LOG CMD...: the command under timeout, its output appended to LOG; sets STATUS and SECS
+run_step() {
+  local name=$1 limit=$2 log=$3
+  shift 3
+  local left=$(( BUDGET - $(elapsed) - 20 ))
+  (( limit > left )) && limit=$left
+  if (( limit < 10 )); then
+    STATUS="SKIPPED"; SECS=0; echo "===== $name: SKIPPED, no time left in the ${BUDGET}s budget" >>"$log"
+    note "$name: skipped (budget)"; return
+  fi
+  note "$name (timeout ${limit}s) -> $(basename "$log")"
+  echo "===== $name (timeout ${limit}s): $*" >>"$log"
+  local s=$(date +%s)
+  timeout -k 5 "$limit" "$@" >>"$log" 2>&1
+  local rc=$?
+  SECS=$(( $(date +%s) - s ))
+  if (( rc == 0 )); then STATUS=PASS
+  elif (( rc == 124 || rc == 137 )); then STATUS=TIMEOUT
+  else STATUS="FAIL($rc)"; fi
+  echo "===== $name: $STATUS after ${SECS}s" >>"$log"
+}
+
+# ---- unpack -------------------------------------------------------------------------------------------
+note "unpacking .device/payload.tar.xz into $WORK"
+rm -rf "$WORK" && mkdir -p "$WORK"
+if ! tar -xJf .device/payload.tar.xz -C "$WORK" 2>"$OUT/env.log" &&
+   ! python3 -c 'import sys, tarfile; tarfile.open(sys.argv[1]).extractall(sys.argv[2])' .device/payload.tar.xz "$WORK" 2>>"$OUT/env.log"; then
+  echo "cannot unpack .device/payload.tar.xz (was benchmarks/gpu/prepare.sh run and .device carried?)" | tee -a "$OUT/env.log"
+  exit 1
+fi
+JAVA=$WORK/jre/bin/java
+JOPTS=(--add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED -Xmx24g -XX:+UseParallelGC
+       -Dautodir.golden="$WORK/golden/A")
+CP="$WORK/autodir.jar:$WORK/test-classes"
+
+# ---- env ----------------------------------------------------------------------------------------------
+ENV=$OUT/env.log
+{
+  echo "== $(date -u) $(uname -a)"
+  nvidia-smi --query-gpu=name,driver_version,memory.total,memory.used,clocks.sm,clocks.max.sm,temperature.gpu,power.draw --format=csv 2>&1
+  nvidia-smi 2>&1 | head -15
+  echo "== python / torch"
+  python3 -c 'import sys, torch; print(sys.version.split()[0], "torch", torch.__version__, "cuda", torch.version.cuda, "cudnn", torch.backends.cudnn.version())' 2>&1
+  echo "== CUDA libraries (PyTorch wheels, /usr/local/cuda)"
+} >>"$ENV" 2>&1
+SITES=$(python3 -c 'import site; print(" ".join(site.getsitepackages()))' 2>/dev/null)
+ROOTS=()
+for s in $SITES; do [ -d "$s/nvidia" ] && ROOTS+=("$s/nvidia"); done
+for d in /usr/local/cuda/lib64 /usr/local/cuda/targets/x86_64-linux/lib /usr/lib/x86_64-linux-gnu /usr/local/nvidia/lib64; do
+  [ -d "$d" ] && ROOTS+=("$d")
+done
+LIBDIRS=$(find "${ROOTS[@]}" \( -name 'libcublas.so.13*' -o -name 'libcublasLt.so.13*' -o -name 'libcudnn.so.9*' \
+    -o -name 'libcudnn_*.so.9*' -o -name 'libnvrtc.so.13*' -o -name 'libnvrtc-builtins.so.13*' -o -name 'libcudart.so.13*' \
+    -o -name 'libcuda.so.1' \) -printf '%h\n' 2>/dev/null | awk '!seen[$0]++')
+export LD_LIBRARY_PATH=$(echo "$LIBDIRS" | paste -sd: -)${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+{
+  find "${ROOTS[@]}" \( -name 'libcublas*.so.*' -o -name 'libcudnn.so.*' -o -name 'libnvrtc*.so.*' -o -name 'libcudart.so.*' \
+      -o -name 'libcuda.so.*' \) 2>/dev/null | sort
+  echo "LD_LIBRARY_PATH=$LD_LIBRARY_PATH"
+  echo "== java"
+  "$JAVA" -version 2>&1
+  echo "== JNI libraries: unresolved dependencies"
+  mkdir -p "$WORK/jni"
+  python3 - "$WORK/autodir.jar" "$WORK/jni" <<'PY' 2>&1
+import os, sys, zipfile
+jar, out = sys.argv[1], sys.argv[2]
+wanted = ["org/bytedeco/cuda/linux-x86_64/libjnicudart.so", "org/bytedeco/cuda/linux-x86_64/libjnicublas.so",
+          "org/bytedeco/cuda/linux-x86_64/libjnicudnn.so", "org/bytedeco/cuda/linux-x86_64/libjninvrtc.so",
+          "dev/autodir/cuda/attention_flash.fatbin", "dev/autodir/cuda/conv2d_igemm.fatbin"]
+with zipfile.ZipFile(jar) as z:
+    names = set(z.namelist())
+    for w in wanted:
+        if w in names:
+            with open(os.path.join(out, os.path.basename(w)), "wb") as f:
+                f.write(z.read(w))
+        else:
+            print("not in the jar:", w)
+PY
+  for l in "$WORK"/jni/*.so; do echo "$(basename "$l"): $(ldd "$l" 2>&1 | grep -E 'not found|libcuda|libcudart|libcublas|libcudnn|libnvrtc' | tr -s ' \t' ' ' | paste -sd';' -)"; done
+  echo "== SASS of the tensor-core kernels (HMMA count; 0 would mean a slow path)"
+  if command -v cuobjdump >/dev/null; then
+    for f in "$WORK"/jni/*.fatbin; do
+      echo "$(basename "$f"): $(cuobjdump -sass "$f" 2>/dev/null | grep -c HMMA) HMMA, $(cuobjdump -sass "$f" 2>/dev/null | grep -cE 'LDL|STL') local-memory instructions"
+    done
+  else
+    echo "cuobjdump not found"
+  fi
+} >>"$ENV" 2>&1
+GPU=$(nvidia-smi --query-gpu=name,driver_version --format=csv,noheader 2>/dev/null | head -1)
+record "env" "DONE" "$(elapsed)" "${GPU:-no nvidia-smi}"
+
+# ---- probe --------------------------------------------------------------------------------------------
+run_step probe 60 "$ENV" "$JAVA" "${JOPTS[@]}" -cp "$CP" dev.autodir.backend.cuda.CudaProbe
+PROBE=$STATUS
+if [ "$PROBE" != PASS ]; then
+  run_step probe-debug 60 "$ENV" "$JAVA" "${JOPTS[@]}" -Dorg.bytedeco.javacpp.logger.debug=true -cp "$CP" dev.autodir.backend.cuda.CudaProbe
+fi
+record "probe (libraries load)" "$PROBE" "$SECS" "$(grep -E '^PROBE' "$ENV" | head -2 | cut -c1-160 | paste -sd'|' -)"
+
+# ---- tests --------------------------------------------------------------------------------------------
+TESTS=$OUT/tests.log
+run_step tests "$T_TESTS" "$TESTS" "$JAVA" "${JOPTS[@]}" -jar "$WORK/junit-console.jar" execute --disable-banner \
+    --class-path "$CP" --select-package dev.autodir.backend.cuda --details=tree --details-theme=ascii --disable-ansi-colors --reports-dir "$WORK/reports"
+COUNTS=$(grep -E '^\[ +[0-9]+ tests (successful|failed|skipped|aborted) +\]' "$TESTS" | tr -s ' []' ' ' | paste -sd',' -)
+record "tests cuda FP32+FP16" "$STATUS" "$SECS" "$COUNTS"
+cp "$WORK/reports/TEST-junit-jupiter.xml" "$OUT/junit.xml" 2>/dev/null
+
+# ---- the lead's CLI hooks -------------------------------------------------------------------------------
+CLI=("$JAVA" "${JOPTS[@]}" -jar "$WORK/autodir.jar")
+GOLDENLOG=$OUT/golden.log
+# a command exists when its --help exits 0 and names it (a CLI that ignores its arguments does not count)
+has_command() { local help; help=$(timeout 30 "${CLI[@]}" "$1" --help 2>&1) && grep -q -- "$1" <<<"$help"; }
+if [ -d "$WORK/golden/A" ] && has_command golden-check; then
+  for prec in fp32 fp16; do
+    extra=(); [ "$prec" = fp16 ] && extra=(--precision fp16)
+    run_step "golden-check $prec" "$T_GOLDEN" "$GOLDENLOG" "${CLI[@]}" golden-check "$WORK/golden/A" --backend cuda "${extra[@]}"
+    record "golden-check cuda $prec" "$STATUS" "$SECS" "$(grep -ciE 'fail' "$GOLDENLOG") lines mention FAIL so far"
+  done
+else
+  echo "golden-check: SKIPPED (the jar has no golden-check command, or no golden set)" >>"$GOLDENLOG"
+  record "golden-check cuda" "SKIPPED" 0 "no golden-check command in the jar"
+fi
+
+# ---- benchmarks ----------------------------------------------------------------------------------------
+CB=$OUT/cudabench.log
+mode=full; (( BUDGET - $(elapsed) < 150 )) && mode=quick
+run_step "cudabench ($mode)" "$T_CUDABENCH" "$CB" "$JAVA" "${JOPTS[@]}" -cp "$CP" dev.autodir.backend.cuda.CudaBench "$mode"
+record "CudaBench ($mode)" "$STATUS" "$SECS" "$(grep -c ' ms ' "$CB") timings"
+
+TB=$OUT/torch.log
+run_step torch "$T_TORCH" "$TB" env PYTHONUNBUFFERED=1 python3 benchmarks/gpu/torch_bench.py --iters 10
+record "torch_bench fp16" "$STATUS" "$SECS" "$(grep -c 'median' "$TB") timings"
+
+BL=$OUT/bench.log
+if has_command bench; then
+  for net in $BENCH_NETWORKS; do
+    run_step "bench $net" "$T_BENCH" "$BL" "${CLI[@]}" bench --network "$net" --backend cuda
+    record "bench $net cuda" "$STATUS" "$SECS" ""
+  done
+else
+  echo "bench: SKIPPED (the jar has no bench command)" >>"$BL"
+  record "bench (lead's CLI)" "SKIPPED" 0 "no bench command in the jar"
+fi
+
+# ---- summary --------------------------------------------------------------------------------------------
+{
+  echo
+  echo "================ gpu-check summary ($(elapsed)s of a ${BUDGET}s budget) ================"
+  printf '%-30s %-12s %6s  %s\n' step status time detail
+  for line in "${SUMMARY[@]}"; do echo "$line"; done
+  echo
+  echo "---- failing tests (first 25) ----"
+  grep -F '[X]' "$TESTS" 2>/dev/null | head -25 | cut -c1-300
+  echo
+  echo "---- CudaBench (median ms) ----"
+  sed -n '/^op  *impl/,$p' "$CB" 2>/dev/null | head -60
+  grep -E '^conv .* fastest' "$CB" 2>/dev/null
+  echo
+  echo "---- PyTorch fp16 (median ms) ----"
+  sed -n '/--- torch fp16 medians/,$p' "$TB" 2>/dev/null | head -40
+} > "$OUT/summary.txt"
+cat "$OUT/summary.txt"

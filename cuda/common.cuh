@@ -1,0 +1,91 @@
+// common.cuh — device helpers shared by every kernel in this folder.
+//
+// Header-only and free of CUDA headers on purpose: NVRTC (the run-time fallback when a .fatbin is missing)
+// compiles these sources with no include path, so half precision is handled as raw IEEE binary16 bits
+// (half_t) converted with the PTX cvt instructions, and nothing from <cuda_fp16.h> or the C++ library is used.
+//
+// Conventions used by every kernel:
+//  * a tensor argument is a pointer plus an "is half" flag (0 = float32, 1 = float16) when the kernel is
+//    dtype-generic; arithmetic is always float32 (FP16 tensors are storage only);
+//  * element indices are 64-bit (i64) — the largest activations (VAE at 768²) stay under 2^31 elements, but
+//    byte offsets and products of dimensions do not;
+//  * kernels that use warp shuffles are launched with blockDim.x a multiple of 32 and never let part of a
+//    warp leave before a shuffle.
+#pragma once
+
+typedef unsigned short half_t;   // IEEE-754 binary16 bit pattern
+typedef long long i64;
+
+#define FULL_MASK 0xffffffffu
+
+__device__ __forceinline__ float h2f(half_t h) {
+    float f;
+    asm("cvt.f32.f16 %0, %1;" : "=f"(f) : "h"(h));
+    return f;
+}
+
+// round to nearest even, overflow to ±inf, like __float2half_rn
+__device__ __forceinline__ half_t f2h(float f) {
+    half_t h;
+    asm("cvt.rn.f16.f32 %0, %1;" : "=h"(h) : "f"(f));
+    return h;
+}
+
+// two floats -> one 32-bit register holding {lo in bits 0..15, hi in bits 16..31}
+__device__ __forceinline__ unsigned pack_half2(float lo, float hi) {
+    return (unsigned)f2h(lo) | ((unsigned)f2h(hi) << 16);
+}
+
+// dtype-generic element access (flag: 0 = float32, 1 = float16)
+__device__ __forceinline__ float ldx(const void* p, int isHalf, i64 i) {
+    return isHalf ? h2f(((const half_t*)p)[i]) : ((const float*)p)[i];
+}
+
+__device__ __forceinline__ void stx(void* p, int isHalf, i64 i, float v) {
+    if (isHalf) ((half_t*)p)[i] = f2h(v);
+    else ((float*)p)[i] = v;
+}
+
+// typed access for templated kernels (T = float or half_t)
+__device__ __forceinline__ float to_float(float v) { return v; }
+__device__ __forceinline__ float to_float(half_t v) { return h2f(v); }
+template <typename T> __device__ __forceinline__ T from_float(float v);
+template <> __device__ __forceinline__ float from_float<float>(float v) { return v; }
+template <> __device__ __forceinline__ half_t from_float<half_t>(float v) { return f2h(v); }
+
+__device__ __forceinline__ float neg_inf() { return __int_as_float(0xff800000); }
+
+__device__ __forceinline__ float warp_sum(float v) {
+    for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(FULL_MASK, v, o);
+    return v;
+}
+
+__device__ __forceinline__ float warp_max(float v) {
+    for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(FULL_MASK, v, o));
+    return v;
+}
+
+// Chan et al.'s merge of two (count, mean, M2) partial statistics; exact for counts below 2^24.
+__device__ __forceinline__ void chan_merge(float& n, float& mean, float& m2, float nb, float meanb, float m2b) {
+    float nt = n + nb;
+    if (nt == 0.f) return;
+    float delta = meanb - mean;
+    float fb = nb / nt;
+    mean = mean + delta * fb;
+    m2 = m2 + m2b + delta * delta * n * fb;
+    n = nt;
+}
+
+// butterfly merge of per-lane statistics: every lane ends with the warp's total
+__device__ __forceinline__ void warp_chan_merge(float& n, float& mean, float& m2) {
+    for (int o = 16; o > 0; o >>= 1) {
+        float nb = __shfl_xor_sync(FULL_MASK, n, o);
+        float mb = __shfl_xor_sync(FULL_MASK, mean, o);
+        float m2b = __shfl_xor_sync(FULL_MASK, m2, o);
+        chan_merge(n, mean, m2, nb, mb, m2b);
+    }
+}
+
+// flat grid-stride loop over [0, n)
+#define GRID_STRIDE_LOOP(i, n) \
+    for (i64 i = (i64)blockIdx.x * blockDim.x + threadIdx.x; i < (i64)(n); i += (i64)gridDim.x * blockDim.x)

@@ -1,0 +1,1364 @@
+package dev.autodir.backend.cuda;
+
+import dev.autodir.backend.AttentionMask;
+import dev.autodir.backend.Ops;
+import dev.autodir.backend.Tensor;
+import dev.autodir.io.WeightStore;
+import dev.autodir.tensor.FloatTensor;
+import org.bytedeco.cuda.cudart.CUctx_st;
+import org.bytedeco.cuda.cudart.CUgraphExec_st;
+import org.bytedeco.cuda.cudart.CUgraph_st;
+import org.bytedeco.cuda.cudart.CUstream_st;
+import org.bytedeco.javacpp.FloatPointer;
+import org.bytedeco.javacpp.IntPointer;
+import org.bytedeco.javacpp.Pointer;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.IdentityHashMap;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Set;
+import java.util.function.Supplier;
+
+import static org.bytedeco.cuda.global.cudart.cuCtxSetCurrent;
+import static org.bytedeco.cuda.global.cudart.cuDeviceGet;
+import static org.bytedeco.cuda.global.cudart.cuDeviceGetName;
+import static org.bytedeco.cuda.global.cudart.cuDevicePrimaryCtxRelease;
+import static org.bytedeco.cuda.global.cudart.cuDevicePrimaryCtxRetain;
+import static org.bytedeco.cuda.global.cudart.cuInit;
+import static org.bytedeco.cuda.global.cudart.cudaDevAttrComputeCapabilityMajor;
+import static org.bytedeco.cuda.global.cudart.cudaDevAttrComputeCapabilityMinor;
+import static org.bytedeco.cuda.global.cudart.cudaDevAttrMaxSharedMemoryPerBlockOptin;
+import static org.bytedeco.cuda.global.cudart.cudaDevAttrMultiProcessorCount;
+import static org.bytedeco.cuda.global.cudart.cudaDeviceGetAttribute;
+import static org.bytedeco.cuda.global.cudart.cudaDriverGetVersion;
+import static org.bytedeco.cuda.global.cudart.cudaFreeHost;
+import static org.bytedeco.cuda.global.cudart.cudaGraphDestroy;
+import static org.bytedeco.cuda.global.cudart.cudaGraphInstantiate;
+import static org.bytedeco.cuda.global.cudart.cudaMallocHost;
+import static org.bytedeco.cuda.global.cudart.cudaMemcpyAsync;
+import static org.bytedeco.cuda.global.cudart.cudaMemcpyDeviceToHost;
+import static org.bytedeco.cuda.global.cudart.cudaMemcpyHostToDevice;
+import static org.bytedeco.cuda.global.cudart.cudaRuntimeGetVersion;
+import static org.bytedeco.cuda.global.cudart.cudaSetDevice;
+import static org.bytedeco.cuda.global.cudart.cudaStreamBeginCapture;
+import static org.bytedeco.cuda.global.cudart.cudaStreamCaptureModeThreadLocal;
+import static org.bytedeco.cuda.global.cudart.cudaStreamCreateWithFlags;
+import static org.bytedeco.cuda.global.cudart.cudaStreamDestroy;
+import static org.bytedeco.cuda.global.cudart.cudaStreamEndCapture;
+import static org.bytedeco.cuda.global.cudart.cudaStreamNonBlocking;
+import static org.bytedeco.cuda.global.cudart.cudaStreamSynchronize;
+
+/**
+ * The cuda backend: every {@link Ops} operation on one GPU, in FP32 or FP16 storage ({@link Precision}).
+ *
+ * <h2>Memory</h2>
+ * Results are transient tensors bump-allocated from one scratch arena ({@link ScratchArena}) and freed all
+ * at once by {@link #endStage()}; using one afterwards throws. Weights ({@link #weight}) are uploaded once in
+ * the backend's precision into their own allocations and live until {@link #close()}; so do the caller's
+ * {@link #persistent} tensors (until they are closed). {@link #close()} frees everything in reverse order of
+ * creation. Host transfers go through one pinned staging buffer; {@link #download} synchronises.
+ *
+ * <h2>Dtypes</h2>
+ * Every tensor carries its dtype. In FP16 mode {@link #upload} stores FP16, and {@link #uploadFloat32} keeps
+ * data float32 for the places where half precision is too coarse (fractional timesteps; a sampler state
+ * that stays float32 as under PyTorch autocast). The elementwise, layout, normalisation and sampler
+ * operations accept either dtype (float32 result when any input is float32, else the input dtype); the
+ * matrix-class operations (conv2d, linear, attention) convert a float32 input to the backend's precision
+ * first, like autocast does.
+ *
+ * <h2>Capture and timing</h2>
+ * {@link #capture} records a body of operations once as a CUDA graph ({@link CudaGraph#replay}); the
+ * {@link StageTimer} from {@link #timer()} times stages with CUDA events.
+ *
+ * <p>One thread at a time may use an instance (it binds the device's primary context to the calling thread).
+ */
+public final class CudaOps implements Ops {
+    private static final System.Logger LOG = System.getLogger(CudaOps.class.getName());
+
+    /** How {@link #conv2d} runs. AUTO: cuDNN when it loads, else the implicit-GEMM (FP16) or direct kernel. */
+    public enum ConvAlgorithm {
+        AUTO, CUDNN, IGEMM, DIRECT;
+
+        public static ConvAlgorithm parse(String s) {
+            for (ConvAlgorithm a : values()) if (a.name().equalsIgnoreCase(s)) return a;
+            throw new IllegalArgumentException("unknown convolution algorithm \"" + s + "\" (auto, cudnn, igemm, direct)");
+        }
+    }
+
+    /**
+     * @param precision  storage precision of activations and weights
+     * @param arenaBytes initial scratch arena size (it grows to the largest stage after a stage spills)
+     * @param conv       convolution implementation
+     * @param device     CUDA device ordinal
+     * @param forceNvrtc compile every kernel with NVRTC instead of loading the packaged fatbins
+     */
+    public record Options(Precision precision, long arenaBytes, ConvAlgorithm conv, int device, boolean forceNvrtc) {
+        public Options {
+            if (precision == null) throw new IllegalArgumentException("precision is null");
+            if (conv == null) throw new IllegalArgumentException("conv algorithm is null");
+            if (arenaBytes < (1L << 20)) throw new IllegalArgumentException("arenaBytes " + arenaBytes + " is below 1 MiB");
+            if (device < 0) throw new IllegalArgumentException("device ordinal " + device + " is negative");
+        }
+
+        /**
+         * Defaults, overridable by system properties: autodir.cuda.arenaMiB (512), autodir.cuda.conv (auto),
+         * autodir.cuda.device (0), autodir.cuda.nvrtc (false).
+         */
+        public static Options defaults(Precision precision) {
+            return new Options(precision, Long.getLong("autodir.cuda.arenaMiB", 512L) << 20,
+                    ConvAlgorithm.parse(System.getProperty("autodir.cuda.conv", "auto")),
+                    Integer.getInteger("autodir.cuda.device", 0), Boolean.getBoolean("autodir.cuda.nvrtc"));
+        }
+
+        public Options withArenaBytes(long bytes) { return new Options(precision, bytes, conv, device, forceNvrtc); }
+
+        public Options withConv(ConvAlgorithm c) { return new Options(precision, arenaBytes, c, device, forceNvrtc); }
+
+        public Options withForceNvrtc(boolean f) { return new Options(precision, arenaBytes, conv, device, f); }
+    }
+
+    static final int THREADS = 256;
+    /** group_norm.cu's APPLY_CHUNK: elements of a group normalised by one block. */
+    static final int GROUP_NORM_APPLY_CHUNK = 4096;
+    private static final long STAGING_BYTES = 32L << 20;
+    private static final long CUBLAS_WORKSPACE_BYTES = 32L << 20;
+    /** OpenAI CLIP image normalisation (CLIPImageProcessor image_mean / image_std). */
+    public static final float[] CLIP_MEAN = {0.48145466f, 0.4578275f, 0.40821073f};
+    public static final float[] CLIP_STD = {0.26862954f, 0.26130258f, 0.27577711f};
+
+    private final Options options;
+    private final Precision precision;
+    private int device;
+    private CUctx_st context;
+    private boolean contextRetained;
+    private Thread contextThread;
+    private int ccMajor, ccMinor, multiprocessors, maxSharedOptin;
+    private CUstream_st stream;
+    private KernelLibrary library;
+    private Launcher launcher;
+    private Pointer pinnedRaw;
+    private FloatPointer pinnedFloats;
+    private IntPointer pinnedInts;
+    private DeviceMemory staging;
+    private ScratchArena arena;
+    private Matmul matmul;
+    private Convolution convolution;
+    private String cudnnUnavailable;
+    private final Map<WeightStore, Map<String, CudaTensor>> weights = new IdentityHashMap<>();
+    private final List<DeviceMemory> weightMemory = new ArrayList<>();
+    private final Set<DeviceMemory> persistentMemory = new LinkedHashSet<>();
+    private final List<CudaGraph> graphs = new ArrayList<>();
+    private final List<StageTimer> timers = new ArrayList<>();
+    private boolean capturing;
+    private boolean closed;
+
+    public CudaOps(Precision precision) {
+        this(Options.defaults(precision));
+    }
+
+    public CudaOps(Options options) {
+        this.options = options;
+        this.precision = options.precision();
+        boolean ok = false;
+        try {
+            CudaCheck.drv(cuInit(0), "cuInit");
+            int[] dev = new int[1];
+            CudaCheck.drv(cuDeviceGet(dev, options.device()), "cuDeviceGet(" + options.device() + ")");
+            device = dev[0];
+            context = new CUctx_st();
+            CudaCheck.drv(cuDevicePrimaryCtxRetain(context, device), "cuDevicePrimaryCtxRetain(" + device + ")");
+            contextRetained = true;
+            CudaCheck.drv(cuCtxSetCurrent(context), "cuCtxSetCurrent");
+            contextThread = Thread.currentThread();
+            CudaCheck.rt(cudaSetDevice(options.device()), "cudaSetDevice(" + options.device() + ")");
+            ccMajor = attribute(cudaDevAttrComputeCapabilityMajor, "ComputeCapabilityMajor");
+            ccMinor = attribute(cudaDevAttrComputeCapabilityMinor, "ComputeCapabilityMinor");
+            if (ccMajor < 8) {
+                throw new CudaException("GPU compute capability " + ccMajor + "." + ccMinor
+                        + " is below 8.0: the kernels use mma.sync.m16n8k16 and ldmatrix");
+            }
+            multiprocessors = attribute(cudaDevAttrMultiProcessorCount, "MultiProcessorCount");
+            maxSharedOptin = attribute(cudaDevAttrMaxSharedMemoryPerBlockOptin, "MaxSharedMemoryPerBlockOptin");
+            stream = new CUstream_st();
+            CudaCheck.rt(cudaStreamCreateWithFlags(stream, cudaStreamNonBlocking), "cudaStreamCreateWithFlags");
+            library = new KernelLibrary(ccMajor, ccMinor, options.forceNvrtc());
+            launcher = new Launcher(library, stream);
+            Pointer p = new Pointer();
+            CudaCheck.rt(cudaMallocHost(p, STAGING_BYTES), "cudaMallocHost(" + STAGING_BYTES + " bytes of staging)");
+            pinnedRaw = p;
+            pinnedFloats = new FloatPointer(p).capacity(STAGING_BYTES / 4).limit(STAGING_BYTES / 4);
+            pinnedInts = new IntPointer(p).capacity(STAGING_BYTES / 4).limit(STAGING_BYTES / 4);
+            staging = DeviceMemory.allocate(STAGING_BYTES, "upload/download staging");
+            arena = new ScratchArena(new ScratchArena.Allocator() {
+                @Override public long allocate(long bytes) { return DeviceMemory.rawAllocate(bytes, "scratch arena"); }
+
+                @Override public void free(long address) { DeviceMemory.rawFree(address, "scratch arena"); }
+            }, options.arenaBytes());
+            ok = true;
+        } finally {
+            if (!ok) closeAll(false);
+        }
+    }
+
+    private int attribute(int attr, String name) {
+        int[] v = new int[1];
+        CudaCheck.rt(cudaDeviceGetAttribute(v, attr, options.device()), "cudaDeviceGetAttribute(" + name + ")");
+        return v[0];
+    }
+
+    // ---- identity and extras -------------------------------------------------------------------
+
+    @Override public String name() { return "cuda"; }
+
+    public Precision precision() { return precision; }
+
+    public Options options() { return options; }
+
+    /** Device, versions, precision, arena and where each loaded kernel module came from. */
+    public String describe() {
+        enter("describe");
+        byte[] name = new byte[256];
+        String device = "?";
+        if (cuDeviceGetName(name, name.length, this.device) == 0) {
+            int n = 0;
+            while (n < name.length && name[n] != 0) n++;
+            device = new String(name, 0, n, java.nio.charset.StandardCharsets.US_ASCII);
+        }
+        int[] drv = new int[1], rtv = new int[1];
+        cudaDriverGetVersion(drv);
+        cudaRuntimeGetVersion(rtv);
+        StringBuilder s = new StringBuilder();
+        s.append("cuda backend ").append(precision).append(" on ").append(device).append(" (sm_").append(ccMajor).append(ccMinor)
+                .append(", ").append(multiprocessors).append(" SMs), driver API ").append(drv[0]).append(", runtime ").append(rtv[0]);
+        if (matmul != null) s.append(", cuBLASLt ").append(Matmul.version());
+        if (convolution != null) s.append(", cuDNN ").append(Convolution.version());
+        if (cudnnUnavailable != null) s.append(", cuDNN unavailable: ").append(cudnnUnavailable);
+        s.append(", arena ").append(arena.capacity() >> 20).append(" MiB (high water ").append(arena.highWater() >> 20).append(" MiB)");
+        s.append(", kernels ").append(library.origins());
+        return s.toString();
+    }
+
+    /** Kernel launches so far (graph replays count once each as zero: they launch nothing from Java). */
+    public long launches() { return launcher.launches(); }
+
+    public void synchronize() {
+        enter("synchronize");
+        CudaCheck.rt(cudaStreamSynchronize(stream), "cudaStreamSynchronize");
+    }
+
+    CUstream_st stream() { return stream; }
+
+    ScratchArena arena() { return arena; }
+
+    // ---- data movement ---------------------------------------------------------------------------
+
+    @Override
+    public Tensor upload(FloatTensor host) {
+        return uploadAs(host, precision, "upload");
+    }
+
+    /** A float32 device copy of {@code host}, whatever the backend's precision. */
+    public CudaTensor uploadFloat32(FloatTensor host) {
+        return uploadAs(host, Precision.FP32, "uploadFloat32");
+    }
+
+    private CudaTensor uploadAs(FloatTensor host, Precision dtype, String op) {
+        enter(op);
+        notCapturing(op);
+        CudaTensor out = alloc(dtype, host.shape());
+        copyFromHost(host.data(), out.address(op), dtype, op);
+        return out;
+    }
+
+    /** Overwrites {@code dst} (same element count) with host data; not allowed while capturing. */
+    public void uploadInto(Tensor dst, FloatTensor host) {
+        String op = "uploadInto";
+        enter(op);
+        notCapturing(op);
+        CudaTensor d = t(dst, op, "dst");
+        if (d.numel() != host.numel()) {
+            throw new IllegalArgumentException(op + ": dst " + Arrays.toString(d.shapeRef()) + " and host "
+                    + Arrays.toString(host.shape()) + " differ in element count");
+        }
+        copyFromHost(host.data(), d.address(op), d.dtype(), op);
+    }
+
+    @Override
+    public FloatTensor download(Tensor x) {
+        String op = "download";
+        enter(op);
+        notCapturing(op);
+        CudaTensor c = t(x, op, "x");
+        long n = c.numel();
+        if (n > Integer.MAX_VALUE - 8) throw new IllegalArgumentException(op + ": " + c + " is too large for a Java array");
+        float[] out = new float[(int) n];
+        long src = c.address(op);
+        int chunk = (int) (STAGING_BYTES / 4);
+        for (int off = 0; off < n; off += chunk) {
+            int len = (int) Math.min(chunk, n - off);
+            if (c.dtype() == Precision.FP32) {
+                CudaCheck.rt(cudaMemcpyAsync(pinnedFloats, DevicePointer.of(src + 4L * off), 4L * len, cudaMemcpyDeviceToHost, stream),
+                        "cudaMemcpyAsync(device to host, " + 4L * len + " bytes)");
+            } else {
+                convertRaw(src + 2L * off, Precision.FP16, staging.address(), Precision.FP32, len);
+                CudaCheck.rt(cudaMemcpyAsync(pinnedFloats, DevicePointer.of(staging.address()), 4L * len, cudaMemcpyDeviceToHost, stream),
+                        "cudaMemcpyAsync(device to host, " + 4L * len + " bytes)");
+            }
+            CudaCheck.rt(cudaStreamSynchronize(stream), "cudaStreamSynchronize(download)");
+            pinnedFloats.position(0).get(out, off, len);
+        }
+        return new FloatTensor(out, c.shape());
+    }
+
+    /** Host floats into device memory at {@code dst} in {@code dtype}, through the pinned staging buffer. */
+    private void copyFromHost(float[] data, long dst, Precision dtype, String op) {
+        int n = data.length;
+        int chunk = (int) (STAGING_BYTES / 4);
+        for (int off = 0; off < n; off += chunk) {
+            int len = Math.min(chunk, n - off);
+            // the pinned buffer may still be the source of the previous asynchronous copy
+            CudaCheck.rt(cudaStreamSynchronize(stream), "cudaStreamSynchronize(" + op + ")");
+            pinnedFloats.position(0).put(data, off, len);
+            if (dtype == Precision.FP32) {
+                CudaCheck.rt(cudaMemcpyAsync(DevicePointer.of(dst + 4L * off), pinnedFloats, 4L * len, cudaMemcpyHostToDevice, stream),
+                        "cudaMemcpyAsync(host to device, " + 4L * len + " bytes)");
+            } else {
+                CudaCheck.rt(cudaMemcpyAsync(DevicePointer.of(staging.address()), pinnedFloats, 4L * len, cudaMemcpyHostToDevice, stream),
+                        "cudaMemcpyAsync(host to device, " + 4L * len + " bytes)");
+                convertRaw(staging.address(), Precision.FP32, dst + 2L * off, Precision.FP16, len);
+            }
+        }
+    }
+
+    /** int data into a transient arena allocation (masks, ids); not allowed while capturing. */
+    private ScratchArena.Allocation uploadInts(int[] data, String op) {
+        notCapturing(op);
+        if (data.length > STAGING_BYTES / 4) throw new IllegalArgumentException(op + ": " + data.length + " indices exceed the staging buffer");
+        ScratchArena.Allocation a = arena.allocate(4L * data.length);
+        CudaCheck.rt(cudaStreamSynchronize(stream), "cudaStreamSynchronize(" + op + ")");
+        pinnedInts.position(0).put(data, 0, data.length);
+        CudaCheck.rt(cudaMemcpyAsync(DevicePointer.of(a.address()), pinnedInts, 4L * data.length, cudaMemcpyHostToDevice, stream),
+                "cudaMemcpyAsync(host to device, " + 4L * data.length + " bytes of indices)");
+        return a;
+    }
+
+    @Override
+    public Tensor weight(WeightStore store, String key) {
+        String op = "weight";
+        enter(op);
+        Map<String, CudaTensor> cache = weights.computeIfAbsent(store, s -> new HashMap<>());
+        CudaTensor w = cache.get(key);
+        if (w != null) return w;
+        notCapturing(op + "(" + key + ")");
+        FloatTensor host = store.readFloat(key);
+        DeviceMemory mem = DeviceMemory.allocate(host.numel() * (long) precision.bytes(), "weight " + key);
+        try {
+            copyFromHost(host.data(), mem.address(), precision, op + "(" + key + ")");
+        } catch (RuntimeException e) {
+            try {
+                CudaCheck.rt(cudaStreamSynchronize(stream), "cudaStreamSynchronize");
+            } finally {
+                mem.close();
+            }
+            throw e;
+        }
+        weightMemory.add(mem);
+        w = CudaTensor.owned(this, host.shape(), precision, mem, CudaTensor.Kind.WEIGHT);
+        cache.put(key, w);
+        return w;
+    }
+
+    /** A tensor owned by the caller (not transient): valid until its {@link Tensor#close()} or {@link #close()}. */
+    public CudaTensor persistent(Precision dtype, int... shape) {
+        String op = "persistent";
+        enter(op);
+        notCapturing(op);
+        long n = CudaTensor.numel(shape);
+        DeviceMemory mem = DeviceMemory.allocate(n * dtype.bytes(), "persistent tensor " + Arrays.toString(shape));
+        persistentMemory.add(mem);
+        return CudaTensor.owned(this, shape, dtype, mem, CudaTensor.Kind.PERSISTENT);
+    }
+
+    /** dst ← src (same element count; converts between dtypes). Allowed inside a capture. */
+    public void copyInto(Tensor dst, Tensor src) {
+        String op = "copyInto";
+        enter(op);
+        CudaTensor d = t(dst, op, "dst"), s = t(src, op, "src");
+        if (d.numel() != s.numel()) {
+            throw new IllegalArgumentException(op + ": dst " + Arrays.toString(d.shapeRef()) + " and src "
+                    + Arrays.toString(s.shapeRef()) + " differ in element count");
+        }
+        convertRaw(s.address(op), s.dtype(), d.address(op), d.dtype(), s.numel());
+    }
+
+    void releasePersistent(CudaTensor t, DeviceMemory mem) {
+        if (closed || !persistentMemory.remove(mem)) return;
+        CudaCheck.rt(cudaStreamSynchronize(stream), "cudaStreamSynchronize(free persistent tensor)");
+        mem.close();
+    }
+
+    /** True when the allocation was the top of the arena and is given back. */
+    boolean releaseTransient(ScratchArena.Allocation a) {
+        return !closed && arena.release(a);
+    }
+
+    @Override
+    public void endStage() {
+        enter("endStage");
+        if (capturing) throw new IllegalStateException("endStage() inside a CUDA graph capture");
+        if (arena.needsSyncBeforeEndStage()) CudaCheck.rt(cudaStreamSynchronize(stream), "cudaStreamSynchronize(endStage)");
+        arena.endStage();
+    }
+
+    @Override
+    public Tensor reshape(Tensor x, int... shape) {
+        enter("reshape");
+        CudaTensor c = t(x, "reshape", "x");
+        if (CudaTensor.numel(shape) != c.numel()) {
+            throw new IllegalArgumentException("reshape: " + Arrays.toString(c.shapeRef()) + " (" + c.numel()
+                    + " elements) cannot become " + Arrays.toString(shape) + " (" + CudaTensor.numel(shape) + ")");
+        }
+        return c.view(shape);
+    }
+
+    // ---- dense layers ------------------------------------------------------------------------
+
+    @Override
+    public Tensor conv2d(Tensor xt, Tensor wt, Tensor bt, int stride, int padding, int groups) {
+        String op = "conv2d";
+        enter(op);
+        CudaTensor x = cast(xt, op, "x"), w = cast(wt, op, "weight"), b = bt == null ? null : cast(bt, op, "bias");
+        if (x.rank() != 4 || w.rank() != 4) {
+            throw new IllegalArgumentException(op + ": x " + Arrays.toString(x.shapeRef()) + " and weight "
+                    + Arrays.toString(w.shapeRef()) + " must both be rank 4");
+        }
+        int batch = x.dim(0), cin = x.dim(1), h = x.dim(2), wd = x.dim(3);
+        int cout = w.dim(0), kh = w.dim(2), kw = w.dim(3);
+        if (groups < 1 || cin % groups != 0 || cout % groups != 0 || w.dim(1) != cin / groups) {
+            throw new IllegalArgumentException(op + ": x " + Arrays.toString(x.shapeRef()) + ", weight "
+                    + Arrays.toString(w.shapeRef()) + " and groups " + groups + " do not agree (weight dim 1 must be Cin/groups)");
+        }
+        if (stride < 1 || padding < 0) throw new IllegalArgumentException(op + ": stride " + stride + " / padding " + padding);
+        if (b != null && b.numel() != cout) {
+            throw new IllegalArgumentException(op + ": bias " + Arrays.toString(b.shapeRef()) + " for " + cout + " output channels");
+        }
+        if (h + 2 * padding < kh || wd + 2 * padding < kw) {
+            throw new IllegalArgumentException(op + ": kernel " + kh + "x" + kw + " larger than the padded input "
+                    + Arrays.toString(x.shapeRef()) + " with padding " + padding);
+        }
+        int ho = (h + 2 * padding - kh) / stride + 1, wo = (wd + 2 * padding - kw) / stride + 1;
+        CudaTensor y = alloc(precision, batch, cout, ho, wo);
+        if (y.numel() == 0) return y;
+        ConvAlgorithm algo = convAlgorithm();
+        switch (algo) {
+            case CUDNN -> {
+                Convolution conv = convolution(true);
+                Convolution.Key key = new Convolution.Key(precision, batch, cin, h, wd, cout, kh, kw, stride, padding, groups);
+                Convolution.Plan plan = conv.plan(key, !capturing, () -> CudaCheck.rt(cudaStreamSynchronize(stream), "cudaStreamSynchronize"));
+                if (plan.ho != ho || plan.wo != wo) {
+                    throw new CudaException("cuDNN output " + plan.ho + "x" + plan.wo + " differs from " + ho + "x" + wo + " for " + key);
+                }
+                conv.forward(plan, key, x.address(op), w.address(op), y.address(op));
+                if (b != null) perChannelRaw(y, b, y, 0, op);
+            }
+            case IGEMM -> {
+                long n = (long) batch * ho * wo;
+                if (n > Integer.MAX_VALUE) throw new IllegalArgumentException(op + ": " + n + " output pixels exceed the igemm kernel's int range");
+                int m = cout / groups;
+                launcher.kernel(Kernel.CONV2D_IGEMM).ptr(x, op).ptr(w, op).ptr(b == null ? 0 : b.address(op)).ptr(y, op)
+                        .i32(batch).i32(cin).i32(h).i32(wd).i32(cout).i32(kh).i32(kw).i32(stride).i32(padding).i32(ho).i32(wo)
+                        .i32(groups).i32(b == null ? 0 : 1)
+                        .launch((n + 127) / 128, (m + 63) / 64, groups, 256, 1, 1, 0);
+            }
+            case DIRECT -> launcher.kernel(Kernel.CONV2D_DIRECT).ptr(x, op).i32(x.dtype().halfFlag()).ptr(w, op).i32(w.dtype().halfFlag())
+                    .ptr(b == null ? 0 : b.address(op)).i32(b == null ? 0 : b.dtype().halfFlag()).i32(b == null ? 0 : 1)
+                    .ptr(y, op).i32(y.dtype().halfFlag()).i32(batch).i32(cin).i32(h).i32(wd).i32(cout).i32(kh).i32(kw)
+                    .i32(stride).i32(padding).i32(ho).i32(wo).i32(groups)
+                    .launch(blocks(y.numel()), THREADS);
+            default -> throw new IllegalStateException("conv algorithm " + algo);
+        }
+        return y;
+    }
+
+    /** The convolution implementation this call uses (AUTO resolved). */
+    ConvAlgorithm convAlgorithm() {
+        ConvAlgorithm a = options.conv();
+        if (a == ConvAlgorithm.IGEMM && precision == Precision.FP32) return ConvAlgorithm.DIRECT;   // igemm is FP16-only
+        if (a != ConvAlgorithm.AUTO) return a;
+        if (convolution(false) != null) return ConvAlgorithm.CUDNN;
+        return precision == Precision.FP16 ? ConvAlgorithm.IGEMM : ConvAlgorithm.DIRECT;
+    }
+
+    /** cuDNN, created on first use; null (or an exception when {@code required}) where it cannot load. */
+    private Convolution convolution(boolean required) {
+        if (convolution == null && cudnnUnavailable == null) {
+            if (capturing) throw new IllegalStateException("cuDNN first used inside a CUDA graph capture; run the body once first");
+            try {
+                convolution = new Convolution(stream);
+            } catch (Throwable e) {   // UnsatisfiedLinkError / NoClassDefFoundError when libcudnn is missing
+                cudnnUnavailable = e.toString();
+                LOG.log(System.Logger.Level.WARNING, "cuDNN unavailable, convolutions use the built-in kernels: " + e);
+            }
+        }
+        if (convolution == null && required) throw new CudaException("cuDNN is unavailable: " + cudnnUnavailable);
+        return convolution;
+    }
+
+    private Matmul matmul() {
+        if (matmul == null) {
+            if (capturing) throw new IllegalStateException("cuBLASLt first used inside a CUDA graph capture; run the body once first");
+            matmul = new Matmul(CUBLAS_WORKSPACE_BYTES);
+        }
+        return matmul;
+    }
+
+    @Override
+    public Tensor linear(Tensor xt, Tensor wt, Tensor bt) {
+        String op = "linear";
+        enter(op);
+        CudaTensor x = cast(xt, op, "x"), w = cast(wt, op, "weight"), b = bt == null ? null : cast(bt, op, "bias");
+        if (x.rank() < 1 || w.rank() != 2 || w.dim(1) != x.dim(-1)) {
+            throw new IllegalArgumentException(op + ": x " + Arrays.toString(x.shapeRef()) + " and weight "
+                    + Arrays.toString(w.shapeRef()) + " (expected weight [out, " + (x.rank() < 1 ? "?" : x.dim(-1)) + "])");
+        }
+        int in = w.dim(1), out = w.dim(0);
+        if (b != null && b.numel() != out) {
+            throw new IllegalArgumentException(op + ": bias " + Arrays.toString(b.shapeRef()) + " for " + out + " outputs");
+        }
+        long m = in == 0 ? 0 : x.numel() / in;
+        if (m > Integer.MAX_VALUE) throw new IllegalArgumentException(op + ": " + m + " rows");
+        int[] shape = x.shape();
+        shape[shape.length - 1] = out;
+        CudaTensor y = alloc(precision, shape);
+        if (m == 0 || out == 0) return y;
+        if (in == 0) throw new IllegalArgumentException(op + ": zero input features");
+        matmul().linear(stream, precision, x.address(op), w.address(op), b == null ? 0 : b.address(op), y.address(op), (int) m, out, in);
+        return y;
+    }
+
+    // ---- normalisation -------------------------------------------------------------------------
+
+    @Override
+    public Tensor groupNorm(Tensor xt, int groups, Tensor gt, Tensor bt, float eps, boolean silu) {
+        String op = "groupNorm";
+        enter(op);
+        CudaTensor x = t(xt, op, "x"), gamma = t(gt, op, "gamma"), beta = t(bt, op, "beta");
+        if (x.rank() < 2) throw new IllegalArgumentException(op + ": x " + Arrays.toString(x.shapeRef()) + " must be [B, C, ...]");
+        int batch = x.dim(0), c = x.dim(1);
+        if (groups < 1 || c % groups != 0) throw new IllegalArgumentException(op + ": " + c + " channels in " + groups + " groups");
+        if (gamma.numel() != c || beta.numel() != c) {
+            throw new IllegalArgumentException(op + ": gamma " + Arrays.toString(gamma.shapeRef()) + " / beta "
+                    + Arrays.toString(beta.shapeRef()) + " for " + c + " channels");
+        }
+        CudaTensor y = alloc(x.dtype(), x.shapeRef());
+        long plane = (long) batch * c == 0 ? 0 : x.numel() / ((long) batch * c);
+        long groupLen = (long) (c / groups) * plane;
+        long bg = (long) batch * groups;
+        if (groupLen == 0 || bg == 0) return y;
+        if (bg > 65535) throw new IllegalArgumentException(op + ": batch x groups " + bg + " exceeds 65535");
+        int splits = (int) Math.max(1, Math.min(128, groupLen / 8192));
+        CudaTensor partial = alloc(Precision.FP32, (int) (bg * splits * 3));
+        launcher.kernel(Kernel.GROUP_NORM_STATS).ptr(x, op).i32(x.dtype().halfFlag()).ptr(partial, op).i64(groupLen).i32(splits)
+                .launch(splits, bg, 1, THREADS, 1, 1, 0);
+        launcher.kernel(Kernel.GROUP_NORM_APPLY).ptr(x, op).i32(x.dtype().halfFlag()).ptr(partial, op).i32(splits)
+                .ptr(gamma, op).i32(gamma.dtype().halfFlag()).ptr(beta, op).i32(beta.dtype().halfFlag())
+                .ptr(y, op).i32(y.dtype().halfFlag()).i64(groupLen).i64(plane).i32(c / groups).i32(groups).f32(eps).i32(silu ? 1 : 0)
+                .launch((groupLen + GROUP_NORM_APPLY_CHUNK - 1) / GROUP_NORM_APPLY_CHUNK, bg, 1, THREADS, 1, 1, 0);
+        partial.close();   // the top of the arena: given back (later kernels reuse it in stream order)
+        return y;
+    }
+
+    @Override
+    public Tensor layerNorm(Tensor xt, Tensor gt, Tensor bt, float eps) {
+        String op = "layerNorm";
+        enter(op);
+        CudaTensor x = t(xt, op, "x"), gamma = t(gt, op, "gamma"), beta = t(bt, op, "beta");
+        if (x.rank() < 1) throw new IllegalArgumentException(op + ": x is a scalar");
+        int c = x.dim(-1);
+        if (gamma.numel() != c || beta.numel() != c) {
+            throw new IllegalArgumentException(op + ": gamma " + Arrays.toString(gamma.shapeRef()) + " / beta "
+                    + Arrays.toString(beta.shapeRef()) + " for last dimension " + c + " of " + Arrays.toString(x.shapeRef()));
+        }
+        CudaTensor y = alloc(x.dtype(), x.shapeRef());
+        long rows = c == 0 ? 0 : x.numel() / c;
+        if (rows == 0) return y;
+        launcher.kernel(Kernel.LAYER_NORM).ptr(x, op).i32(x.dtype().halfFlag()).ptr(gamma, op).i32(gamma.dtype().halfFlag())
+                .ptr(beta, op).i32(beta.dtype().halfFlag()).ptr(y, op).i32(y.dtype().halfFlag()).i64(rows).i32(c).f32(eps)
+                .launch((rows + 7) / 8, THREADS);
+        return y;
+    }
+
+    @Override
+    public Tensor layerNormChannels(Tensor xt, Tensor gt, Tensor bt, float eps) {
+        String op = "layerNormChannels";
+        enter(op);
+        CudaTensor x = t(xt, op, "x"), gamma = t(gt, op, "gamma"), beta = t(bt, op, "beta");
+        if (x.rank() != 4) throw new IllegalArgumentException(op + ": x " + Arrays.toString(x.shapeRef()) + " must be [B, C, H, W]");
+        int c = x.dim(1);
+        if (gamma.numel() != c || beta.numel() != c) {
+            throw new IllegalArgumentException(op + ": gamma " + Arrays.toString(gamma.shapeRef()) + " / beta "
+                    + Arrays.toString(beta.shapeRef()) + " for " + c + " channels");
+        }
+        CudaTensor y = alloc(x.dtype(), x.shapeRef());
+        long plane = (long) x.dim(2) * x.dim(3);
+        if (y.numel() == 0) return y;
+        launcher.kernel(Kernel.LAYER_NORM_CHANNELS).ptr(x, op).i32(x.dtype().halfFlag()).ptr(gamma, op).i32(gamma.dtype().halfFlag())
+                .ptr(beta, op).i32(beta.dtype().halfFlag()).ptr(y, op).i32(y.dtype().halfFlag()).i64(x.dim(0)).i32(c).i64(plane).f32(eps)
+                .launch(blocks((long) x.dim(0) * plane), THREADS);
+        return y;
+    }
+
+    // ---- attention -----------------------------------------------------------------------------
+
+    @Override
+    public Tensor attention(Tensor qt, Tensor kt, Tensor vt, int heads, float scale, AttentionMask mask) {
+        String op = "attention";
+        enter(op);
+        CudaTensor q = cast(qt, op, "q"), k = cast(kt, op, "k"), v = cast(vt, op, "v");
+        if (q.rank() != 3 || k.rank() != 3 || v.rank() != 3 || q.dim(0) != k.dim(0) || !Arrays.equals(k.shapeRef(), v.shapeRef())
+                || q.dim(2) != k.dim(2)) {
+            throw new IllegalArgumentException(op + ": q " + Arrays.toString(q.shapeRef()) + ", k " + Arrays.toString(k.shapeRef())
+                    + ", v " + Arrays.toString(v.shapeRef()) + " (expected [B, Nq, C], [B, Nk, C], [B, Nk, C])");
+        }
+        int batch = q.dim(0), nq = q.dim(1), nk = k.dim(1), c = q.dim(2);
+        if (heads < 1 || c % heads != 0) throw new IllegalArgumentException(op + ": width " + c + " is not divisible into " + heads + " heads");
+        int d = c / heads;
+        CudaTensor y = alloc(precision, batch, nq, c);
+        if (y.numel() == 0) return y;
+        if (nk == 0) throw new IllegalArgumentException(op + ": no keys (k " + Arrays.toString(k.shapeRef()) + ")");
+        AttentionMask m = mask == null ? AttentionMask.NONE : mask;
+        ScratchArena.Allocation keep = null;
+        if (m.keyKeep() != null) {
+            int[][] kk = m.keyKeep();
+            if (kk.length != batch) throw new IllegalArgumentException(op + ": keyKeep has " + kk.length + " rows for batch " + batch);
+            int[] flat = new int[batch * nk];
+            for (int b = 0; b < batch; b++) {
+                if (kk[b] == null || kk[b].length != nk) {
+                    throw new IllegalArgumentException(op + ": keyKeep row " + b + " has " + (kk[b] == null ? "no" : kk[b].length)
+                            + " entries for " + nk + " keys");
+                }
+                System.arraycopy(kk[b], 0, flat, b * nk, nk);
+            }
+            keep = uploadInts(flat, op + " mask");
+        }
+        long keepAddress = keep == null ? 0 : keep.address();
+        int causal = m.causal() ? 1 : 0;
+        if (precision == Precision.FP16 && d <= Kernel.FLASH_MAX_WIDTH) {
+            int dp = Kernel.flashPaddedWidth(d);
+            int smem = 3 * 64 * (dp + 8) * 2;
+            checkShared(op, smem);
+            boolean vec = d % 8 == 0 && c % 8 == 0;
+            launcher.kernel(Kernel.attentionFlash(d)).ptr(q, op).ptr(k, op).ptr(v, op).ptr(y, op)
+                    .i32(nq).i32(nk).i32(d).i32(c).i32(c).i32(c).i32(c).ptr(keepAddress).i32(causal)
+                    .f32((float) (scale * 1.4426950408889634)).i32(vec ? 1 : 0)
+                    .launch((nq + 63) / 64, heads, batch, 128, 1, 1, smem);
+        } else {
+            if (d > Kernel.GENERIC_MAX_WIDTH) {
+                throw new IllegalArgumentException(op + ": head width " + d + " exceeds " + Kernel.GENERIC_MAX_WIDTH);
+            }
+            int smem = (16 * d + 32 * (d | 1) + 32 * d) * 4;
+            checkShared(op, smem);
+            launcher.kernel(Kernel.attentionGeneric(precision, d)).ptr(q, op).ptr(k, op).ptr(v, op).ptr(y, op)
+                    .i32(nq).i32(nk).i32(d).i32(c).i32(c).i32(c).i32(c).ptr(keepAddress).i32(causal).f32(scale)
+                    .launch((nq + 15) / 16, heads, batch, 128, 1, 1, smem);
+        }
+        if (keep != null) arena.release(keep);   // only pops when nothing was allocated after it: y came first
+        return y;
+    }
+
+    private void checkShared(String op, int bytes) {
+        if (bytes > maxSharedOptin) {
+            throw new IllegalArgumentException(op + ": needs " + bytes + " bytes of shared memory, the device allows " + maxSharedOptin);
+        }
+    }
+
+    // ---- activations and elementwise ----------------------------------------------------------
+
+    @Override public Tensor silu(Tensor x) { return unary(x, 1, 0, 0, "silu"); }
+
+    @Override public Tensor quickGelu(Tensor x) { return unary(x, 3, 0, 0, "quickGelu"); }
+
+    @Override public Tensor gelu(Tensor x) { return unary(x, 2, 0, 0, "gelu"); }
+
+    @Override public Tensor scale(Tensor x, float s) { return unary(x, 0, s, 0, "scale"); }
+
+    @Override
+    public Tensor clamp(Tensor x, float lo, float hi) {
+        if (!(lo <= hi)) throw new IllegalArgumentException("clamp: lo " + lo + " > hi " + hi);
+        return unary(x, 4, lo, hi, "clamp");
+    }
+
+    private Tensor unary(Tensor xt, int code, float a, float b, String op) {
+        enter(op);
+        CudaTensor x = t(xt, op, "x");
+        CudaTensor y = alloc(x.dtype(), x.shapeRef());
+        if (y.numel() == 0) return y;
+        launcher.kernel(Kernel.UNARY).ptr(x, op).i32(x.dtype().halfFlag()).ptr(y, op).i32(y.dtype().halfFlag())
+                .i64(x.numel()).i32(code).f32(a).f32(b).launch(blocks(x.numel()), THREADS);
+        return y;
+    }
+
+    @Override
+    public Tensor geglu(Tensor xt) {
+        String op = "geglu";
+        enter(op);
+        CudaTensor x = t(xt, op, "x");
+        if (x.rank() < 1 || x.dim(-1) % 2 != 0) {
+            throw new IllegalArgumentException(op + ": last dimension of " + Arrays.toString(x.shapeRef()) + " must be even");
+        }
+        int f = x.dim(-1) / 2;
+        int[] shape = x.shape();
+        shape[shape.length - 1] = f;
+        CudaTensor y = alloc(x.dtype(), shape);
+        if (y.numel() == 0) return y;
+        long rows = x.numel() / (2L * f);
+        launcher.kernel(Kernel.GEGLU).ptr(x, op).i32(x.dtype().halfFlag()).ptr(y, op).i32(y.dtype().halfFlag()).i64(rows).i32(f)
+                .launch(blocks(y.numel()), THREADS);
+        return y;
+    }
+
+    @Override
+    public Tensor simpleGate(Tensor xt) {
+        String op = "simpleGate";
+        enter(op);
+        CudaTensor x = t(xt, op, "x");
+        if (x.rank() != 4 || x.dim(1) % 2 != 0) {
+            throw new IllegalArgumentException(op + ": x " + Arrays.toString(x.shapeRef()) + " must be [B, 2C, H, W]");
+        }
+        int[] shape = x.shape();
+        shape[1] /= 2;
+        CudaTensor y = alloc(x.dtype(), shape);
+        if (y.numel() == 0) return y;
+        long half = (long) shape[1] * shape[2] * shape[3];
+        launcher.kernel(Kernel.SIMPLE_GATE).ptr(x, op).i32(x.dtype().halfFlag()).ptr(y, op).i32(y.dtype().halfFlag())
+                .i64(shape[0]).i64(half).launch(blocks(y.numel()), THREADS);
+        return y;
+    }
+
+    @Override
+    public Tensor add(Tensor at, Tensor bt) {
+        String op = "add";
+        enter(op);
+        CudaTensor a = t(at, op, "a"), b = t(bt, op, "b");
+        if (!isSuffix(b.shapeRef(), a.shapeRef())) {
+            throw new IllegalArgumentException(op + ": b " + Arrays.toString(b.shapeRef()) + " is not a's shape "
+                    + Arrays.toString(a.shapeRef()) + " or a suffix of it");
+        }
+        return binary(a, b, 0, op);
+    }
+
+    @Override
+    public Tensor mul(Tensor at, Tensor bt) {
+        String op = "mul";
+        enter(op);
+        CudaTensor a = t(at, op, "a"), b = t(bt, op, "b");
+        if (!Arrays.equals(a.shapeRef(), b.shapeRef())) {
+            throw new IllegalArgumentException(op + ": shapes " + Arrays.toString(a.shapeRef()) + " and " + Arrays.toString(b.shapeRef()) + " differ");
+        }
+        return binary(a, b, 1, op);
+    }
+
+    private Tensor binary(CudaTensor a, CudaTensor b, int code, String op) {
+        CudaTensor y = alloc(promote(a, b), a.shapeRef());
+        if (y.numel() == 0) return y;
+        launcher.kernel(Kernel.BINARY).ptr(a, op).i32(a.dtype().halfFlag()).ptr(b, op).i32(b.dtype().halfFlag())
+                .ptr(y, op).i32(y.dtype().halfFlag()).i64(a.numel()).i64(b.numel()).i32(code).launch(blocks(a.numel()), THREADS);
+        return y;
+    }
+
+    private static boolean isSuffix(int[] suffix, int[] shape) {
+        if (suffix.length > shape.length) return false;
+        for (int i = 0; i < suffix.length; i++) if (suffix[suffix.length - 1 - i] != shape[shape.length - 1 - i]) return false;
+        return true;
+    }
+
+    @Override public Tensor addPerChannel(Tensor x, Tensor v) { return perChannel(x, v, 0, "addPerChannel"); }
+
+    @Override public Tensor mulPerChannel(Tensor x, Tensor v) { return perChannel(x, v, 1, "mulPerChannel"); }
+
+    private Tensor perChannel(Tensor xt, Tensor vt, int code, String op) {
+        enter(op);
+        CudaTensor x = t(xt, op, "x"), v = t(vt, op, "v");
+        if (x.rank() < 2) throw new IllegalArgumentException(op + ": x " + Arrays.toString(x.shapeRef()) + " must be [B, C, ...]");
+        CudaTensor y = alloc(promote(x, v), x.shapeRef());
+        perChannelRaw(x, v, y, code, op);
+        return y;
+    }
+
+    private void perChannelRaw(CudaTensor x, CudaTensor v, CudaTensor y, int code, String op) {
+        long bc = (long) x.dim(0) * x.dim(1);
+        if (v.numel() != bc && v.numel() != x.dim(1)) {
+            throw new IllegalArgumentException(op + ": v " + Arrays.toString(v.shapeRef()) + " has neither B*C = " + bc
+                    + " nor C = " + x.dim(1) + " elements for x " + Arrays.toString(x.shapeRef()));
+        }
+        if (x.numel() == 0) return;
+        long plane = x.numel() / bc;
+        launcher.kernel(Kernel.PER_CHANNEL).ptr(x, op).i32(x.dtype().halfFlag()).ptr(v, op).i32(v.dtype().halfFlag())
+                .ptr(y, op).i32(y.dtype().halfFlag()).i64(x.numel()).i64(plane).i64(v.numel()).i32(code)
+                .launch(blocks(x.numel()), THREADS);
+    }
+
+    // ---- resampling and layout ------------------------------------------------------------------
+
+    @Override
+    public Tensor upsampleNearest2x(Tensor xt) {
+        String op = "upsampleNearest2x";
+        enter(op);
+        CudaTensor x = rank4(xt, op);
+        CudaTensor y = alloc(x.dtype(), x.dim(0), x.dim(1), 2 * x.dim(2), 2 * x.dim(3));
+        if (y.numel() == 0) return y;
+        launcher.kernel(Kernel.UPSAMPLE_NEAREST2X).ptr(x, op).i32(x.dtype().halfFlag()).ptr(y, op).i32(y.dtype().halfFlag())
+                .i64((long) x.dim(0) * x.dim(1)).i32(x.dim(2)).i32(x.dim(3)).launch(blocks(y.numel()), THREADS);
+        return y;
+    }
+
+    @Override
+    public Tensor pixelShuffle(Tensor xt, int r) {
+        String op = "pixelShuffle";
+        enter(op);
+        CudaTensor x = rank4(xt, op);
+        if (r < 1 || x.dim(1) % (r * r) != 0) {
+            throw new IllegalArgumentException(op + ": " + x.dim(1) + " channels are not a multiple of r^2 = " + (r * r));
+        }
+        int c = x.dim(1) / (r * r);
+        CudaTensor y = alloc(x.dtype(), x.dim(0), c, x.dim(2) * r, x.dim(3) * r);
+        if (y.numel() == 0) return y;
+        launcher.kernel(Kernel.PIXEL_SHUFFLE).ptr(x, op).i32(x.dtype().halfFlag()).ptr(y, op).i32(y.dtype().halfFlag())
+                .i64((long) x.dim(0) * c).i32(x.dim(2)).i32(x.dim(3)).i32(r).launch(blocks(y.numel()), THREADS);
+        return y;
+    }
+
+    @Override
+    public Tensor globalAvgPool(Tensor xt) {
+        String op = "globalAvgPool";
+        enter(op);
+        CudaTensor x = rank4(xt, op);
+        CudaTensor y = alloc(x.dtype(), x.dim(0), x.dim(1), 1, 1);
+        long planes = (long) x.dim(0) * x.dim(1), plane = (long) x.dim(2) * x.dim(3);
+        if (planes == 0) return y;
+        if (plane == 0) throw new IllegalArgumentException(op + ": empty planes in " + Arrays.toString(x.shapeRef()));
+        launcher.kernel(Kernel.GLOBAL_AVG_POOL).ptr(x, op).i32(x.dtype().halfFlag()).ptr(y, op).i32(y.dtype().halfFlag())
+                .i64(plane).launch(planes, THREADS);
+        return y;
+    }
+
+    @Override
+    public Tensor pad2d(Tensor xt, int top, int bottom, int left, int right) {
+        String op = "pad2d";
+        enter(op);
+        CudaTensor x = rank4(xt, op);
+        if (top < 0 || bottom < 0 || left < 0 || right < 0) {
+            throw new IllegalArgumentException(op + ": negative padding " + top + "/" + bottom + "/" + left + "/" + right);
+        }
+        return window(x, top + x.dim(2) + bottom, left + x.dim(3) + right, -top, -left, op);
+    }
+
+    @Override
+    public Tensor crop2d(Tensor xt, int top, int left, int h, int w) {
+        String op = "crop2d";
+        enter(op);
+        CudaTensor x = rank4(xt, op);
+        if (top < 0 || left < 0 || h < 0 || w < 0 || top + h > x.dim(2) || left + w > x.dim(3)) {
+            throw new IllegalArgumentException(op + ": window top " + top + " left " + left + " " + h + "x" + w
+                    + " outside " + Arrays.toString(x.shapeRef()));
+        }
+        return window(x, h, w, top, left, op);
+    }
+
+    private Tensor window(CudaTensor x, int ho, int wo, int dy, int dx, String op) {
+        CudaTensor y = alloc(x.dtype(), x.dim(0), x.dim(1), ho, wo);
+        if (y.numel() == 0) return y;
+        launcher.kernel(Kernel.WINDOW2D).ptr(x, op).i32(x.dtype().halfFlag()).ptr(y, op).i32(y.dtype().halfFlag())
+                .i64((long) x.dim(0) * x.dim(1)).i32(x.dim(2)).i32(x.dim(3)).i32(ho).i32(wo).i32(dy).i32(dx)
+                .launch(blocks(y.numel()), THREADS);
+        return y;
+    }
+
+    @Override
+    public Tensor concat(List<Tensor> parts, int dim) {
+        String op = "concat";
+        enter(op);
+        if (parts == null || parts.isEmpty()) throw new IllegalArgumentException(op + ": no parts");
+        List<CudaTensor> ts = new ArrayList<>();
+        for (int i = 0; i < parts.size(); i++) ts.add(t(parts.get(i), op, "part " + i));
+        CudaTensor first = ts.get(0);
+        int rank = first.rank();
+        int d = dim < 0 ? dim + rank : dim;
+        if (d < 0 || d >= rank) throw new IllegalArgumentException(op + ": dim " + dim + " for rank " + rank);
+        int total = 0;
+        Precision dtype = first.dtype();
+        for (CudaTensor p : ts) {
+            if (p.rank() != rank) throw new IllegalArgumentException(op + ": " + shapes(ts) + " differ in rank");
+            for (int i = 0; i < rank; i++) {
+                if (i != d && p.dim(i) != first.dim(i)) {
+                    throw new IllegalArgumentException(op + ": " + shapes(ts) + " differ outside dim " + d);
+                }
+            }
+            total += p.dim(d);
+            if (p.dtype() == Precision.FP32) dtype = Precision.FP32;
+        }
+        int[] shape = first.shape();
+        shape[d] = total;
+        CudaTensor y = alloc(dtype, shape);
+        long outer = 1, inner = 1;
+        for (int i = 0; i < d; i++) outer *= shape[i];
+        for (int i = d + 1; i < rank; i++) inner *= shape[i];
+        long offset = 0;
+        for (CudaTensor p : ts) {
+            long count = p.dim(d);
+            long n = outer * count * inner;
+            if (n > 0) {
+                launcher.kernel(Kernel.COPY_SLAB).ptr(p, op).i32(p.dtype().halfFlag()).ptr(y, op).i32(y.dtype().halfFlag())
+                        .i64(outer).i64(count).i64(inner).i64(count).i64(0).i64(total).i64(offset).launch(blocks(n), THREADS);
+            }
+            offset += count;
+        }
+        return y;
+    }
+
+    private static String shapes(List<CudaTensor> ts) {
+        StringBuilder s = new StringBuilder();
+        for (CudaTensor t : ts) s.append(s.length() == 0 ? "" : ", ").append(Arrays.toString(t.shapeRef()));
+        return s.toString();
+    }
+
+    @Override
+    public Tensor slice(Tensor xt, int dim, int from, int to) {
+        String op = "slice";
+        enter(op);
+        CudaTensor x = t(xt, op, "x");
+        int rank = x.rank();
+        int d = dim < 0 ? dim + rank : dim;
+        if (d < 0 || d >= rank) throw new IllegalArgumentException(op + ": dim " + dim + " for " + Arrays.toString(x.shapeRef()));
+        if (from < 0 || to < from || to > x.dim(d)) {
+            throw new IllegalArgumentException(op + ": [" + from + ", " + to + ") outside dim " + d + " of " + Arrays.toString(x.shapeRef()));
+        }
+        int[] shape = x.shape();
+        shape[d] = to - from;
+        CudaTensor y = alloc(x.dtype(), shape);
+        if (y.numel() == 0) return y;
+        long outer = 1, inner = 1;
+        for (int i = 0; i < d; i++) outer *= shape[i];
+        for (int i = d + 1; i < rank; i++) inner *= shape[i];
+        launcher.kernel(Kernel.COPY_SLAB).ptr(x, op).i32(x.dtype().halfFlag()).ptr(y, op).i32(y.dtype().halfFlag())
+                .i64(outer).i64(to - from).i64(inner).i64(x.dim(d)).i64(from).i64(to - from).i64(0)
+                .launch(blocks(y.numel()), THREADS);
+        return y;
+    }
+
+    @Override
+    public Tensor nchwToTokens(Tensor xt) {
+        String op = "nchwToTokens";
+        enter(op);
+        CudaTensor x = rank4(xt, op);
+        int c = x.dim(1);
+        long hw = (long) x.dim(2) * x.dim(3);
+        if (hw > Integer.MAX_VALUE) throw new IllegalArgumentException(op + ": " + hw + " pixels");
+        CudaTensor y = alloc(x.dtype(), x.dim(0), (int) hw, c);
+        transpose(x, y, c, (int) hw, op);
+        return y;
+    }
+
+    @Override
+    public Tensor tokensToNchw(Tensor xt, int h, int w) {
+        String op = "tokensToNchw";
+        enter(op);
+        CudaTensor x = t(xt, op, "x");
+        if (x.rank() != 3 || (long) h * w != x.dim(1)) {
+            throw new IllegalArgumentException(op + ": x " + Arrays.toString(x.shapeRef()) + " is not [B, " + h + "*" + w + ", C]");
+        }
+        CudaTensor y = alloc(x.dtype(), x.dim(0), x.dim(2), h, w);
+        transpose(x, y, x.dim(1), x.dim(2), op);
+        return y;
+    }
+
+    private void transpose(CudaTensor x, CudaTensor y, int r, int s, String op) {
+        if (y.numel() == 0) return;
+        long gy = (r + 31L) / 32;
+        if (gy > 65535) throw new IllegalArgumentException(op + ": " + r + " rows exceed the transpose kernel's grid");
+        launcher.kernel(Kernel.TRANSPOSE).ptr(x, op).i32(x.dtype().halfFlag()).ptr(y, op).i32(y.dtype().halfFlag()).i32(r).i32(s)
+                .launch((s + 31L) / 32, gy, x.dim(0), 32, 8, 1, 0);
+    }
+
+    @Override
+    public Tensor embedding(Tensor tableT, int[][] ids) {
+        String op = "embedding";
+        enter(op);
+        CudaTensor table = t(tableT, op, "table");
+        if (table.rank() != 2) throw new IllegalArgumentException(op + ": table " + Arrays.toString(table.shapeRef()) + " must be [V, C]");
+        if (ids == null || ids.length == 0) throw new IllegalArgumentException(op + ": no ids");
+        int vocab = table.dim(0), c = table.dim(1), n = ids[0].length;
+        int[] flat = new int[ids.length * n];
+        for (int b = 0; b < ids.length; b++) {
+            if (ids[b].length != n) throw new IllegalArgumentException(op + ": id row " + b + " has " + ids[b].length + " ids, row 0 has " + n);
+            for (int j = 0; j < n; j++) {
+                int id = ids[b][j];
+                if (id < 0 || id >= vocab) {
+                    throw new IllegalArgumentException(op + ": id " + id + " at [" + b + "][" + j + "] outside [0, " + vocab + ")");
+                }
+                flat[b * n + j] = id;
+            }
+        }
+        CudaTensor y = alloc(table.dtype(), ids.length, n, c);
+        gather(table, flat, c, y, op);
+        return y;
+    }
+
+    @Override
+    public Tensor gatherRows(Tensor xt, int[] rows) {
+        String op = "gatherRows";
+        enter(op);
+        CudaTensor x = t(xt, op, "x");
+        if (x.rank() != 3 || rows == null || rows.length != x.dim(0)) {
+            throw new IllegalArgumentException(op + ": x " + Arrays.toString(x.shapeRef()) + " must be [B, N, C] with one row index per batch entry, got "
+                    + (rows == null ? "none" : rows.length));
+        }
+        int n = x.dim(1), c = x.dim(2);
+        int[] flat = new int[rows.length];
+        for (int b = 0; b < rows.length; b++) {
+            if (rows[b] < 0 || rows[b] >= n) throw new IllegalArgumentException(op + ": row " + rows[b] + " of batch " + b + " outside [0, " + n + ")");
+            flat[b] = b * n + rows[b];
+        }
+        CudaTensor y = alloc(x.dtype(), x.dim(0), c);
+        gather(x, flat, c, y, op);
+        return y;
+    }
+
+    private void gather(CudaTensor table, int[] index, int c, CudaTensor y, String op) {
+        if (y.numel() == 0) return;
+        ScratchArena.Allocation idx = uploadInts(index, op);
+        launcher.kernel(Kernel.GATHER_ROWS).ptr(table, op).i32(table.dtype().halfFlag()).ptr(idx.address()).ptr(y, op)
+                .i32(y.dtype().halfFlag()).i64(index.length).i32(c).launch(blocks(y.numel()), THREADS);
+        arena.release(idx);
+    }
+
+    // ---- diffusion helpers -----------------------------------------------------------------------
+
+    @Override
+    public Tensor timestepEmbedding(Tensor tt, int dim) {
+        String op = "timestepEmbedding";
+        enter(op);
+        CudaTensor t = t(tt, op, "t");
+        if (t.rank() != 1 || dim < 1) throw new IllegalArgumentException(op + ": t " + Arrays.toString(t.shapeRef()) + " must be [B], dim " + dim);
+        CudaTensor y = alloc(precision, t.dim(0), dim);
+        if (y.numel() == 0) return y;
+        launcher.kernel(Kernel.TIMESTEP_EMBEDDING).ptr(t, op).i32(t.dtype().halfFlag()).ptr(y, op).i32(y.dtype().halfFlag())
+                .i32(t.dim(0)).i32(dim).launch(blocks(y.numel()), THREADS);
+        return y;
+    }
+
+    @Override
+    public Tensor cfgCombine(Tensor condT, Tensor imgCondT, Tensor uncondT, float sText, float sImg) {
+        String op = "cfgCombine";
+        enter(op);
+        CudaTensor cond = t(condT, op, "cond"), img = t(imgCondT, op, "imgCond"), un = t(uncondT, op, "uncond");
+        if (!Arrays.equals(cond.shapeRef(), img.shapeRef()) || !Arrays.equals(cond.shapeRef(), un.shapeRef())) {
+            throw new IllegalArgumentException(op + ": shapes " + Arrays.toString(cond.shapeRef()) + ", " + Arrays.toString(img.shapeRef())
+                    + ", " + Arrays.toString(un.shapeRef()) + " differ");
+        }
+        CudaTensor y = alloc(promote(cond, img, un), cond.shapeRef());
+        if (y.numel() == 0) return y;
+        launcher.kernel(Kernel.CFG_COMBINE).ptr(cond, op).i32(cond.dtype().halfFlag()).ptr(img, op).i32(img.dtype().halfFlag())
+                .ptr(un, op).i32(un.dtype().halfFlag()).ptr(y, op).i32(y.dtype().halfFlag()).i64(y.numel()).f32(sText).f32(sImg)
+                .launch(blocks(y.numel()), THREADS);
+        return y;
+    }
+
+    @Override
+    public Tensor eulerAncestralStep(Tensor zT, Tensor denT, Tensor noiseT, float sigma, float sigmaDown, float sigmaUp) {
+        String op = "eulerAncestralStep";
+        enter(op);
+        CudaTensor z = t(zT, op, "z"), den = t(denT, op, "denoised"), noise = noiseT == null ? null : t(noiseT, op, "noise");
+        if (!Arrays.equals(z.shapeRef(), den.shapeRef()) || (noise != null && !Arrays.equals(z.shapeRef(), noise.shapeRef()))) {
+            throw new IllegalArgumentException(op + ": z " + Arrays.toString(z.shapeRef()) + ", denoised " + Arrays.toString(den.shapeRef())
+                    + (noise == null ? "" : ", noise " + Arrays.toString(noise.shapeRef())) + " differ");
+        }
+        if (!(sigma > 0)) throw new IllegalArgumentException(op + ": sigma " + sigma + " must be positive");
+        CudaTensor y = alloc(noise == null ? promote(z, den) : promote(z, den, noise), z.shapeRef());
+        if (y.numel() == 0) return y;
+        launcher.kernel(Kernel.EULER_ANCESTRAL).ptr(z, op).i32(z.dtype().halfFlag()).ptr(den, op).i32(den.dtype().halfFlag())
+                .ptr(noise == null ? 0 : noise.address(op)).i32(noise == null ? 0 : noise.dtype().halfFlag()).i32(noise == null ? 0 : 1)
+                .ptr(y, op).i32(y.dtype().halfFlag()).i64(y.numel()).f32(sigma).f32(sigmaDown).f32(sigmaUp)
+                .launch(blocks(y.numel()), THREADS);
+        return y;
+    }
+
+    /**
+     * AutoDIR's CLIP input from a restoration image x [B, 3, H, W] in [-1, 1]: (x + 1)·255/2, centre crop
+     * size×size at ((H − size) div 2, (W − size) div 2), ·(1/255), normalised with {@link #CLIP_MEAN} /
+     * {@link #CLIP_STD} → [B, 3, size, size] (what CLIPImageProcessor does with do_resize=False).
+     */
+    public Tensor clipPixelValues(Tensor image, int size) {
+        return clipPixelValues(image, size, CLIP_MEAN, CLIP_STD);
+    }
+
+    public Tensor clipPixelValues(Tensor image, int size, float[] mean, float[] std) {
+        String op = "clipPixelValues";
+        enter(op);
+        CudaTensor x = rank4(image, op);
+        if (x.dim(1) != 3 || size < 1 || mean.length != 3 || std.length != 3) {
+            throw new IllegalArgumentException(op + ": image " + Arrays.toString(x.shapeRef()) + " must be [B, 3, H, W], size "
+                    + size + ", 3 means and stds");
+        }
+        int top = Math.floorDiv(x.dim(2) - size, 2), left = Math.floorDiv(x.dim(3) - size, 2);
+        CudaTensor y = alloc(precision, x.dim(0), 3, size, size);
+        if (y.numel() == 0) return y;
+        launcher.kernel(Kernel.CLIP_PREPROCESS).ptr(x, op).i32(x.dtype().halfFlag()).ptr(y, op).i32(y.dtype().halfFlag())
+                .i32(x.dim(0)).i32(x.dim(2)).i32(x.dim(3)).i32(size).i32(top).i32(left)
+                .f32(mean[0]).f32(mean[1]).f32(mean[2]).f32(std[0]).f32(std[1]).f32(std[2])
+                .launch(blocks(y.numel()), THREADS);
+        return y;
+    }
+
+    // ---- CUDA graphs and timing ------------------------------------------------------------------
+
+    /**
+     * Records {@code body} as a CUDA graph. The body runs twice: once normally (a warm-up that loads kernels,
+     * makes cuBLASLt / cuDNN plans, sizes the arena and workspaces; its results are discarded), then under
+     * stream capture. Every transient tensor the captured body allocates keeps its address for the graph's
+     * life, so the tensor it returns ({@link CudaGraph#output()}) holds the result after each
+     * {@link CudaGraph#replay()}. Inputs that change between replays must be {@link #persistent} tensors the
+     * caller overwrites ({@link #copyInto}, {@link #uploadInto}) before replaying; the body must not upload,
+     * download, or use attention masks / ids (host data), and must do the same work every time.
+     */
+    public CudaGraph capture(Supplier<? extends Tensor> body) {
+        String op = "capture";
+        enter(op);
+        if (capturing) throw new IllegalStateException("capture inside a capture");
+        synchronize();
+        long mark = arena.top();
+        Lifetime warm = new Lifetime("CUDA graph warm-up");
+        Lifetime stage = arena.switchLifetime(warm);
+        boolean warmedUp = false;
+        try {
+            body.get();
+            warmedUp = true;
+        } finally {
+            arena.switchLifetime(stage);
+            warm.end();
+            if (!warmedUp) {
+                try {
+                    CudaCheck.rt(cudaStreamSynchronize(stream), "cudaStreamSynchronize(capture warm-up)");
+                } finally {
+                    arena.rewind(mark);
+                }
+            }
+        }
+        synchronize();
+        boolean spilled = arena.spilled();
+        long needed = arena.highWater();
+        arena.rewind(mark);
+        if (spilled && arena.capacity() < needed) {
+            throw new IllegalStateException("the graph body needs " + needed + " bytes of scratch arena, " + arena.capacity()
+                    + " are allocated and " + mark + " were in use before the capture: capture right after endStage() "
+                    + "(then the arena grows) or create CudaOps with Options.withArenaBytes(" + needed + ")");
+        }
+
+        Lifetime graphLifetime = new Lifetime("CUDA graph");
+        arena.switchLifetime(graphLifetime);
+        arena.freeze();
+        capturing = true;
+        Tensor output = null;
+        Throwable failure = null;
+        CUgraph_st graph = new CUgraph_st();
+        try {
+            CudaCheck.rt(cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal), "cudaStreamBeginCapture");
+            try {
+                output = body.get();
+            } catch (Throwable e) {
+                failure = e;
+            }
+            int rc = cudaStreamEndCapture(stream, graph);
+            if (failure == null) CudaCheck.rt(rc, "cudaStreamEndCapture");
+        } catch (Throwable e) {
+            if (failure == null) failure = e;
+        } finally {
+            capturing = false;
+            arena.unfreeze();
+            arena.switchLifetime(stage);
+        }
+        if (failure == null && !(output instanceof CudaTensor ct && ct.owner() == this)) {
+            failure = new IllegalArgumentException("capture: the body returned " + output + ", not a tensor of this backend");
+        }
+        CUgraphExec_st exec = null;
+        if (failure == null) {
+            exec = new CUgraphExec_st();
+            int rc = cudaGraphInstantiate(exec, graph, 0L);
+            if (rc != 0) {
+                exec = null;
+                try {
+                    CudaCheck.rt(rc, "cudaGraphInstantiate");
+                } catch (CudaException e) {
+                    failure = e;
+                }
+            }
+        }
+        if (failure != null) {
+            if (!graph.isNull()) cudaGraphDestroy(graph);
+            graphLifetime.end();
+            arena.rewind(mark);
+            if (failure instanceof RuntimeException r) throw r;
+            if (failure instanceof Error e) throw e;
+            throw new IllegalStateException("capture failed", failure);
+        }
+        CudaGraph g = new CudaGraph(this, graph, exec, (CudaTensor) output, graphLifetime, arena.top() - mark);
+        arena.reserve(mark, g);
+        graphs.add(g);
+        return g;
+    }
+
+    void graphClosed(CudaGraph g) {
+        graphs.remove(g);
+        if (!closed) arena.unreserve(g);
+    }
+
+    /** A stage timer on this backend's stream (CUDA events; read with {@link StageTimer#report()}). */
+    public StageTimer timer() {
+        enter("timer");
+        StageTimer t = new StageTimer(this);
+        timers.add(t);
+        return t;
+    }
+
+    void timerClosed(StageTimer t) { timers.remove(t); }
+
+    boolean capturing() { return capturing; }
+
+    // ---- helpers -------------------------------------------------------------------------------
+
+    void enter(String op) {
+        if (closed) throw new IllegalStateException(op + ": the cuda backend is closed");
+        Thread current = Thread.currentThread();
+        if (current != contextThread) {
+            CudaCheck.drv(cuCtxSetCurrent(context), "cuCtxSetCurrent");
+            contextThread = current;
+        }
+    }
+
+    private void notCapturing(String op) {
+        if (capturing) {
+            throw new IllegalStateException(op + " inside a CUDA graph capture: host transfers cannot be captured "
+                    + "(write persistent inputs before replay, keep masks and ids out of the captured body)");
+        }
+    }
+
+    private CudaTensor t(Tensor x, String op, String name) {
+        if (x == null) throw new IllegalArgumentException(op + ": " + name + " is null");
+        if (!(x instanceof CudaTensor c) || c.owner() != this) {
+            throw new IllegalArgumentException(op + ": " + name + " " + x + " is not a tensor of this cuda backend (upload host data first)");
+        }
+        c.checkValid(op);
+        return c;
+    }
+
+    /** t(...) converted to the backend's precision when it has the other dtype (autocast-style). */
+    private CudaTensor cast(Tensor x, String op, String name) {
+        CudaTensor c = t(x, op, name);
+        if (c.dtype() == precision) return c;
+        CudaTensor y = alloc(precision, c.shapeRef());
+        convertRaw(c.address(op), c.dtype(), y.address(op), precision, c.numel());
+        return y;
+    }
+
+    private CudaTensor rank4(Tensor x, String op) {
+        CudaTensor c = t(x, op, "x");
+        if (c.rank() != 4) throw new IllegalArgumentException(op + ": x " + Arrays.toString(c.shapeRef()) + " must be [B, C, H, W]");
+        return c;
+    }
+
+    private static Precision promote(CudaTensor... ts) {
+        for (CudaTensor t : ts) if (t.dtype() == Precision.FP32) return Precision.FP32;
+        return Precision.FP16;
+    }
+
+    CudaTensor alloc(Precision dtype, int... shape) {
+        long n = CudaTensor.numel(shape);
+        return CudaTensor.inArena(this, shape, dtype, arena.allocate(n * dtype.bytes()));
+    }
+
+    private void convertRaw(long src, Precision srcType, long dst, Precision dstType, long n) {
+        if (n == 0) return;
+        launcher.kernel(Kernel.CONVERT).ptr(src).i32(srcType.halfFlag()).ptr(dst).i32(dstType.halfFlag()).i64(n)
+                .launch(blocks(n), THREADS);
+    }
+
+    private long blocks(long n) {
+        long b = (n + THREADS - 1) / THREADS;
+        return Math.max(1, Math.min(b, (long) multiprocessors * 32));
+    }
+
+    // ---- close -----------------------------------------------------------------------------------
+
+    /** Frees every graph, timer, persistent tensor, weight, the arena, the libraries' handles and the stream. */
+    @Override
+    public void close() {
+        if (closed) return;
+        closeAll(true);
+    }
+
+    private void closeAll(boolean sync) {
+        List<RuntimeException> errors = new ArrayList<>();
+        if (sync && stream != null) step(errors, () -> CudaCheck.rt(cudaStreamSynchronize(stream), "cudaStreamSynchronize(close)"));
+        for (CudaGraph g : new ArrayList<>(graphs)) step(errors, g::close);
+        for (StageTimer t : new ArrayList<>(timers)) step(errors, t::close);
+        closed = true;
+        List<DeviceMemory> persistent = new ArrayList<>(persistentMemory);
+        for (int i = persistent.size() - 1; i >= 0; i--) step(errors, persistent.get(i)::close);
+        persistentMemory.clear();
+        for (int i = weightMemory.size() - 1; i >= 0; i--) step(errors, weightMemory.get(i)::close);
+        weightMemory.clear();
+        weights.clear();
+        if (arena != null) step(errors, arena::close);
+        if (convolution != null) step(errors, convolution::close);
+        if (matmul != null) step(errors, matmul::close);
+        if (staging != null) step(errors, staging::close);
+        if (pinnedRaw != null) step(errors, () -> CudaCheck.rt(cudaFreeHost(pinnedRaw), "cudaFreeHost(staging)"));
+        if (launcher != null) step(errors, launcher::close);
+        if (library != null) step(errors, library::close);
+        if (stream != null && !stream.isNull()) step(errors, () -> CudaCheck.rt(cudaStreamDestroy(stream), "cudaStreamDestroy"));
+        if (contextRetained) step(errors, () -> CudaCheck.drv(cuDevicePrimaryCtxRelease(device), "cuDevicePrimaryCtxRelease"));
+        contextRetained = false;
+        if (!errors.isEmpty()) {
+            RuntimeException first = errors.get(0);
+            for (int i = 1; i < errors.size(); i++) first.addSuppressed(errors.get(i));
+            throw first;
+        }
+    }
+
+    private static void step(List<RuntimeException> errors, Runnable r) {
+        try {
+            r.run();
+        } catch (RuntimeException e) {
+            errors.add(e);
+        }
+    }
+
+    @Override public String toString() {
+        return "CudaOps[" + precision.name().toLowerCase(Locale.ROOT) + (closed ? ", closed" : "") + "]";
+    }
+
+    /**
+     * Loads every kernel module now (from the fatbins, or compiled by NVRTC), so that neither a timed region nor a
+     * graph capture pays for it; returns the number of kernel functions resolved.
+     */
+    public int preloadKernels() {
+        enter("preloadKernels");
+        int n = 0;
+        for (Kernel k : Kernel.all()) {
+            library.function(k);
+            n++;
+        }
+        return n;
+    }
+
+    /** Names of the loaded kernel modules and whether each came from the packaged fatbin or from NVRTC. */
+    public Map<String, String> kernelOrigins() {
+        return new LinkedHashMap<>(library.origins());
+    }
+}

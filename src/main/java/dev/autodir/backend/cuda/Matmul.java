@@ -1,0 +1,172 @@
+package dev.autodir.backend.cuda;
+
+import org.bytedeco.cuda.cublas.cublasLtContext;
+import org.bytedeco.cuda.cublas.cublasLtMatmulDescOpaque_t;
+import org.bytedeco.cuda.cublas.cublasLtMatmulHeuristicResult_t;
+import org.bytedeco.cuda.cublas.cublasLtMatmulPreferenceOpaque_t;
+import org.bytedeco.cuda.cublas.cublasLtMatrixLayoutOpaque_t;
+import org.bytedeco.cuda.cudart.CUstream_st;
+import org.bytedeco.javacpp.FloatPointer;
+import org.bytedeco.javacpp.IntPointer;
+import org.bytedeco.javacpp.LongPointer;
+import org.bytedeco.javacpp.PointerPointer;
+
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+import static org.bytedeco.cuda.global.cublas.CUBLASLT_EPILOGUE_BIAS;
+import static org.bytedeco.cuda.global.cublas.CUBLASLT_EPILOGUE_DEFAULT;
+import static org.bytedeco.cuda.global.cublas.CUBLASLT_MATMUL_DESC_BIAS_POINTER;
+import static org.bytedeco.cuda.global.cublas.CUBLASLT_MATMUL_DESC_EPILOGUE;
+import static org.bytedeco.cuda.global.cublas.CUBLASLT_MATMUL_DESC_TRANSA;
+import static org.bytedeco.cuda.global.cublas.CUBLASLT_MATMUL_DESC_TRANSB;
+import static org.bytedeco.cuda.global.cublas.CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES;
+import static org.bytedeco.cuda.global.cublas.CUBLAS_COMPUTE_32F;
+import static org.bytedeco.cuda.global.cublas.CUBLAS_OP_N;
+import static org.bytedeco.cuda.global.cublas.CUBLAS_OP_T;
+import static org.bytedeco.cuda.global.cublas.cublasLtCreate;
+import static org.bytedeco.cuda.global.cublas.cublasLtDestroy;
+import static org.bytedeco.cuda.global.cublas.cublasLtGetVersion;
+import static org.bytedeco.cuda.global.cublas.cublasLtMatmul;
+import static org.bytedeco.cuda.global.cublas.cublasLtMatmulAlgoGetHeuristic;
+import static org.bytedeco.cuda.global.cublas.cublasLtMatmulDescCreate;
+import static org.bytedeco.cuda.global.cublas.cublasLtMatmulDescDestroy;
+import static org.bytedeco.cuda.global.cublas.cublasLtMatmulDescSetAttribute;
+import static org.bytedeco.cuda.global.cublas.cublasLtMatmulPreferenceCreate;
+import static org.bytedeco.cuda.global.cublas.cublasLtMatmulPreferenceDestroy;
+import static org.bytedeco.cuda.global.cublas.cublasLtMatmulPreferenceSetAttribute;
+import static org.bytedeco.cuda.global.cublas.cublasLtMatrixLayoutCreate;
+import static org.bytedeco.cuda.global.cublas.cublasLtMatrixLayoutDestroy;
+import static org.bytedeco.cuda.global.cudart.CUDA_R_16F;
+import static org.bytedeco.cuda.global.cudart.CUDA_R_32F;
+
+/**
+ * Matrix products through cuBLASLt: {@code y [M, N] = x [M, K] · wᵀ + bias}, every matrix row-major, in the
+ * backend's precision with float32 accumulation and float32 scaling (CUBLAS_COMPUTE_32F: plain float32 for
+ * FP32 storage — no TF32 — and tensor-core FP16 inputs with float32 accumulation for FP16 storage).
+ *
+ * <p>Row-major data is cuBLAS's column-major transpose, so the call is the "TN" product
+ * {@code Dᶜ [N, M] = op(Wᶜ)ᵀ · Xᶜ} with Wᶜ = the weight seen column-major [K, N] (transposed, TRANSA = T),
+ * Xᶜ = x seen column-major [K, M], and the bias epilogue adding {@code bias[n]} to row n of Dᶜ — one bias
+ * per output feature. One plan (descriptors + the heuristic's algorithm) per shape, made on first use.
+ */
+final class Matmul implements AutoCloseable {
+    private record Key(Precision precision, int m, int n, int k, boolean bias) { }
+
+    private static final class Plan {
+        cublasLtMatmulDescOpaque_t desc;
+        cublasLtMatrixLayoutOpaque_t a, b, c;
+        cublasLtMatmulHeuristicResult_t heuristic;
+    }
+
+    private final cublasLtContext handle = new cublasLtContext();
+    private final DeviceMemory workspace;
+    private final FloatPointer one = new FloatPointer(1f);
+    private final FloatPointer zero = new FloatPointer(0f);
+    private final LongPointer biasAddress = new LongPointer(1);
+    private final Map<Key, Plan> plans = new LinkedHashMap<>();
+    private boolean closed;
+
+    Matmul(long workspaceBytes) {
+        CudaCheck.blas(cublasLtCreate(handle), "cublasLtCreate");
+        DeviceMemory ws;
+        try {
+            ws = DeviceMemory.allocate(workspaceBytes, "cuBLASLt workspace");
+        } catch (RuntimeException e) {
+            cublasLtDestroy(handle);
+            throw e;
+        }
+        this.workspace = ws;
+    }
+
+    static long version() { return cublasLtGetVersion(); }
+
+    /** y = x · wᵀ (+ bias): x [m, k], w [n, k], bias [n] or 0, y [m, n]; addresses of device memory. */
+    void linear(CUstream_st stream, Precision p, long x, long w, long bias, long y, int m, int n, int k) {
+        Plan plan = plan(new Key(p, m, n, k, bias != 0));
+        if (bias != 0) {
+            biasAddress.put(0, bias);
+            CudaCheck.blas(cublasLtMatmulDescSetAttribute(plan.desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER, biasAddress, 8),
+                    "cublasLtMatmulDescSetAttribute(BIAS_POINTER)");
+        }
+        CudaCheck.blas(cublasLtMatmul(handle, plan.desc, one, DevicePointer.of(w), plan.a, DevicePointer.of(x), plan.b,
+                        zero, DevicePointer.of(y), plan.c, DevicePointer.of(y), plan.c, plan.heuristic.algo(),
+                        DevicePointer.of(workspace.address()), workspace.bytes(), stream),
+                "cublasLtMatmul(" + p + ", M=" + m + ", N=" + n + ", K=" + k + (bias != 0 ? ", bias" : "") + ")");
+    }
+
+    int plans() { return plans.size(); }
+
+    private Plan plan(Key key) {
+        Plan plan = plans.get(key);
+        if (plan != null) return plan;
+        plan = new Plan();
+        int type = key.precision() == Precision.FP16 ? CUDA_R_16F : CUDA_R_32F;
+        String shape = key.precision() + " M=" + key.m() + " N=" + key.n() + " K=" + key.k();
+        try (PointerPointer<?> out = new PointerPointer<>(1)) {
+            CudaCheck.blas(cublasLtMatmulDescCreate(out, CUBLAS_COMPUTE_32F, CUDA_R_32F), "cublasLtMatmulDescCreate(" + shape + ")");
+            plan.desc = new cublasLtMatmulDescOpaque_t(out.get(0));
+            try (IntPointer v = new IntPointer(1)) {
+                v.put(0, CUBLAS_OP_T);
+                CudaCheck.blas(cublasLtMatmulDescSetAttribute(plan.desc, CUBLASLT_MATMUL_DESC_TRANSA, v, 4), "cublasLtMatmulDescSetAttribute(TRANSA)");
+                v.put(0, CUBLAS_OP_N);
+                CudaCheck.blas(cublasLtMatmulDescSetAttribute(plan.desc, CUBLASLT_MATMUL_DESC_TRANSB, v, 4), "cublasLtMatmulDescSetAttribute(TRANSB)");
+                v.put(0, key.bias() ? CUBLASLT_EPILOGUE_BIAS : CUBLASLT_EPILOGUE_DEFAULT);
+                CudaCheck.blas(cublasLtMatmulDescSetAttribute(plan.desc, CUBLASLT_MATMUL_DESC_EPILOGUE, v, 4), "cublasLtMatmulDescSetAttribute(EPILOGUE)");
+            }
+            // column-major views: A = weight [K, N] (ld K), B = x [K, M] (ld K), C = D = y [N, M] (ld N)
+            CudaCheck.blas(cublasLtMatrixLayoutCreate(out, type, key.k(), key.n(), key.k()), "cublasLtMatrixLayoutCreate(A, " + shape + ")");
+            plan.a = new cublasLtMatrixLayoutOpaque_t(out.get(0));
+            CudaCheck.blas(cublasLtMatrixLayoutCreate(out, type, key.k(), key.m(), key.k()), "cublasLtMatrixLayoutCreate(B, " + shape + ")");
+            plan.b = new cublasLtMatrixLayoutOpaque_t(out.get(0));
+            CudaCheck.blas(cublasLtMatrixLayoutCreate(out, type, key.n(), key.m(), key.n()), "cublasLtMatrixLayoutCreate(C, " + shape + ")");
+            plan.c = new cublasLtMatrixLayoutOpaque_t(out.get(0));
+
+            CudaCheck.blas(cublasLtMatmulPreferenceCreate(out), "cublasLtMatmulPreferenceCreate");
+            cublasLtMatmulPreferenceOpaque_t pref = new cublasLtMatmulPreferenceOpaque_t(out.get(0));
+            try (LongPointer ws = new LongPointer(1); IntPointer found = new IntPointer(1)) {
+                ws.put(0, workspace.bytes());
+                CudaCheck.blas(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, ws, 8),
+                        "cublasLtMatmulPreferenceSetAttribute(MAX_WORKSPACE_BYTES)");
+                plan.heuristic = new cublasLtMatmulHeuristicResult_t(1);
+                CudaCheck.blas(cublasLtMatmulAlgoGetHeuristic(handle, plan.desc, plan.a, plan.b, plan.c, plan.c, pref, 1,
+                        plan.heuristic, found), "cublasLtMatmulAlgoGetHeuristic(" + shape + ")");
+                if (found.get(0) < 1) throw new CudaException("cuBLASLt has no algorithm for " + shape);
+            } finally {
+                cublasLtMatmulPreferenceDestroy(pref);
+            }
+        } catch (RuntimeException e) {
+            destroy(plan);
+            throw e;
+        }
+        plans.put(key, plan);
+        return plan;
+    }
+
+    private static void destroy(Plan p) {
+        if (p.c != null) cublasLtMatrixLayoutDestroy(p.c);
+        if (p.b != null) cublasLtMatrixLayoutDestroy(p.b);
+        if (p.a != null) cublasLtMatrixLayoutDestroy(p.a);
+        if (p.desc != null) cublasLtMatmulDescDestroy(p.desc);
+        if (p.heuristic != null) p.heuristic.close();
+    }
+
+    @Override
+    public void close() {
+        if (closed) return;
+        closed = true;
+        List<Plan> list = new ArrayList<>(plans.values());
+        for (int i = list.size() - 1; i >= 0; i--) destroy(list.get(i));
+        plans.clear();
+        try {
+            workspace.close();
+        } finally {
+            CudaCheck.blas(cublasLtDestroy(handle), "cublasLtDestroy");
+            one.close();
+            zero.close();
+            biasAddress.close();
+        }
+    }
+}
