@@ -1,6 +1,8 @@
 package dev.autodir.backend;
 
 import dev.autodir.backend.cpu.CpuOps;
+import dev.autodir.backend.cuda.CudaAvailability;
+import dev.autodir.backend.cuda.CudaOps;
 import dev.autodir.pipeline.StageBackends;
 
 import java.io.PrintStream;
@@ -35,7 +37,7 @@ public final class Backends {
         if (name.equals("cuda")) {
             String why = CudaAvailability.unavailableReason();
             if (why == null) {
-                o = CudaAvailability.create(precision);
+                o = new CudaOps(precision);
             } else {
                 if (notices != null) notices.println("autodir: cuda backend unavailable (" + why + "); using cpu for those stages");
                 o = made.computeIfAbsent("cpu", k -> new CpuOps());

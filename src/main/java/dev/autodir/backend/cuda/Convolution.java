@@ -1,5 +1,6 @@
 package dev.autodir.backend.cuda;
 
+import dev.autodir.backend.Precision;
 import org.bytedeco.cuda.cudart.CUstream_st;
 import org.bytedeco.cuda.cudnn.cudnnContext;
 import org.bytedeco.cuda.cudnn.cudnnConvolutionFwdAlgoPerf_t;

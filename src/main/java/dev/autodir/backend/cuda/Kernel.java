@@ -1,5 +1,6 @@
 package dev.autodir.backend.cuda;
 
+import dev.autodir.backend.Precision;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;

@@ -1,5 +1,6 @@
 package dev.autodir.backend.cuda;
 
+import dev.autodir.backend.Precision;
 import org.bytedeco.cuda.cublas.cublasLtContext;
 import org.bytedeco.cuda.cublas.cublasLtMatmulDescOpaque_t;
 import org.bytedeco.cuda.cublas.cublasLtMatmulHeuristicResult_t;

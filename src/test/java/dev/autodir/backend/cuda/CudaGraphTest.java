@@ -1,5 +1,6 @@
 package dev.autodir.backend.cuda;
 
+import dev.autodir.backend.Precision;
 import dev.autodir.backend.AttentionMask;
 import dev.autodir.backend.Tensor;
 import dev.autodir.tensor.FloatTensor;

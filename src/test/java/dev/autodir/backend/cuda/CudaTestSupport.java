@@ -1,5 +1,6 @@
 package dev.autodir.backend.cuda;
 
+import dev.autodir.backend.Precision;
 import dev.autodir.io.DType;
 import dev.autodir.io.TensorInfo;
 import dev.autodir.io.WeightStore;
