@@ -2,6 +2,8 @@ package dev.autodir.bench;
 
 import dev.autodir.backend.Ops;
 import dev.autodir.backend.Tensor;
+import dev.autodir.backend.cuda.CudaOps;
+import dev.autodir.pipeline.UNetCall;
 import dev.autodir.model.AutoDIRModels;
 import dev.autodir.model.clip.CLIP;
 import dev.autodir.pipeline.BIQA;
@@ -37,8 +39,10 @@ public final class NetworkBench {
     private final Ops ops;
     private final Network network;
     private final int size;
-    private Tensor a, b, c;
+    private static final float[] T = {500.5f};
+    private Tensor a, c;
     private int[][] ids, mask;
+    private final UNetCall unetCall;
 
     /** @param size the image side in pixels (the UNet runs at size / VAE factor; CLIP vision uses its own size). */
     public NetworkBench(AutoDIRModels models, Ops ops, Network network, int size, CLIPTokenizer tokenizer) {
@@ -54,16 +58,15 @@ public final class NetworkBench {
         int f = models.config().vae().downsampleFactor(), lat = size / f, e = models.config().vae().embedDim();
         switch (network) {
             case UNET -> {
-                a = ops.upload(random(r, 1, models.config().unet().inChannels(), lat, lat));
-                b = ops.upload(new FloatTensor(new float[] {500.5f}, 1));
-                c = ops.upload(random(r, 1, 77, models.config().unet().contextDim()));
+                a = input(random(r, 1, models.config().unet().inChannels(), lat, lat));
+                c = input(random(r, 1, 77, models.config().unet().contextDim()));
             }
-            case VAE_ENCODE -> a = ops.upload(random(r, 1, 3, size, size));
-            case VAE_DECODE -> a = ops.upload(random(r, 1, e, lat, lat));
-            case SCM -> a = ops.upload(random(r, 1, models.config().nafnet().imgChannels(), size, size));
+            case VAE_ENCODE -> a = input(random(r, 1, 3, size, size));
+            case VAE_DECODE -> a = input(random(r, 1, e, lat, lat));
+            case SCM -> a = input(random(r, 1, models.config().nafnet().imgChannels(), size, size));
             case CLIP_VISION -> {
                 int s = models.config().clipVision().imageSize();
-                a = ops.upload(random(r, 1, 3, s, s));
+                a = input(random(r, 1, 3, s, s));
             }
             case CLIP_TEXT -> {
                 int k = BIQA.CLASSES.size();
@@ -77,6 +80,17 @@ public final class NetworkBench {
                 }
             }
         }
+        unetCall = network == Network.UNET ? UNetCall.forBackend(ops, models.unet(), System.err) : null;
+    }
+
+    /** An input that survives the end of each run's stage (a persistent device tensor on the cuda backend). */
+    private Tensor input(FloatTensor host) {
+        if (ops instanceof CudaOps cuda) {
+            Tensor t = cuda.persistent(cuda.precision(), host.shape());
+            cuda.uploadInto(t, host);
+            return t;
+        }
+        return ops.upload(host);
     }
 
     public Network network() { return network; }
@@ -96,7 +110,7 @@ public final class NetworkBench {
     private FloatTensor run(Ops o) {
         try {
             Tensor out = switch (network) {
-                case UNET -> models.unet().forward(o, a, b, c);
+                case UNET -> o == ops ? unetCall.eps(o, a, T, c) : models.unet().forward(o, a, T, c);
                 case VAE_ENCODE -> models.vae().encode(o, a).moments();
                 case VAE_DECODE -> models.vae().decodeFirstStage(o, a, models.config().schedule().scaleFactor());
                 case SCM -> models.nafnet().forward(o, a, 1f);

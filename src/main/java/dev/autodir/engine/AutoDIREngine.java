@@ -130,6 +130,7 @@ public final class AutoDIREngine implements AutoCloseable {
             if (closed) return;
             closed = true;
             try {
+                restorer.close();
                 backends.close();
             } finally {
                 models.close();

@@ -14,12 +14,12 @@ import java.util.List;
  * uncond + sText·(cond − img) + sImg·(img − uncond). With sText = sImg = 1 the combination is cond
  * (up to float rounding), so only the conditional branch is evaluated: one UNet call per step instead of three.
  */
-public final class CFGDenoiser implements Denoiser {
-    private final UNet unet;
+public final class CFGDenoiser implements Denoiser, AutoCloseable {
     private final KDiffusionSchedule schedule;
     private final Tensor cConcat, cond, uncond;
     private final float sText, sImg;
     private final boolean threeBranches;
+    private final UNetCall call;
     private Tensor zeros;
 
     /**
@@ -29,7 +29,13 @@ public final class CFGDenoiser implements Denoiser {
      */
     public CFGDenoiser(UNet unet, KDiffusionSchedule schedule, Tensor cConcat, Tensor cond, Tensor uncond,
                        float sText, float sImg, boolean forceThreeBranches) {
-        this.unet = unet;
+        this(unet, schedule, cConcat, cond, uncond, sText, sImg, forceThreeBranches, UNetCall.direct(unet));
+    }
+
+    /** As above, evaluating the UNet through {@code call} (e.g. a captured CUDA graph). */
+    public CFGDenoiser(UNet unet, KDiffusionSchedule schedule, Tensor cConcat, Tensor cond, Tensor uncond,
+                       float sText, float sImg, boolean forceThreeBranches, UNetCall call) {
+        this.call = call;
         this.schedule = schedule;
         this.cConcat = cConcat;
         this.cond = cond;
@@ -61,12 +67,15 @@ public final class CFGDenoiser implements Denoiser {
                 sText, sImg);
     }
 
+    @Override public void close() { call.close(); }
+
     private Tensor branch(Ops ops, Tensor z, float sigma, Tensor concat, Tensor ctx, int batch) {
         float cIn = 1f / (float) Math.sqrt(sigma * sigma + 1f);                   // 1 / (σ² + σ_data²) ** 0.5
         float t = schedule.sigmaToT(sigma);
         float[] ts = new float[batch];
         java.util.Arrays.fill(ts, t);
-        Tensor eps = unet.applyModel(ops, ops.scale(z, cIn), ops.upload(new FloatTensor(ts, batch)), concat, ctx);
+        Tensor x = ops.concat(List.of(ops.scale(z, cIn), concat), 1);              // apply_model: cat([z·c_in, c_concat])
+        Tensor eps = call.eps(ops, x, ts, ctx);
         return ops.add(z, ops.scale(eps, -sigma));                                 // input + eps · c_out, c_out = −σ
     }
 }

@@ -23,7 +23,7 @@ import java.util.Map;
  *
  * <p>A Restorer is not thread-safe: one restoration at a time (the engine serialises calls).
  */
-public final class Restorer {
+public final class Restorer implements AutoCloseable {
     /** Hooks for progress and for recording intermediates (all optional). */
     public interface Observer {
         default void onPassStart(int pass, int maxPasses) { }
@@ -74,6 +74,7 @@ public final class Restorer {
     private final BIQA biqa;
     private final KDiffusionSchedule schedule;
     private FloatTensor nullContext;
+    private UNetCall unetCall;
 
     public Restorer(AutoDIRModels models, StageBackends backends, CLIPTokenizer tokenizer) {
         this.models = models;
@@ -165,8 +166,9 @@ public final class Restorer {
             float[] zd = z0.data();
             for (int i = 0; i < zd.length; i++) zd[i] = zd[i] * sigmas[0];
             Ops unet = backends.unet();
+            if (unetCall == null) unetCall = UNetCall.forBackend(unet, models.unet(), System.err);
             CFGDenoiser denoiser = new CFGDenoiser(models.unet(), schedule, unet.upload(cConcat), unet.upload(cCrossattn),
-                    uncond == null ? null : unet.upload(uncond), opts.cfgText(), opts.cfgImage(), false);
+                    uncond == null ? null : unet.upload(uncond), opts.cfgText(), opts.cfgImage(), false, unetCall);
             final int passIndex = pass;
             Tensor zT = EulerAncestralSampler.sample(unet, denoiser, unet.upload(z0), sigmas, noise,
                     (step, steps, sigma, z, den) -> obs.onStep(passIndex, step, steps, sigma, schedule.sigmaToT(sigma), unet, z, den));
@@ -193,6 +195,12 @@ public final class Restorer {
             current = "low resolution".equals(chosen) ? x : result;
         }
         return new Outcome(passes, current, finalAssessment, stop);
+    }
+
+    /** Frees what the restorer holds on the backends (a captured UNet graph); the backends stay open. */
+    @Override public void close() {
+        if (unetCall != null) unetCall.close();
+        unetCall = null;
     }
 
     private static double ms(long a, long b) { return (b - a) / 1e6; }

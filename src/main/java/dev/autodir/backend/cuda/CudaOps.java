@@ -108,11 +108,11 @@ public final class CudaOps implements Ops {
         }
 
         /**
-         * Defaults, overridable by system properties: autodir.cuda.arenaMiB (512), autodir.cuda.conv (auto),
+         * Defaults, overridable by system properties: autodir.cuda.arenaMiB (4096), autodir.cuda.conv (auto),
          * autodir.cuda.device (0), autodir.cuda.nvrtc (false).
          */
         public static Options defaults(Precision precision) {
-            return new Options(precision, Long.getLong("autodir.cuda.arenaMiB", 512L) << 20,
+            return new Options(precision, Long.getLong("autodir.cuda.arenaMiB", 4096L) << 20,
                     ConvAlgorithm.parse(System.getProperty("autodir.cuda.conv", "auto")),
                     Integer.getInteger("autodir.cuda.device", 0), Boolean.getBoolean("autodir.cuda.nvrtc"));
         }
