@@ -26,7 +26,8 @@ OUT=${OUT:-$ROOT/target/gpu-out}
 WORK=${WORK:-/tmp/autodir-device}
 BUDGET=${BUDGET:-360}
 T_TESTS=${T_TESTS:-200} T_GOLDEN=${T_GOLDEN:-60} T_CUDABENCH=${T_CUDABENCH:-90} T_TORCH=${T_TORCH:-90} T_BENCH=${T_BENCH:-45}
-BENCH_NETWORKS=${BENCH_NETWORKS:-unet vae nafnet clip}
+BENCH_NETWORKS=${BENCH_NETWORKS:-unet vae-decode scm clip-vision}
+BENCH_PRECISIONS=${BENCH_PRECISIONS:-fp16}
 mkdir -p "$OUT"
 START=$(date +%s)
 SUMMARY=()
@@ -170,9 +171,11 @@ record "torch_bench fp16" "$STATUS" "$SECS" "$(grep -c 'median' "$TB") timings"
 
 BL=$OUT/bench.log
 if has_command bench; then
-  for net in $BENCH_NETWORKS; do
-    run_step "bench $net" "$T_BENCH" "$BL" "${CLI[@]}" bench --network "$net" --backend cuda
-    record "bench $net cuda" "$STATUS" "$SECS" ""
+  for prec in $BENCH_PRECISIONS; do
+    for net in $BENCH_NETWORKS; do
+      run_step "bench $net $prec" "$T_BENCH" "$BL" "${CLI[@]}" bench --network "$net" --backend cuda --precision "$prec" --warmup 3 --runs 20
+      record "bench $net cuda $prec" "$STATUS" "$SECS" "$(grep -E '^median' "$BL" | tail -1 | cut -c1-90)"
+    done
   done
 else
   echo "bench: SKIPPED (the jar has no bench command)" >>"$BL"
@@ -185,6 +188,12 @@ fi
   echo "================ gpu-check summary ($(elapsed)s of a ${BUDGET}s budget) ================"
   printf '%-30s %-12s %6s  %s\n' step status time detail
   for line in "${SUMMARY[@]}"; do echo "$line"; done
+  echo
+  echo "---- golden-check (FAIL rows and totals) ----"
+  grep -E 'FAIL|passed, .* failed|^golden-check' "$GOLDENLOG" 2>/dev/null | head -30 | cut -c1-200
+  echo
+  echo "---- bench (engine, cuda) ----"
+  grep -E '^(unet|vae|scm|clip)|^median|^first run' "$BL" 2>/dev/null | head -40
   echo
   echo "---- failing tests (first 25) ----"
   grep -F '[X]' "$TESTS" 2>/dev/null | head -25 | cut -c1-300

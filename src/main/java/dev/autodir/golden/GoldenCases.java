@@ -186,7 +186,13 @@ public final class GoldenCases {
                 .withMaxPasses(Math.max(1, iterations))
                 .withPrompt(prompt);
         RecordedNoise noise = new RecordedNoise(in.readFloat("input_noise_init"), in.readFloat("input_noise_steps"));
-        Restorer restorer = new Restorer(models, ops, tokenizer);
+        try (Restorer restorer = new Restorer(models, ops, tokenizer)) {
+            runPipeline(restorer, info, opts, noise, in, out);
+        }
+    }
+
+    private void runPipeline(Restorer restorer, JsonNode info, RestoreOptions opts, RecordedNoise noise, WeightStore in,
+                             Map<String, Object> out) {
         out.put("output_null_token", restorer.nullContext());
         Map<Integer, Recorder> recs = new LinkedHashMap<>();
         Restorer.Observer obs = new Restorer.Observer() {
