@@ -1,5 +1,5 @@
 // attention_generic.cu — multi-head scaled dot-product attention without the N x N score matrix, for every
-// head width up to 256 and both dtypes (the float32 path of the backend, and the FP16 fallback for head widths
+// head width up to 512 and both dtypes (the float32 path of the backend, and the FP16 fallback for head widths
 // the tensor-core kernel attention_flash.cu does not take):
 //   q [B, Nq, *] (row pitch ldq), k [B, Nk, *] (ldk), v [B, Nk, *] (ldv); head h uses columns [h*D, (h+1)*D);
 //   out[b, i, h*D + d] = sum_j softmax_j(scale * q_i . k_j) v[j, d] over the visible keys j
@@ -126,6 +126,14 @@ ATTENTION_GENERIC(attention_generic_f32_nt5, float, 5)
 ATTENTION_GENERIC(attention_generic_f32_nt6, float, 6)
 ATTENTION_GENERIC(attention_generic_f32_nt7, float, 7)
 ATTENTION_GENERIC(attention_generic_f32_nt8, float, 8)
+ATTENTION_GENERIC(attention_generic_f32_nt9, float, 9)
+ATTENTION_GENERIC(attention_generic_f32_nt10, float, 10)
+ATTENTION_GENERIC(attention_generic_f32_nt11, float, 11)
+ATTENTION_GENERIC(attention_generic_f32_nt12, float, 12)
+ATTENTION_GENERIC(attention_generic_f32_nt13, float, 13)
+ATTENTION_GENERIC(attention_generic_f32_nt14, float, 14)
+ATTENTION_GENERIC(attention_generic_f32_nt15, float, 15)
+ATTENTION_GENERIC(attention_generic_f32_nt16, float, 16)
 ATTENTION_GENERIC(attention_generic_f16_nt1, half_t, 1)
 ATTENTION_GENERIC(attention_generic_f16_nt2, half_t, 2)
 ATTENTION_GENERIC(attention_generic_f16_nt3, half_t, 3)
@@ -134,3 +142,11 @@ ATTENTION_GENERIC(attention_generic_f16_nt5, half_t, 5)
 ATTENTION_GENERIC(attention_generic_f16_nt6, half_t, 6)
 ATTENTION_GENERIC(attention_generic_f16_nt7, half_t, 7)
 ATTENTION_GENERIC(attention_generic_f16_nt8, half_t, 8)
+ATTENTION_GENERIC(attention_generic_f16_nt9, half_t, 9)
+ATTENTION_GENERIC(attention_generic_f16_nt10, half_t, 10)
+ATTENTION_GENERIC(attention_generic_f16_nt11, half_t, 11)
+ATTENTION_GENERIC(attention_generic_f16_nt12, half_t, 12)
+ATTENTION_GENERIC(attention_generic_f16_nt13, half_t, 13)
+ATTENTION_GENERIC(attention_generic_f16_nt14, half_t, 14)
+ATTENTION_GENERIC(attention_generic_f16_nt15, half_t, 15)
+ATTENTION_GENERIC(attention_generic_f16_nt16, half_t, 16)

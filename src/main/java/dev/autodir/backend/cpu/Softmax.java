@@ -4,7 +4,6 @@ import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorOperators;
 
 import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
 
 import static dev.autodir.backend.cpu.VectorMath.F;
 import static dev.autodir.backend.cpu.VectorMath.LANES;
@@ -15,8 +14,6 @@ import static dev.autodir.backend.cpu.VectorMath.LANES;
  * (PyTorch scales e before that product; the two differ by float rounding only).
  */
 final class Softmax {
-    private static final ByteOrder ORDER = ByteOrder.nativeOrder();
-
     private Softmax() { }
 
     /**
@@ -27,50 +24,53 @@ final class Softmax {
      * returns 0.
      */
     static float rowUnnormalised(ByteBuffer b, long off, int n, int visible, int[] keep) {
-        int base = Math.toIntExact(off * Float.BYTES);
+        // work on a heap copy of the row: the Vector API's ByteBuffer loads are gone in newer JDKs (25), while
+        // array loads exist in every version; the two bulk copies cost little next to the exponentials
+        float[] row = ROW.get();
+        if (row.length < n) {
+            row = new float[n];
+            ROW.set(row);
+        }
+        java.nio.FloatBuffer fb = b.asFloatBuffer();
+        int base = Math.toIntExact(off);
+        fb.get(base, row, 0, n);
         if (keep != null) {
-            for (int j = 0; j < visible; j++) {
-                if (keep[j] == 0) b.putFloat(base + j * Float.BYTES, Float.NEGATIVE_INFINITY);
-            }
+            for (int j = 0; j < visible; j++) if (keep[j] == 0) row[j] = Float.NEGATIVE_INFINITY;
         }
         int bound = F.loopBound(visible), j = 0;
         FloatVector mv = FloatVector.broadcast(F, Float.NEGATIVE_INFINITY);
-        for (; j < bound; j += LANES) mv = mv.max(FloatVector.fromByteBuffer(F, b, base + j * Float.BYTES, ORDER));
+        for (; j < bound; j += LANES) mv = mv.max(FloatVector.fromArray(F, row, j));
         float max = mv.reduceLanes(VectorOperators.MAX);
-        for (; j < visible; j++) max = Math.max(max, b.getFloat(base + j * Float.BYTES));
+        for (; j < visible; j++) max = Math.max(max, row[j]);
         if (max == Float.NEGATIVE_INFINITY) {
-            zero(b, base, 0, n);
+            java.util.Arrays.fill(row, 0, n, 0f);
+            fb.put(base, row, 0, n);
             return 0f;
         }
         FloatVector acc = FloatVector.zero(F);
         for (j = 0; j < bound; j += LANES) {
-            int at = base + j * Float.BYTES;
-            FloatVector e = FloatVector.fromByteBuffer(F, b, at, ORDER).sub(max).lanewise(VectorOperators.EXP);
-            e.intoByteBuffer(b, at, ORDER);
+            FloatVector e = FloatVector.fromArray(F, row, j).sub(max).lanewise(VectorOperators.EXP);
+            e.intoArray(row, j);
             acc = acc.add(e);
         }
         double sum = acc.reduceLanes(VectorOperators.ADD);
         for (; j < visible; j++) {
-            int at = base + j * Float.BYTES;
-            float e = (float) Math.exp(b.getFloat(at) - max);
-            b.putFloat(at, e);
+            float e = (float) Math.exp(row[j] - max);
+            row[j] = e;
             sum += e;
         }
-        zero(b, base, visible, n);
+        java.util.Arrays.fill(row, visible, n, 0f);
+        fb.put(base, row, 0, n);
         return (float) (1 / sum);
     }
 
+    private static final ThreadLocal<float[]> ROW = ThreadLocal.withInitial(() -> new float[0]);
+
     /** Multiplies {@code n} floats at float offset {@code off} by {@code s}. */
     static void scale(ByteBuffer b, long off, int n, float s) {
-        int base = Math.toIntExact(off * Float.BYTES), bound = F.loopBound(n), j = 0;
-        for (; j < bound; j += LANES) {
-            int at = base + j * Float.BYTES;
-            FloatVector.fromByteBuffer(F, b, at, ORDER).mul(s).intoByteBuffer(b, at, ORDER);
-        }
-        for (; j < n; j++) {
-            int at = base + j * Float.BYTES;
-            b.putFloat(at, b.getFloat(at) * s);
-        }
+        java.nio.FloatBuffer fb = b.asFloatBuffer();
+        int base = Math.toIntExact(off);
+        for (int j = 0; j < n; j++) fb.put(base + j, fb.get(base + j) * s);
     }
 
     private static void zero(ByteBuffer b, int base, int from, int to) {

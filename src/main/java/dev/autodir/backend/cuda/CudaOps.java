@@ -158,6 +158,12 @@ public final class CudaOps implements Ops {
     private final List<StageTimer> timers = new ArrayList<>();
     private boolean capturing;
     private boolean closed;
+    /**
+     * In FP16 mode, residual sums ({@link #add}) are kept in float32, as PyTorch autocast effectively does (its
+     * norms return float32 and the residual adds promote); the matrix products still read FP16. Turn off with
+     * -Dautodir.cuda.fp32Residual=false for all-FP16 storage.
+     */
+    private final boolean fp32Residual = Boolean.parseBoolean(System.getProperty("autodir.cuda.fp32Residual", "true"));
 
     public CudaOps(Precision precision) {
         this(Options.defaults(precision));
@@ -751,7 +757,8 @@ public final class CudaOps implements Ops {
             throw new IllegalArgumentException(op + ": b " + Arrays.toString(b.shapeRef()) + " is not a's shape "
                     + Arrays.toString(a.shapeRef()) + " or a suffix of it");
         }
-        return binary(a, b, 0, op);
+        CudaTensor y = alloc(fp32Residual ? Precision.FP32 : promote(a, b), a.shapeRef());
+        return binary(a, b, 0, op, y);
     }
 
     @Override
@@ -766,7 +773,10 @@ public final class CudaOps implements Ops {
     }
 
     private Tensor binary(CudaTensor a, CudaTensor b, int code, String op) {
-        CudaTensor y = alloc(promote(a, b), a.shapeRef());
+        return binary(a, b, code, op, alloc(promote(a, b), a.shapeRef()));
+    }
+
+    private Tensor binary(CudaTensor a, CudaTensor b, int code, String op, CudaTensor y) {
         if (y.numel() == 0) return y;
         launcher.kernel(Kernel.BINARY).ptr(a, op).i32(a.dtype().halfFlag()).ptr(b, op).i32(b.dtype().halfFlag())
                 .ptr(y, op).i32(y.dtype().halfFlag()).i64(a.numel()).i64(b.numel()).i32(code).launch(blocks(a.numel()), THREADS);

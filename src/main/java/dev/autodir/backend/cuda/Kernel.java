@@ -41,7 +41,7 @@ record Kernel(String file, String function, String signature) {
     /** Head widths (rounded up to 16) that attention_flash.cu instantiates. */
     static final int[] FLASH_WIDTHS = {16, 32, 48, 64, 80, 96, 112, 128, 144, 160};
     static final int FLASH_MAX_WIDTH = 160;
-    static final int GENERIC_MAX_WIDTH = 256;
+    static final int GENERIC_MAX_WIDTH = 512;   // the SD VAE's mid-block attention is one head of 512
 
     private static final String ATTENTION_GENERIC_SIGNATURE = "ppppiiiiiiipif";
     private static final String ATTENTION_FLASH_SIGNATURE = "ppppiiiiiiipifi";
@@ -50,7 +50,7 @@ record Kernel(String file, String function, String signature) {
         return new Kernel(file, function, signature);
     }
 
-    /** attention_generic_{f32,f16}_nt{1..8}: NT = ceil(D / 32) output registers per row. */
+    /** attention_generic_{f32,f16}_nt{1..16}: NT = ceil(D / 32) output registers per row. */
     static Kernel attentionGeneric(Precision p, int headWidth) {
         if (headWidth < 1 || headWidth > GENERIC_MAX_WIDTH) {
             throw new IllegalArgumentException("attention head width " + headWidth + " outside [1, " + GENERIC_MAX_WIDTH + "]");
