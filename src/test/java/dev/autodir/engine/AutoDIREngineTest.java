@@ -1,5 +1,11 @@
 package dev.autodir.engine;
 
+import dev.autodir.golden.GoldenConfig;
+import dev.autodir.golden.GoldenSet;
+import dev.autodir.io.WeightStore;
+import dev.autodir.model.ConfigInference;
+import dev.autodir.model.ModelYaml;
+import dev.autodir.model.ScheduleConfig;
 import dev.autodir.pipeline.BIQA;
 import dev.autodir.pipeline.RestoreOptions;
 import dev.autodir.pipeline.Restorer;
@@ -146,5 +152,23 @@ class AutoDIREngineTest {
         assertTrue(e.getMessage().contains("closed"), e.getMessage());
         assertThrows(IllegalStateException.class, () -> own.assess(image));
         assertDoesNotThrow(own::close, "a second close is a no-op");
+    }
+
+    @Test
+    void theTestYamlHasTheValuesOfSetAsManifest() {
+        GoldenSet set = GoldenSet.open(TinyModel.WEIGHTS.getParent());
+        try (WeightStore store = WeightStore.open(TinyModel.WEIGHTS)) {
+            ConfigInference.Inference fromYaml = ConfigInference.inspect(store, ModelYaml.read(TinyModel.yaml()));
+            ConfigInference.Inference fromManifest = ConfigInference.inspect(store, GoldenConfig.yaml(set));
+            assertEquals(fromManifest.unet(), fromYaml.unet());
+            assertEquals(fromManifest.vae(), fromYaml.vae());
+            assertEquals(fromManifest.clipText(), fromYaml.clipText());
+            assertEquals(fromManifest.clipVision(), fromYaml.clipVision());
+            assertEquals(fromManifest.nafnet(), fromYaml.nafnet());
+            ScheduleConfig a = fromManifest.schedule(), b = fromYaml.schedule();
+            assertEquals(List.of(a.linearStart(), a.linearEnd(), a.timesteps(), a.scaleFactor()),
+                    List.of(b.linearStart(), b.linearEnd(), b.timesteps(), b.scaleFactor()));
+            assertArrayEquals(a.alphasCumprod(), b.alphasCumprod());
+        }
     }
 }
