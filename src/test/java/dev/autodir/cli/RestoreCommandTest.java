@@ -80,12 +80,12 @@ class RestoreCommandTest {
         byte[] hashBefore = sha256(in);
         Path out = dir.resolve("out/sub");                       // missing: created
         Path report = dir.resolve("out/report.json");
-        MainTest.Result r = restore(in, "--steps", 3, "-o", out, "--save-passes", "--report", report, "-q");
+        MainTest.Result r = restore(in, "--steps", 3, "--max-passes", 4, "-o", out, "--save-passes", "--report", report, "-q");
         assertEquals(0, r.code(), r.err());
         assertEquals("", r.err(), "quiet: nothing on stderr");
         assertTrue(r.out().startsWith(in + " -> " + out.resolve("a_restored.png") + " ("), r.out());
 
-        RestoreOptions options = RestoreOptions.defaults().withSteps(3);
+        RestoreOptions options = RestoreOptions.defaults().withSteps(3).withMaxPasses(4);
         Restorer.Outcome expected = engine.restore(RgbImageReader.read(in).toTensor(), options, null);
         int n = expected.passes().size();
         assertTrue(n >= 2, "the tiny model should run several passes on this image, ran " + n);
@@ -104,6 +104,7 @@ class RestoreCommandTest {
         JsonNode rep = JSON.readTree(report.toFile());
         assertEquals("clip=cpu,vae=cpu,unet=cpu,scm=cpu", rep.path("backends").path("used").asText());
         assertEquals(3, rep.path("options").path("steps").asInt());
+        assertEquals(4, rep.path("options").path("max_passes").asInt());
         assertEquals(42, rep.path("options").path("seed").asLong());
         assertEquals("automatic", rep.path("options").path("mode").asText());
         assertEquals(1, rep.path("restored").asInt());
