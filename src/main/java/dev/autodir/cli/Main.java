@@ -1,5 +1,6 @@
 package dev.autodir.cli;
 
+import dev.autodir.image.ImageFileException;
 import dev.autodir.io.CheckpointException;
 import dev.autodir.model.ConfigException;
 import picocli.CommandLine;
@@ -25,6 +26,8 @@ import java.io.UncheckedIOException;
                 InspectCommand.class,
                 GoldenCheckCommand.class,
                 BenchCommand.class,
+                RestoreCommand.class,
+                AssessCommand.class,
         },
         footer = {"", "Run 'autodir COMMAND --help' for a command's options.",
                 "Set AUTODIR_DEBUG=1 to print the stack trace of a failure."})
@@ -73,7 +76,8 @@ public final class Main implements Runnable {
     /** One line: the message of an anticipated failure, or the exception type of an unanticipated one. */
     static String message(Throwable ex) {
         String msg = ex.getMessage();
-        if (ex instanceof CheckpointException || ex instanceof ConfigException || ex instanceof IllegalArgumentException) {
+        if (ex instanceof CheckpointException || ex instanceof ConfigException || ex instanceof ImageFileException
+                || ex instanceof IllegalArgumentException) {
             return oneLine(msg);
         }
         if (ex instanceof UncheckedIOException || ex instanceof IOException) {

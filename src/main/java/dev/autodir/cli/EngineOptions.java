@@ -1,0 +1,69 @@
+package dev.autodir.cli;
+
+import dev.autodir.backend.BackendSpec;
+import dev.autodir.backend.Precision;
+import dev.autodir.engine.AutoDIREngine;
+import picocli.CommandLine;
+import picocli.CommandLine.Option;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+/** The options that say how to open the engine, shared by the commands that run the model (a picocli mixin). */
+final class EngineOptions {
+    @Option(names = "--weights", required = true, paramLabel = "CKPT",
+            description = "The AutoDIR checkpoint: a PyTorch(-Lightning) .ckpt (torch.save zip) or a .safetensors file.")
+    Path weights;
+
+    @Option(names = "--config", paramLabel = "FILE",
+            description = "An official-style YAML config (configs/generate.yaml format) for what tensor shapes cannot tell"
+                    + " (head counts, schedule). Default: the official values.")
+    Path config;
+
+    @Option(names = "--tokenizer", paramLabel = "PATH",
+            description = "CLIP BPE vocabulary: a bpe_simple_vocab_16e6.txt.gz, or a Hugging Face vocab.json + merges.txt"
+                    + " (their directory or one of them). Default: the vocabulary in the jar.")
+    Path tokenizer;
+
+    @Option(names = "--backend", paramLabel = "SPEC", defaultValue = "cpu",
+            description = "Backend for every stage (cpu or cuda), or per stage, as in unet=cuda,vae=cuda,scm=cuda,clip=cpu;"
+                    + " stages not named use cpu, or the bare name the list also gives (cuda,clip=cpu puts all but CLIP"
+                    + " on cuda). A cuda stage that cannot start falls back to cpu with a notice. Default: ${DEFAULT-VALUE}.")
+    String backend;
+
+    @Option(names = "--precision", paramLabel = "fp32|fp16", defaultValue = "fp32",
+            description = "Precision of device backends (the cpu backend always computes in float32). Default: ${DEFAULT-VALUE}.")
+    String precision;
+
+    /**
+     * Checks every option without loading anything; a bad value is a usage error naming its flag.
+     *
+     * @throws CommandLine.ParameterException for a bad value (exit 2)
+     */
+    AutoDIREngine.Settings settings(CommandLine cl) {
+        BackendSpec backends;
+        try {
+            backends = BackendSpec.parse(backend);
+        } catch (IllegalArgumentException e) {
+            throw new CommandLine.ParameterException(cl, e.getMessage()); // the message starts with "--backend"
+        }
+        Precision p;
+        try {
+            p = Precision.parse(precision);
+        } catch (IllegalArgumentException e) {
+            throw new CommandLine.ParameterException(cl, "--precision: " + e.getMessage());
+        }
+        requireFile(cl, "--weights", weights);
+        if (config != null) requireFile(cl, "--config", config);
+        if (tokenizer != null && !Files.exists(tokenizer)) {
+            throw new CommandLine.ParameterException(cl, "--tokenizer: " + tokenizer + ": no such file or directory");
+        }
+        return new AutoDIREngine.Settings(weights, config, tokenizer, backends, p);
+    }
+
+    private static void requireFile(CommandLine cl, String flag, Path file) {
+        if (!Files.exists(file)) throw new CommandLine.ParameterException(cl, flag + ": " + file + ": no such file");
+        if (!Files.isRegularFile(file)) throw new CommandLine.ParameterException(cl, flag + ": " + file + ": not a regular file");
+        if (!Files.isReadable(file)) throw new CommandLine.ParameterException(cl, flag + ": " + file + ": not readable (permissions)");
+    }
+}

@@ -1,0 +1,57 @@
+package dev.autodir.cli;
+
+import dev.autodir.backend.Ops;
+import dev.autodir.backend.Tensor;
+import dev.autodir.pipeline.BIQA;
+import dev.autodir.pipeline.Restorer;
+
+import java.io.PrintWriter;
+import java.util.Locale;
+
+/**
+ * Progress of one image on stderr, one line at a time (it may go to a log file, so no carriage returns):
+ * {@code noise.png: pass 1/7 [haze 0.83] step 40/100}, at most one step line per interval, and a line when a
+ * pass ends or BIQA ends the loop.
+ */
+final class Progress implements Restorer.Observer {
+    private final PrintWriter err;
+    private final String label;
+    private final long intervalNanos;
+    private long lastLine = System.nanoTime();
+    private long passStart;
+    private int maxPasses;
+    private String tag = "";
+
+    Progress(PrintWriter err, String label, long intervalMillis) {
+        this.err = err;
+        this.label = label;
+        this.intervalNanos = intervalMillis * 1_000_000L;
+    }
+
+    @Override public void onPassStart(int pass, int maxPasses) {
+        this.maxPasses = maxPasses;
+        this.passStart = System.nanoTime();
+        this.tag = " [prompt]";
+    }
+
+    @Override public void onAssessment(int pass, BIQA.Result a) {
+        tag = String.format(Locale.ROOT, " [%s %.2f]", a.main(), a.probability(a.mainIndex()));
+        if (a.main().equals("no")) line(pass, "no degradation left, done");
+    }
+
+    @Override public void onStep(int pass, int step, int steps, float sigma, float t, Ops ops, Tensor z, Tensor denoised) {
+        long now = System.nanoTime();
+        if (now - lastLine < intervalNanos) return;
+        line(pass, "step " + (step + 1) + "/" + steps);
+    }
+
+    @Override public void onPassEnd(int pass, Restorer.PassResult result) {
+        line(pass, String.format(Locale.ROOT, "done in %.1f s", (System.nanoTime() - passStart) / 1e9));
+    }
+
+    private void line(int pass, String what) {
+        err.println(label + ": pass " + (pass + 1) + "/" + maxPasses + tag + " " + what);
+        err.flush();
+        lastLine = System.nanoTime();
+    }
+}

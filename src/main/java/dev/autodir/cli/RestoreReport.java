@@ -1,0 +1,134 @@
+package dev.autodir.cli;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.autodir.engine.AutoDIREngine;
+import dev.autodir.image.RgbImage;
+import dev.autodir.pipeline.BIQA;
+import dev.autodir.pipeline.RestoreOptions;
+import dev.autodir.pipeline.Restorer;
+
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+
+/**
+ * The JSON report of {@code autodir restore --report}: the settings and options of the run, then per image its
+ * input (file, size), status, the files written, and per pass every class probability BIQA gave, the chosen class,
+ * what the next pass starts from and the time of each stage; the reason the loop stopped and the total time.
+ * Times are wall-clock milliseconds.
+ */
+final class RestoreReport {
+    private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+
+    private final ObjectNode root = JSON.createObjectNode();
+    private final ArrayNode images;
+
+    RestoreReport(AutoDIREngine.Settings s, RestoreOptions o, String format, boolean savePasses, Path outputDir) {
+        root.put("weights", abs(s.weights()));
+        root.put("config", s.config() == null ? null : abs(s.config()));
+        root.put("tokenizer", s.tokenizer() == null ? null : abs(s.tokenizer()));
+        ObjectNode b = root.putObject("backends");
+        b.put("requested", s.backends().toString());
+        b.putNull("used");
+        root.put("precision", s.precision().name().toLowerCase(Locale.ROOT));
+        ObjectNode opt = root.putObject("options");
+        opt.put("mode", o.automatic() ? "automatic" : "prompt");
+        opt.put("prompt", o.prompt());
+        opt.put("steps", o.steps());
+        opt.put("cfg_text", o.cfgText());
+        opt.put("cfg_image", o.cfgImage());
+        opt.put("scm_weight", o.scmWeight());
+        opt.put("max_passes", o.automatic() ? o.maxPasses() : 1);
+        opt.put("seed", o.seed());
+        opt.put("color_correct", o.colorCorrect().name().toLowerCase(Locale.ROOT));
+        opt.put("format", format);
+        opt.put("save_passes", savePasses);
+        root.put("output_dir", abs(outputDir));
+        root.putNull("load_ms");
+        images = root.putArray("images");
+    }
+
+    void engineLoaded(String backendsUsed, double loadMs) {
+        ((ObjectNode) root.get("backends")).put("used", backendsUsed);
+        root.put("load_ms", round(loadMs));
+    }
+
+    /** A new entry for an input, in batch order. */
+    ObjectNode image(Path input) {
+        ObjectNode n = images.addObject();
+        n.put("input", abs(input));
+        n.put("status", "pending");
+        return n;
+    }
+
+    static void failed(ObjectNode image, String error) {
+        image.put("status", "failed");
+        image.put("error", error);
+    }
+
+    static void read(ObjectNode image, RgbImage img) {
+        image.put("width", img.width());
+        image.put("height", img.height());
+        image.put("bit_depth", img.sourceBitDepth());
+        ArrayNode w = image.putArray("warnings");
+        img.warnings().forEach(w::add);
+        image.putArray("passes");
+    }
+
+    static void pass(ObjectNode image, Restorer.PassResult p, List<Path> files) {
+        ObjectNode n = ((ArrayNode) image.get("passes")).addObject();
+        n.put("pass", p.pass());
+        if (p.assessment() != null) {
+            n.set("probabilities", probabilities(p.assessment()));
+        } else {
+            n.putNull("probabilities");
+        }
+        n.put("chosen", p.chosenClass());
+        n.put("next_input", "low resolution".equals(p.chosenClass()) ? "vae_decode" : "scm_result");
+        ObjectNode t = n.putObject("times_ms");
+        for (Map.Entry<String, Double> e : p.times().asMap().entrySet()) t.put(e.getKey(), round(e.getValue()));
+        t.put("total", round(p.times().totalMs()));
+        ArrayNode f = n.putArray("files");
+        files.forEach(x -> f.add(abs(x)));
+    }
+
+    static void restored(ObjectNode image, Restorer.Outcome out, Path output, double totalMs) {
+        image.put("status", "restored");
+        image.put("output", abs(output));
+        if (out.finalAssessment() != null) {
+            ObjectNode fa = image.putObject("final_assessment");
+            fa.set("probabilities", probabilities(out.finalAssessment()));
+            fa.put("dominant", out.finalAssessment().main());
+        } else {
+            image.putNull("final_assessment");
+        }
+        image.put("stop_reason", out.stopReason());
+        image.put("total_ms", round(totalMs));
+    }
+
+    static ObjectNode probabilities(BIQA.Result a) {
+        ObjectNode p = JSON.createObjectNode();
+        for (int k = 0; k < a.classes().size(); k++) p.put(a.classes().get(k), a.probability(k));
+        return p;
+    }
+
+    String toJson(int restored, int failed, double totalMs) {
+        root.put("restored", restored);
+        root.put("failed", failed);
+        root.put("total_ms", round(totalMs));
+        try {
+            return JSON.writeValueAsString(root) + "\n";
+        } catch (JsonProcessingException e) {
+            throw new IllegalStateException("cannot serialise the report", e);
+        }
+    }
+
+    private static String abs(Path p) { return p.toAbsolutePath().normalize().toString(); }
+
+    private static double round(double ms) { return Math.round(ms * 1000.0) / 1000.0; }
+}
