@@ -26,7 +26,7 @@ OUT=${OUT:-$ROOT/target/gpu-out}
 WORK=${WORK:-/tmp/autodir-device}
 BUDGET=${BUDGET:-360}
 T_TESTS=${T_TESTS:-200} T_GOLDEN=${T_GOLDEN:-60} T_CUDABENCH=${T_CUDABENCH:-90} T_TORCH=${T_TORCH:-90} T_BENCH=${T_BENCH:-45}
-BENCH_NETWORKS=${BENCH_NETWORKS:-unet vae-decode scm clip-vision}
+BENCH_NETWORKS=${BENCH_NETWORKS:-unet vae-decode vae-encode scm clip-vision clip-text}
 BENCH_PRECISIONS=${BENCH_PRECISIONS:-fp16}
 mkdir -p "$OUT"
 START=$(date +%s)
@@ -152,8 +152,12 @@ if [ -d "$WORK/golden/A" ] && has_command golden-check; then
   for prec in fp32 fp16; do
     extra=(); [ "$prec" = fp16 ] && extra=(--precision fp16)
     run_step "golden-check $prec" "$T_GOLDEN" "$GOLDENLOG" "${CLI[@]}" golden-check "$WORK/golden/A" --backend cuda "${extra[@]}"
-    record "golden-check cuda $prec" "$STATUS" "$SECS" "$(grep -ciE 'fail' "$GOLDENLOG") lines mention FAIL so far"
+    record "golden-check cuda $prec" "$STATUS" "$SECS" "$(grep -E 'passed, ' "$GOLDENLOG" | tail -1)"
   done
+  # the same FP16 check with all-FP16 storage (residual sums in FP16 too), for comparison
+  run_step "golden-check fp16 (fp16 residuals)" "$T_GOLDEN" "$GOLDENLOG" "$JAVA" "${JOPTS[@]}" -Dautodir.cuda.fp32Residual=false \
+      -jar "$WORK/autodir.jar" golden-check "$WORK/golden/A" --backend cuda --precision fp16
+  record "golden-check cuda fp16 all-fp16" "$STATUS" "$SECS" "$(grep -E 'passed, ' "$GOLDENLOG" | tail -1)"
 else
   echo "golden-check: SKIPPED (the jar has no golden-check command, or no golden set)" >>"$GOLDENLOG"
   record "golden-check cuda" "SKIPPED" 0 "no golden-check command in the jar"
@@ -171,6 +175,13 @@ record "torch_bench fp16" "$STATUS" "$SECS" "$(grep -c 'median' "$TB") timings"
 
 BL=$OUT/bench.log
 if has_command bench; then
+  if [ -n "${BENCH_ALT_UNET:-1}" ]; then
+    run_step "bench unet fp16 all-fp16" "$T_BENCH" "$BL" "$JAVA" "${JOPTS[@]}" -Dautodir.cuda.fp32Residual=false \
+        -jar "$WORK/autodir.jar" bench --network unet --backend cuda --precision fp16 --warmup 3 --runs 20
+    record "bench unet cuda fp16 all-fp16" "$STATUS" "$SECS" "$(grep -E '^median' "$BL" | tail -1 | cut -c1-90)"
+    run_step "bench unet fp32" "$T_BENCH" "$BL" "${CLI[@]}" bench --network unet --backend cuda --precision fp32 --warmup 3 --runs 20
+    record "bench unet cuda fp32" "$STATUS" "$SECS" "$(grep -E '^median' "$BL" | tail -1 | cut -c1-90)"
+  fi
   for prec in $BENCH_PRECISIONS; do
     for net in $BENCH_NETWORKS; do
       run_step "bench $net $prec" "$T_BENCH" "$BL" "${CLI[@]}" bench --network "$net" --backend cuda --precision "$prec" --warmup 3 --runs 20

@@ -24,7 +24,7 @@ import java.util.concurrent.Callable;
 @Command(name = "bench",
         description = {"Time one network evaluation (median of --runs after --warmup) at a given image size, with random"
                 + " weights of the official sizes unless --weights is given. Prints the median, min and max in ms and the"
-                + " achieved rate of the matrix work (convolutions, linear layers, attention) in GFLOP/s."})
+                + " achieved rate of the matrix work (convolutions, linear layers, attention) in TFLOP/s."})
 final class BenchCommand implements Callable<Integer> {
     @Option(names = "--network", required = true, paramLabel = "NAME",
             description = "unet (one evaluation at a size/8 latent), vae-encode, vae-decode, scm, clip-vision (its own 224), clip-text (8 prompts).")
@@ -90,8 +90,8 @@ final class BenchCommand implements Callable<Integer> {
             System.out.printf(Locale.ROOT, "%s size %d backend %s precision %s weights %s%n", net.cliName(), size, ops.name(),
                     p.name().toLowerCase(Locale.ROOT), weights == null ? "random (official sizes)" : weights);
             System.out.printf(Locale.ROOT, "first run %.1f ms (includes weight conversion)%n", firstMs);
-            System.out.printf(Locale.ROOT, "median %.2f ms  min %.2f  max %.2f  (%d runs)  %.1f GFLOP  %.1f GFLOP/s%n",
-                    median, ms[0], ms[runs - 1], runs, flops / 1e9, flops / 1e9 / (median / 1e3));
+            System.out.printf(Locale.ROOT, "median %.2f ms  min %.2f  max %.2f  (%d runs)  %.1f GFLOP  %.2f TFLOP/s%n",
+                    median, ms[0], ms[runs - 1], runs, flops / 1e9, flops / 1e12 / (median / 1e3));
         }
         return 0;
     }

@@ -17,7 +17,20 @@ import java.util.Map;
  */
 public final class GoldenCheck {
 
-    public enum Status { PASS, FAIL, NOT_RUN }
+    public enum Status { PASS, FAIL, NOT_RUN, INFO }
+
+    /**
+     * The outputs a reduced-precision run is judged on: each network's own outputs. Derived scores (logits,
+     * probabilities) and chained runs (sampler, assessment, pipeline) compound the rounding of many steps and
+     * argmax decisions; under a tolerance floor they are printed as INFO, not gated.
+     */
+    static boolean gatedUnderReducedPrecision(String caseName, String tensor) {
+        return switch (caseName) {
+            case "unet", "apply_model", "vae_encode", "vae_decode", "nafnet", "clip_text", "clip_vision", "clip_null_prompt" -> true;
+            case "clip_model" -> !tensor.contains("logits");
+            default -> false;
+        };
+    }
 
     /** One line of the report. */
     public record Row(String caseName, String tensor, String metric, double value, double tolerance, Status status, String note) { }
@@ -59,7 +72,14 @@ public final class GoldenCheck {
                 continue;
             }
             try (WeightStore file = WeightStore.open(c.file())) {
-                for (GoldenSet.TensorSpec spec : c.outputs()) emit(out, rows, compare(c.name(), spec, produced.get(spec.name()), file));
+                for (GoldenSet.TensorSpec spec : c.outputs()) {
+                    Row r = compare(c.name(), spec, produced.get(spec.name()), file);
+                    if (toleranceFloor > 0 && r.status != Status.NOT_RUN && !gatedUnderReducedPrecision(c.name(), spec.name())) {
+                        r = new Row(r.caseName, r.tensor, r.metric, r.value, r.tolerance, Status.INFO,
+                                (r.note.isEmpty() ? "" : r.note + "; ") + "reduced precision: chained or derived, reported, not gated");
+                    }
+                    emit(out, rows, r);
+                }
             }
             for (String extra : produced.keySet()) {
                 if (!c.tensors().containsKey(extra)) {
@@ -69,7 +89,8 @@ public final class GoldenCheck {
             out.printf(Locale.ROOT, "%-22s %-40s (%.1f s)%n", "", "", (System.nanoTime() - t0) / 1e9);
         }
         Report r = new Report(rows);
-        out.printf(Locale.ROOT, "%d passed, %d failed, %d not run%n", r.count(Status.PASS), r.count(Status.FAIL), r.count(Status.NOT_RUN));
+        out.printf(Locale.ROOT, "%d passed, %d failed, %d not run%s%n", r.count(Status.PASS), r.count(Status.FAIL), r.count(Status.NOT_RUN),
+                r.count(Status.INFO) == 0 ? "" : ", " + r.count(Status.INFO) + " reported (not gated at reduced precision)");
         return r;
     }
 
