@@ -27,6 +27,12 @@ public interface Ops extends AutoCloseable {
     /** A backend tensor holding a copy of host data. */
     Tensor upload(FloatTensor host);
 
+    /**
+     * A backend tensor holding an exact float32 copy of host data, whatever the backend's storage precision: for
+     * values FP16 would damage, such as fractional timesteps (981.37 would become 981.5).
+     */
+    default Tensor uploadFloat32(FloatTensor host) { return upload(host); }
+
     /** A host copy (float32) of a backend tensor. */
     FloatTensor download(Tensor t);
 

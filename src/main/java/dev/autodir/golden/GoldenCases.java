@@ -82,7 +82,7 @@ public final class GoldenCases {
 
     private void applyModel(WeightStore in, Map<String, Object> out) {
         Ops o = ops.unet();
-        Tensor eps = models.unet().applyModel(o, o.upload(in.readFloat("input_x_noisy")), o.upload(in.readFloat("input_t")),
+        Tensor eps = models.unet().applyModel(o, o.upload(in.readFloat("input_x_noisy")), o.uploadFloat32(in.readFloat("input_t")),
                 o.upload(in.readFloat("input_c_concat")), o.upload(in.readFloat("input_c_crossattn")));
         out.put("output_eps", o.download(eps));
     }
@@ -166,9 +166,9 @@ public final class GoldenCases {
         // the fixture ran all three branches; so does this check, and the one-branch shortcut is tested separately
         CFGDenoiser d = new CFGDenoiser(models.unet(), schedule, o.upload(in.readFloat("input_c_concat")),
                 o.upload(in.readFloat("input_c_crossattn")), o.upload(in.readFloat("input_uncond_crossattn")), sText, sImg, true);
-        out.put("output_step0_branches", o.download(d.branches(o, o.upload(scaled(noise.initial(), sigmas[0])), sigmas[0])));
+        out.put("output_step0_branches", o.download(d.branches(o, o.uploadFloat32(scaled(noise.initial(), sigmas[0])), sigmas[0])));
         Recorder rec = new Recorder(schedule);
-        Tensor z = EulerAncestralSampler.sample(o, d, o.upload(scaled(noise.initial(), sigmas[0])), sigmas, noise, rec::step);
+        Tensor z = EulerAncestralSampler.sample(o, d, o.uploadFloat32(scaled(noise.initial(), sigmas[0])), sigmas, noise, rec::step);
         out.put("output_sigmas", new FloatTensor(sigmas.clone(), sigmas.length));
         out.put("output_t", rec.t());
         out.put("output_x_steps", rec.stack(rec.x));

@@ -33,7 +33,7 @@ public final class EulerAncestralSampler {
             Tensor denoised = model.denoise(ops, z, sigmas[i]);
             if (listener != null) listener.onStep(i, steps, sigmas[i], z, denoised);
             float[] du = ancestralStep(sigmas[i], sigmas[i + 1]);
-            Tensor n = sigmas[i + 1] > 0 ? ops.upload(noise.step(i, z.shape())) : null;
+            Tensor n = sigmas[i + 1] > 0 ? ops.uploadFloat32(noise.step(i, z.shape())) : null;
             z = ops.eulerAncestralStep(z, denoised, n, sigmas[i], du[0], du[1]);
         }
         return z;

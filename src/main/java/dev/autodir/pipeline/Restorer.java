@@ -170,7 +170,7 @@ public final class Restorer implements AutoCloseable {
             CFGDenoiser denoiser = new CFGDenoiser(models.unet(), schedule, unet.upload(cConcat), unet.upload(cCrossattn),
                     uncond == null ? null : unet.upload(uncond), opts.cfgText(), opts.cfgImage(), false, unetCall);
             final int passIndex = pass;
-            Tensor zT = EulerAncestralSampler.sample(unet, denoiser, unet.upload(z0), sigmas, noise,
+            Tensor zT = EulerAncestralSampler.sample(unet, denoiser, unet.uploadFloat32(z0), sigmas, noise,
                     (step, steps, sigma, z, den) -> obs.onStep(passIndex, step, steps, sigma, schedule.sigmaToT(sigma), unet, z, den));
             FloatTensor z = unet.download(zT);
             unet.endStage();

@@ -24,7 +24,7 @@ public interface UNetCall extends AutoCloseable {
     @Override default void close() { }
 
     static UNetCall direct(UNet unet) {
-        return (ops, x, t, ctx) -> unet.forward(ops, x, ops.upload(new FloatTensor(t.clone(), t.length)), ctx);
+        return (ops, x, t, ctx) -> unet.forward(ops, x, ops.uploadFloat32(new FloatTensor(t.clone(), t.length)), ctx);
     }
 
     /** Graphs on the cuda backend (unless disabled), direct calls elsewhere. */

@@ -271,6 +271,7 @@ public final class CudaOps implements Ops {
     }
 
     /** A float32 device copy of {@code host}, whatever the backend's precision. */
+    @Override
     public CudaTensor uploadFloat32(FloatTensor host) {
         return uploadAs(host, Precision.FP32, "uploadFloat32");
     }

@@ -42,7 +42,7 @@ public final class UNet {
 
     /** The UNet on host inputs; fractional timesteps t [B]. */
     public Tensor forward(Ops ops, Tensor x, float[] timesteps, Tensor context) {
-        return forward(ops, x, ops.upload(new FloatTensor(timesteps.clone(), timesteps.length)), context);
+        return forward(ops, x, ops.uploadFloat32(new FloatTensor(timesteps.clone(), timesteps.length)), context);
     }
 
     /**
