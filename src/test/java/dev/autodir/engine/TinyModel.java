@@ -3,7 +3,6 @@ package dev.autodir.engine;
 import dev.autodir.image.RgbImageWriter;
 import dev.autodir.tensor.FloatTensor;
 
-import java.net.URISyntaxException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.SplittableRandom;
@@ -12,7 +11,7 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
  * Golden set A's tiny but complete AutoDIR model, for tests that run the whole engine: the weights, the YAML with the
- * head counts its shapes cannot tell ({@code src/test/resources/golden-A.yaml}), and generated test images.
+ * head counts its shapes cannot tell ({@code configs/golden-A.yaml}), and generated test images.
  */
 public final class TinyModel {
     public static final Path WEIGHTS = Path.of("..", "shared", "golden", "A", "weights.safetensors");
@@ -24,12 +23,9 @@ public final class TinyModel {
         assumeTrue(Files.isRegularFile(WEIGHTS), "golden set A not found at " + WEIGHTS.toAbsolutePath());
     }
 
+    /** configs/golden-A.yaml: set A's head counts and schedule (also what the README's first command uses). */
     public static Path yaml() {
-        try {
-            return Path.of(TinyModel.class.getResource("/golden-A.yaml").toURI());
-        } catch (URISyntaxException e) {
-            throw new IllegalStateException(e);
-        }
+        return Path.of("configs", "golden-A.yaml");
     }
 
     public static AutoDIREngine.Settings settings() {
