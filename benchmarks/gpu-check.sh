@@ -176,15 +176,15 @@ record "torch_bench fp16" "$STATUS" "$SECS" "$(grep -c 'median' "$TB") timings"
 BL=$OUT/bench.log
 if has_command bench; then
   if [ -n "${BENCH_ALT_UNET:-1}" ]; then
-    run_step "bench unet fp16 all-fp16" "$T_BENCH" "$BL" "$JAVA" "${JOPTS[@]}" -Dautodir.cuda.fp32Residual=false \
+    # the same UNet step with cuDNN's heuristic convolution algorithms instead of timed ones (cudnnFind)
+    run_step "bench unet fp16 heuristic conv" "$T_BENCH" "$BL" "$JAVA" "${JOPTS[@]}" -Dautodir.cuda.convFind=false \
         -jar "$WORK/autodir.jar" bench --network unet --backend cuda --precision fp16 --warmup 3 --runs 20
-    record "bench unet cuda fp16 all-fp16" "$STATUS" "$SECS" "$(grep -E '^median' "$BL" | tail -1 | cut -c1-90)"
-    run_step "bench unet fp32" "$T_BENCH" "$BL" "${CLI[@]}" bench --network unet --backend cuda --precision fp32 --warmup 3 --runs 20
-    record "bench unet cuda fp32" "$STATUS" "$SECS" "$(grep -E '^median' "$BL" | tail -1 | cut -c1-90)"
+    record "bench unet fp16 heuristic conv" "$STATUS" "$SECS" "$(grep -E '^median' "$BL" | tail -1 | cut -c1-90)"
   fi
   for prec in $BENCH_PRECISIONS; do
     for net in $BENCH_NETWORKS; do
-      run_step "bench $net $prec" "$T_BENCH" "$BL" "${CLI[@]}" bench --network "$net" --backend cuda --precision "$prec" --warmup 3 --runs 20
+      prof=(); case "$net" in unet|vae-decode|scm) prof=(--profile);; esac
+      run_step "bench $net $prec" "$T_BENCH" "$BL" "${CLI[@]}" bench --network "$net" --backend cuda --precision "$prec" --warmup 3 --runs 20 "${prof[@]}"
       record "bench $net cuda $prec" "$STATUS" "$SECS" "$(grep -E '^median' "$BL" | tail -1 | cut -c1-90)"
     done
   done
@@ -192,6 +192,13 @@ else
   echo "bench: SKIPPED (the jar has no bench command)" >>"$BL"
   record "bench (lead's CLI)" "SKIPPED" 0 "no bench command in the jar"
 fi
+
+# ---- one automatic pass at 512x512 with full-size random weights, 20 steps, all stages on cuda ----------------
+PL=$OUT/bench.log
+for prec in ${PIPELINE_PRECISIONS:-fp16 fp32}; do
+  run_step "pipeline 512 $prec" 90 "$PL" "$JAVA" "${JOPTS[@]}" -cp "$CP" dev.autodir.analysis.PipelineTiming synthetic 512 20 1 cuda "$prec"
+  record "pipeline pass 512 cuda $prec" "$STATUS" "$SECS" "$(grep -E '^wall time' "$PL" | tail -1 | cut -c1-80)"
+done
 
 # ---- summary --------------------------------------------------------------------------------------------
 {
@@ -204,7 +211,7 @@ fi
   grep -E 'FAIL|passed, .* failed|^golden-check' "$GOLDENLOG" 2>/dev/null | head -30 | cut -c1-200
   echo
   echo "---- bench (engine, cuda) ----"
-  grep -E '^(unet|vae|scm|clip)|^median|^first run' "$BL" 2>/dev/null | head -40
+  grep -vE '^=====|WARNING|^\[' "$BL" 2>/dev/null | head -150
   echo
   echo "---- failing tests (first 25) ----"
   grep -F '[X]' "$TESTS" 2>/dev/null | head -25 | cut -c1-300

@@ -100,6 +100,13 @@ public final class NetworkBench {
     /** One evaluation; returns the output on the host. */
     public FloatTensor run() { return run(ops); }
 
+    /** Time per operation kind of one evaluation (each op synchronised; see {@link OpProfiler}). */
+    public String profile() {
+        OpProfiler p = new OpProfiler(ops);
+        run(p);
+        return p.report();
+    }
+
     /** The matrix FLOPs of one evaluation (counted once through {@link FlopCounter}). */
     public double countFlops() {
         FlopCounter counter = new FlopCounter(ops);

@@ -51,6 +51,9 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--runs", defaultValue = "5", paramLabel = "N", description = "Timed runs. Default: ${DEFAULT-VALUE}.")
     int runs;
 
+    @Option(names = "--profile", description = "Also print the time per operation kind of one evaluation (synchronised after each operation).")
+    boolean profile;
+
     @Override public Integer call() {
         NetworkBench.Network net = NetworkBench.Network.parse(network);
         if (runs < 1) throw new IllegalArgumentException("--runs must be at least 1, got " + runs);
@@ -92,6 +95,7 @@ final class BenchCommand implements Callable<Integer> {
             System.out.printf(Locale.ROOT, "first run %.1f ms (includes weight conversion)%n", firstMs);
             System.out.printf(Locale.ROOT, "median %.2f ms  min %.2f  max %.2f  (%d runs)  %.1f GFLOP  %.2f TFLOP/s%n",
                     median, ms[0], ms[runs - 1], runs, flops / 1e9, flops / 1e12 / (median / 1e3));
+            if (profile) System.out.print(b.profile());
         }
         return 0;
     }
