@@ -173,6 +173,9 @@ public final class Restorer implements AutoCloseable {
             Tensor zT = EulerAncestralSampler.sample(unet, denoiser, unet.uploadFloat32(z0), sigmas, noise,
                     (step, steps, sigma, z, den) -> obs.onStep(passIndex, step, steps, sigma, schedule.sigmaToT(sigma), unet, z, den));
             FloatTensor z = unet.download(zT);
+            // a captured graph lives for one pass: later stages may grow (reallocate) the backend's scratch memory,
+            // which would leave a graph replayed in the next pass pointing at freed memory
+            unetCall.close();
             unet.endStage();
             long t3 = System.nanoTime();
 

@@ -54,7 +54,7 @@ import static org.bytedeco.cuda.global.cudart.CUDA_R_32F;
  * per output feature. One plan (descriptors + the heuristic's algorithm) per shape, made on first use.
  */
 final class Matmul implements AutoCloseable {
-    private record Key(Precision precision, int m, int n, int k, boolean bias) { }
+    private record Key(Precision precision, int m, int n, int k, boolean bias, boolean pointwise) { }
 
     private static final class Plan {
         cublasLtMatmulDescOpaque_t desc;
@@ -86,7 +86,7 @@ final class Matmul implements AutoCloseable {
 
     /** y = x · wᵀ (+ bias): x [m, k], w [n, k], bias [n] or 0, y [m, n]; addresses of device memory. */
     void linear(CUstream_st stream, Precision p, long x, long w, long bias, long y, int m, int n, int k) {
-        Plan plan = plan(new Key(p, m, n, k, bias != 0));
+        Plan plan = plan(new Key(p, m, n, k, bias != 0, false));
         if (bias != 0) {
             biasAddress.put(0, bias);
             CudaCheck.blas(cublasLtMatmulDescSetAttribute(plan.desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER, biasAddress, 8),
@@ -96,6 +96,18 @@ final class Matmul implements AutoCloseable {
                         zero, DevicePointer.of(y), plan.c, DevicePointer.of(y), plan.c, plan.heuristic.algo(),
                         DevicePointer.of(workspace.address()), workspace.bytes(), stream),
                 "cublasLtMatmul(" + p + ", M=" + m + ", N=" + n + ", K=" + k + (bias != 0 ? ", bias" : "") + ")");
+    }
+
+    /**
+     * A 1x1 convolution of one NCHW image as a product: y [Cout, P] = w [Cout, Cin] · x [Cin, P] (row-major), i.e.
+     * column-major D [P, Cout] = X [P, Cin] · W [Cin, Cout] with no transposes; the caller adds the bias.
+     */
+    void pointwise(CUstream_st stream, Precision p, long x, long w, long y, int pixels, int cout, int cin) {
+        Plan plan = plan(new Key(p, pixels, cout, cin, false, true));
+        CudaCheck.blas(cublasLtMatmul(handle, plan.desc, one, DevicePointer.of(x), plan.a, DevicePointer.of(w), plan.b,
+                        zero, DevicePointer.of(y), plan.c, DevicePointer.of(y), plan.c, plan.heuristic.algo(),
+                        DevicePointer.of(workspace.address()), workspace.bytes(), stream),
+                "cublasLtMatmul(pointwise " + p + ", P=" + pixels + ", Cout=" + cout + ", Cin=" + cin + ")");
     }
 
     int plans() { return plans.size(); }
@@ -110,20 +122,30 @@ final class Matmul implements AutoCloseable {
             CudaCheck.blas(cublasLtMatmulDescCreate(out, CUBLAS_COMPUTE_32F, CUDA_R_32F), "cublasLtMatmulDescCreate(" + shape + ")");
             plan.desc = new cublasLtMatmulDescOpaque_t(out.get(0));
             try (IntPointer v = new IntPointer(1)) {
-                v.put(0, CUBLAS_OP_T);
+                v.put(0, key.pointwise() ? CUBLAS_OP_N : CUBLAS_OP_T);
                 CudaCheck.blas(cublasLtMatmulDescSetAttribute(plan.desc, CUBLASLT_MATMUL_DESC_TRANSA, v, 4), "cublasLtMatmulDescSetAttribute(TRANSA)");
                 v.put(0, CUBLAS_OP_N);
                 CudaCheck.blas(cublasLtMatmulDescSetAttribute(plan.desc, CUBLASLT_MATMUL_DESC_TRANSB, v, 4), "cublasLtMatmulDescSetAttribute(TRANSB)");
                 v.put(0, key.bias() ? CUBLASLT_EPILOGUE_BIAS : CUBLASLT_EPILOGUE_DEFAULT);
                 CudaCheck.blas(cublasLtMatmulDescSetAttribute(plan.desc, CUBLASLT_MATMUL_DESC_EPILOGUE, v, 4), "cublasLtMatmulDescSetAttribute(EPILOGUE)");
             }
-            // column-major views: A = weight [K, N] (ld K), B = x [K, M] (ld K), C = D = y [N, M] (ld N)
-            CudaCheck.blas(cublasLtMatrixLayoutCreate(out, type, key.k(), key.n(), key.k()), "cublasLtMatrixLayoutCreate(A, " + shape + ")");
-            plan.a = new cublasLtMatrixLayoutOpaque_t(out.get(0));
-            CudaCheck.blas(cublasLtMatrixLayoutCreate(out, type, key.k(), key.m(), key.k()), "cublasLtMatrixLayoutCreate(B, " + shape + ")");
-            plan.b = new cublasLtMatrixLayoutOpaque_t(out.get(0));
-            CudaCheck.blas(cublasLtMatrixLayoutCreate(out, type, key.n(), key.m(), key.n()), "cublasLtMatrixLayoutCreate(C, " + shape + ")");
-            plan.c = new cublasLtMatrixLayoutOpaque_t(out.get(0));
+            if (key.pointwise()) {
+                // column-major views: A = x [M=P, K=Cin] (ld P), B = weight [K=Cin, N=Cout] (ld Cin), C = D = y [P, Cout] (ld P)
+                CudaCheck.blas(cublasLtMatrixLayoutCreate(out, type, key.m(), key.k(), key.m()), "cublasLtMatrixLayoutCreate(A, " + shape + ")");
+                plan.a = new cublasLtMatrixLayoutOpaque_t(out.get(0));
+                CudaCheck.blas(cublasLtMatrixLayoutCreate(out, type, key.k(), key.n(), key.k()), "cublasLtMatrixLayoutCreate(B, " + shape + ")");
+                plan.b = new cublasLtMatrixLayoutOpaque_t(out.get(0));
+                CudaCheck.blas(cublasLtMatrixLayoutCreate(out, type, key.m(), key.n(), key.m()), "cublasLtMatrixLayoutCreate(C, " + shape + ")");
+                plan.c = new cublasLtMatrixLayoutOpaque_t(out.get(0));
+            } else {
+                // column-major views: A = weight [K, N] (ld K), B = x [K, M] (ld K), C = D = y [N, M] (ld N)
+                CudaCheck.blas(cublasLtMatrixLayoutCreate(out, type, key.k(), key.n(), key.k()), "cublasLtMatrixLayoutCreate(A, " + shape + ")");
+                plan.a = new cublasLtMatrixLayoutOpaque_t(out.get(0));
+                CudaCheck.blas(cublasLtMatrixLayoutCreate(out, type, key.k(), key.m(), key.k()), "cublasLtMatrixLayoutCreate(B, " + shape + ")");
+                plan.b = new cublasLtMatrixLayoutOpaque_t(out.get(0));
+                CudaCheck.blas(cublasLtMatrixLayoutCreate(out, type, key.n(), key.m(), key.n()), "cublasLtMatrixLayoutCreate(C, " + shape + ")");
+                plan.c = new cublasLtMatrixLayoutOpaque_t(out.get(0));
+            }
 
             CudaCheck.blas(cublasLtMatmulPreferenceCreate(out), "cublasLtMatmulPreferenceCreate");
             cublasLtMatmulPreferenceOpaque_t pref = new cublasLtMatmulPreferenceOpaque_t(out.get(0));
