@@ -176,10 +176,12 @@ record "torch_bench fp16" "$STATUS" "$SECS" "$(grep -c 'median' "$TB") timings"
 BL=$OUT/bench.log
 if has_command bench; then
   if [ -n "${BENCH_ALT_UNET:-1}" ]; then
-    # the same UNet step with cuDNN's heuristic convolution algorithms instead of timed ones (cudnnFind)
-    run_step "bench unet fp16 heuristic conv" "$T_BENCH" "$BL" "$JAVA" "${JOPTS[@]}" -Dautodir.cuda.convFind=false \
-        -jar "$WORK/autodir.jar" bench --network unet --backend cuda --precision fp16 --warmup 3 --runs 20
-    record "bench unet fp16 heuristic conv" "$STATUS" "$SECS" "$(grep -E '^median' "$BL" | tail -1 | cut -c1-90)"
+    # baselines in the same call: 1x1 convolutions through cuDNN instead of cuBLASLt
+    for net in unet scm; do
+      run_step "bench $net fp16 cudnn 1x1" "$T_BENCH" "$BL" "$JAVA" "${JOPTS[@]}" -Dautodir.cuda.pointwiseGemm=false \
+          -jar "$WORK/autodir.jar" bench --network $net --backend cuda --precision fp16 --warmup 3 --runs 20
+      record "bench $net fp16 cudnn 1x1" "$STATUS" "$SECS" "$(grep -E '^median' "$BL" | tail -1 | cut -c1-90)"
+    done
   fi
   for prec in $BENCH_PRECISIONS; do
     for net in $BENCH_NETWORKS; do
