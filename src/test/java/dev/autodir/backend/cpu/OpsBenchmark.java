@@ -135,6 +135,18 @@ public final class OpsBenchmark {
             FloatTensor x = random(24, 1, 1, 320, 64, 64);
             return () -> ops.silu(x);
         }));
+        cases.add(new Case("upsample2x 256x256x256", 10, () -> {
+            FloatTensor x = random(44, 1, 1, 256, 256, 256);
+            return () -> ops.upsampleNearest2x(x);
+        }));
+        cases.add(new Case("nchwToTokens 320x64x64", 50, () -> {
+            FloatTensor x = random(45, 1, 1, 320, 64, 64);
+            return () -> ops.nchwToTokens(x);
+        }));
+        cases.add(new Case("concat 640+320 32x32", 50, () -> {
+            FloatTensor a = random(46, 1, 1, 640, 32, 32), b = random(47, 1, 1, 320, 32, 32);
+            return () -> ops.concat(List.of(a, b), 1);
+        }));
         // composite blocks as the UNet runs them at 64x64 latent (shapes of SD-1.5's first level)
         cases.add(new Case("unet resblock 320 64x64", 10, () -> {
             FloatTensor x = random(40, 1, 1, 320, 64, 64), emb = random(41, 1, 1, 1280);
