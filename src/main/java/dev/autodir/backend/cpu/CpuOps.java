@@ -61,6 +61,8 @@ public final class CpuOps implements Ops {
     static final long COLUMN_BLOCK = 16L << 20;
     /** Output band of the shifted-window convolution (floats, 8 MiB): Cout × rows · padded width. */
     static final long SHIFT_BAND = 2L << 20;
+    /** Pixels × (Cin + Cout) per band of a 1×1 convolution (floats, 4 MiB), so a band stays in cache. */
+    static final long POINTWISE_BAND = 1L << 20;
     /** Tiles (2×2 outputs each) per band of the Winograd convolution. */
     static final long WINOGRAD_TILES = 512;
     /** Below this many input channels a stride-1 convolution goes through im2col (K = Cin·kh·kw). */
@@ -184,6 +186,8 @@ public final class CpuOps implements Ops {
             convWinograd(x, w, b, out, g);
         } else if (groups == 1 && kh * kw > 1 && cin >= SHIFT_MIN_CHANNELS) {
             convShifted(x, w, b, out, g);
+        } else if (groups == 1 && kh == 1 && kw == 1 && stride == 1 && padding == 0) {
+            convPointwise(x, w, b, out);
         } else {
             convGemm(x, w, out, g, groups);
             if (b != null) addBiasPerChannel(out.data(), b.data(), batch, cout, ho * wo);
@@ -221,6 +225,40 @@ public final class CpuOps implements Ops {
                 }
             }
             y.get(0, out.data(), bi * cout * plane, cout * plane);
+        }
+    }
+
+    /**
+     * 1×1 convolution, W [Cout, Cin] · x [Cin, pixels], in bands of pixels: each worker copies its
+     * band's columns into its own native block, multiplies, and copies the result back with the bias,
+     * so the copies run in parallel and hit cache.
+     */
+    private void convPointwise(FloatTensor x, FloatTensor w, FloatTensor b, FloatTensor out) {
+        int batch = x.dim(0), cin = x.dim(1), cout = out.dim(1), plane = x.dim(2) * x.dim(3);
+        NativeFloats wn = matrix(w);
+        int threads = parallel.threads();
+        long wanted = Math.max(threads, ((long) plane * (cin + cout) + POINTWISE_BAND - 1) / POINTWISE_BAND);
+        int bands = (int) Math.min(plane, (wanted + threads - 1) / threads * threads);
+        int width = (plane + bands - 1) / bands;
+        bands = (plane + width - 1) / width;
+        NativeFloats xs = scratchB.ensure((long) threads * cin * width), ys = scratchC.ensure((long) threads * cout * width);
+        float[] xd = x.data(), od = out.data(), bd = b == null ? null : b.data();
+        int bandCount = bands;
+        for (int bi = 0; bi < batch; bi++) {
+            int xBase = bi * cin * plane, yBase = bi * cout * plane;
+            parallel.forWorkers(bandCount, (long) cin * cout * width, (worker, b0, b1) -> {
+                long xOff = (long) worker * cin * width, yOff = (long) worker * cout * width;
+                for (int band = b0; band < b1; band++) {
+                    int p0 = band * width, n = Math.min(width, plane - p0);
+                    for (int ci = 0; ci < cin; ci++) xs.put(xOff + (long) ci * n, xd, xBase + ci * plane + p0, n);
+                    Blas.sgemm(false, false, cout, n, cin, 1f, wn, 0, cin, xs, xOff, n, 0f, ys, yOff, n);
+                    for (int co = 0; co < cout; co++) {
+                        int at = yBase + co * plane + p0;
+                        ys.get(yOff + (long) co * n, od, at, n);
+                        if (bd != null) VectorMath.addScalar(od, at, bd[co], od, at, n);
+                    }
+                }
+            });
         }
     }
 
