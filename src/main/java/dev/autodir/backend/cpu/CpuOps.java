@@ -189,8 +189,7 @@ public final class CpuOps implements Ops {
         } else if (groups == 1 && kh == 1 && kw == 1 && stride == 1 && padding == 0) {
             convPointwise(x, w, b, out);
         } else {
-            convGemm(x, w, out, g, groups);
-            if (b != null) addBiasPerChannel(out.data(), b.data(), batch, cout, ho * wo);
+            convGemm(x, w, b, out, g, groups);
         }
         return out;
     }
@@ -199,8 +198,9 @@ public final class CpuOps implements Ops {
     private record Geometry(int cin, int h, int w, int kh, int kw, int stride, int pad, int ho, int wo) { }
 
     /** Groups of channels as matrix products: W_g [Cout/g, Cin/g·kh·kw] · columns [Cin/g·kh·kw, Ho·Wo]. */
-    private void convGemm(FloatTensor x, FloatTensor w, FloatTensor out, Geometry g, int groups) {
+    private void convGemm(FloatTensor x, FloatTensor w, FloatTensor b, FloatTensor out, Geometry g, int groups) {
         int batch = x.dim(0), cout = out.dim(1);
+        float[] od = out.data(), bd = b == null ? null : b.data();
         int cg = g.cin / groups, coutg = cout / groups;
         int k = cg * g.kh * g.kw, plane = g.ho * g.wo, inPlane = g.h * g.w;
         boolean pointwise = g.kh == 1 && g.kw == 1 && g.stride == 1 && g.pad == 0;
@@ -224,7 +224,14 @@ public final class CpuOps implements Ops {
                     gemmSplitRows(coutg, n, k, wn, wOff, scratchB, 0, n, y, cOff + (long) oh0 * g.wo, plane);
                 }
             }
-            y.get(0, out.data(), bi * cout * plane, cout * plane);
+            // back to the heap, output channels shared out, bias added on the way
+            int yBase = bi * cout * plane;
+            parallel.forRange(cout, plane, (c0, c1) -> {
+                for (int co = c0; co < c1; co++) {
+                    y.get((long) co * plane, od, yBase + co * plane, plane);
+                    if (bd != null) VectorMath.addScalar(od, yBase + co * plane, bd[co], od, yBase + co * plane, plane);
+                }
+            });
         }
     }
 
@@ -546,12 +553,6 @@ public final class CpuOps implements Ops {
         }
         scratchMatrix.ensure(data.length).put(0, data, 0, data.length);
         return scratchMatrix;
-    }
-
-    private void addBiasPerChannel(float[] od, float[] bd, int batch, int channels, int plane) {
-        parallel.forRange(batch * channels, plane, (p0, p1) -> {
-            for (int p = p0; p < p1; p++) VectorMath.addScalar(od, p * plane, bd[p % channels], od, p * plane, plane);
-        });
     }
 
     // ---- normalisation ------------------------------------------------------------------------
