@@ -57,8 +57,8 @@ import java.util.Set;
  * scratch buffers are synchronized.
  */
 public final class CpuOps implements Ops {
-    /** Upper bound of an im2col block (floats, 64 MiB); larger convolutions go in bands of output rows. */
-    static final long COLUMN_BLOCK = 16L << 20;
+    /** Upper bound of an im2col block (floats, 16 MiB); larger convolutions go in bands of output rows. */
+    static final long COLUMN_BLOCK = 4L << 20;
     /** Output band of the shifted-window convolution (floats, 8 MiB): Cout × rows · padded width. */
     static final long SHIFT_BAND = 2L << 20;
     /** Pixels × (Cin + Cout) per band of a 1×1 convolution (floats, 4 MiB), so a band stays in cache. */
