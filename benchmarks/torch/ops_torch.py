@@ -5,6 +5,8 @@ LayerNorm2d). Prints the median and minimum of the timed runs in milliseconds.
 
     python3 benchmarks/torch/ops_torch.py [filter] [--threads N]
 
+A filter selects the cases whose name contains it, or with a leading ^, starts with it.
+
 Use the interpreter that has torch (Debian's python3-torch 1.13 lives in /usr/bin/python3).
 """
 import argparse
@@ -180,7 +182,8 @@ def main():
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, mkldnn {torch.backends.mkldnn.is_available()}")
     with torch.inference_mode():
         for name, runs, setup in CASES:
-            if args.filter not in name:
+            f = args.filter
+            if not (name.startswith(f[1:]) if f.startswith("^") else f in name):
                 continue
             fn = setup()
             for _ in range(3):

@@ -21,6 +21,7 @@ import java.util.function.Supplier;
  * java --add-modules jdk.incubator.vector -cp target/classes:target/test-classes:$(cat target/cp.txt) \
  *     dev.autodir.backend.cpu.OpsBenchmark [filter]
  * </pre>
+ * A filter selects the cases whose name contains it, or with a leading {@code ^}, starts with it.
  * Prints one line per case: the median and minimum of the timed runs in milliseconds.
  */
 public final class OpsBenchmark {
@@ -195,7 +196,8 @@ public final class OpsBenchmark {
         System.out.printf(Locale.ROOT, "cpu backend, %d Java threads, OpenBLAS threads %d, lanes %d%n",
                 Runtime.getRuntime().availableProcessors(), Blas.threads(), VectorMath.LANES);
         for (Case c : cases) {
-            if (!c.name.contains(filter)) continue;
+            boolean match = filter.startsWith("^") ? c.name.startsWith(filter.substring(1)) : c.name.contains(filter);
+            if (!match) continue;
             Runnable run = c.setup.get();
             for (int i = 0; i < 3; i++) run.run();                           // warm-up (JIT, caches, buffers)
             double[] ms = new double[c.runs];
