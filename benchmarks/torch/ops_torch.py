@@ -5,6 +5,8 @@ LayerNorm2d). Prints the median and minimum of the timed runs in milliseconds.
 
     python3 benchmarks/torch/ops_torch.py [filter] [--threads N]
 
+A filter selects the cases whose name contains it, or with a leading ^, starts with it.
+
 Use the interpreter that has torch (Debian's python3-torch 1.13 lives in /usr/bin/python3).
 """
 import argparse
@@ -126,6 +128,21 @@ def transformer():
     return run
 
 
+def upsample(c, h, w):
+    x = torch.randn(1, c, h, w)
+    return lambda: F.interpolate(x, scale_factor=2.0, mode="nearest")
+
+
+def to_tokens(c, h, w):
+    x = torch.randn(1, c, h, w)
+    return lambda: x.permute(0, 2, 3, 1).reshape(1, h * w, c).contiguous()
+
+
+def concat(c1, c2, h, w):
+    a, b = torch.randn(1, c1, h, w), torch.randn(1, c2, h, w)
+    return lambda: torch.cat([a, b], dim=1)
+
+
 CASES = [
     ("conv3x3 320->320 64x64", 10, lambda: conv(320, 320, 64, 64, 3)),
     ("conv1x1 320->320 64x64", 20, lambda: conv(320, 320, 64, 64, 1)),
@@ -147,6 +164,9 @@ CASES = [
     ("layerNormChannels 64x512x512", 10, lambda: layer_norm_channels(64, 512, 512)),
     ("geglu 4096x2560", 20, lambda: geglu(4096, 2560)),
     ("silu 320x64x64", 50, lambda: silu(320, 64, 64)),
+    ("upsample2x 256x256x256", 10, lambda: upsample(256, 256, 256)),
+    ("nchwToTokens 320x64x64", 50, lambda: to_tokens(320, 64, 64)),
+    ("concat 640+320 32x32", 50, lambda: concat(640, 320, 32, 32)),
     ("unet resblock 320 64x64", 10, resblock),
     ("unet transformer 320 64x64", 5, transformer),
 ]
@@ -162,7 +182,8 @@ def main():
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, mkldnn {torch.backends.mkldnn.is_available()}")
     with torch.inference_mode():
         for name, runs, setup in CASES:
-            if args.filter not in name:
+            f = args.filter
+            if not (name.startswith(f[1:]) if f.startswith("^") else f in name):
                 continue
             fn = setup()
             for _ in range(3):

@@ -17,25 +17,52 @@ import java.util.Set;
 /**
  * The float32 cpu backend, and the project's reference: every other backend is checked against it.
  *
- * <p>Tensors are {@link FloatTensor}s on the Java heap. Matrix products (linear layers, convolutions
- * through im2col, attention's q·kᵀ and p·v) run in OpenBLAS {@code cblas_sgemm} on owned native
- * buffers; normalisations and elementwise operations are plain Java loops with the Vector API, spread
- * over a small fork-join pool. Results match PyTorch's float32 CPU kernels to rounding (see
- * {@code OpsConformanceTest}).
+ * <p>Tensors are {@link FloatTensor}s on the Java heap. Matrix products run in OpenBLAS
+ * {@code cblas_sgemm} on owned native buffers (never on Java arrays, which JavaCPP would copy in and
+ * out on every call); normalisations and elementwise operations are Java loops with the Vector API.
+ * All parallelism is this class's own small fork-join pool: OpenBLAS is set to one thread
+ * (process-wide) and called once per worker, so no OpenBLAS thread spins while Java works.
  *
- * <p>Weights returned by {@link #weight} are cached per (store, key); the first time one is used as a
- * matrix (linear or convolution weight) a native copy is made and kept until {@link #close()}, so a
- * network's matrices then live twice (heap and native). {@code CpuOps(threads, false)} turns that cache
- * off and copies the matrix into scratch memory on every call instead.
+ * <p>Convolution paths, chosen by shape (all checked by {@code OpsConformanceTest}):
+ * <ul>
+ *   <li>groups = channels (NAFNet's depthwise 3×3): a direct vector loop per channel;
+ *   <li>3×3, stride 1, ≥ 32 channels in and out (the UNet's, VAE's and NAFNet's big layers): Winograd
+ *       F(2×2, 3×3), 16 products of [Cout, Cin] · [Cin, tiles] ({@link Winograd}); its rounding error
+ *       is about 1.6× the direct sum's, ~5e-7 relative at 320 channels;
+ *   <li>other kernels with ≥ 32 input channels, any stride: "shifted windows", one product per kernel
+ *       tap on a padded (for stride s: phase-split) copy of the input, no im2col;
+ *   <li>1×1 stride 1: one product on the input as it is;
+ *   <li>the rest (few input channels, other groups): im2col in bands, then one product.
+ * </ul>
+ * Attention runs one (batch, head, block of queries) item at a time per worker: q·kᵀ into a 4 MiB
+ * block of scores, masked softmax in place, then the product with v scaled by 1/Σ; all heads' score
+ * matrices never exist at once.
+ *
+ * <p>Numerics follow PyTorch's float32 CPU kernels (biased variance in GroupNorm and LayerNorm with
+ * sums accumulated in double, softmax with max subtraction, exact-erf GELU, SiLU = x·sigmoid(x));
+ * results agree with a double-precision reference to ~1e-7 relative L2.
+ *
+ * <p>Memory: weights returned by {@link #weight} are cached per (store, key) until {@link #close()}.
+ * The first time a weight is used as a matrix, a native copy in the layout of its path is kept too (a
+ * plain copy, per-tap [kh·kw][Cout][Cin], or Winograd [16][Cout][Cin], 16/9 of the weight), so a
+ * network's matrices live about twice. {@code CpuOps(threads, false)} keeps no native copies and
+ * prepares the matrix on every call instead (slower). Scratch buffers grow to the largest layer
+ * (at 512×512 images: a few hundred MiB) and are freed by {@link #close()}.
+ *
+ * <p>Speed depends on which kernels OpenBLAS picked when it loaded: {@code OPENBLAS_CORETYPE=Haswell}
+ * (set on this project's build machine) forces AVX2 kernels on an AVX-512 CPU and costs ~1.5× on every
+ * product; a warning is logged when that is detected.
  *
  * <p>An instance is meant to be driven by one thread at a time; the methods that use the shared native
  * scratch buffers are synchronized.
  */
 public final class CpuOps implements Ops {
-    /** Upper bound of an im2col block (floats, 64 MiB); larger convolutions go in bands of output rows. */
-    static final long COLUMN_BLOCK = 16L << 20;
+    /** Upper bound of an im2col block (floats, 16 MiB); larger convolutions go in bands of output rows. */
+    static final long COLUMN_BLOCK = 4L << 20;
     /** Output band of the shifted-window convolution (floats, 8 MiB): Cout × rows · padded width. */
     static final long SHIFT_BAND = 2L << 20;
+    /** Pixels × (Cin + Cout) per band of a 1×1 convolution (floats, 4 MiB), so a band stays in cache. */
+    static final long POINTWISE_BAND = 1L << 20;
     /** Tiles (2×2 outputs each) per band of the Winograd convolution. */
     static final long WINOGRAD_TILES = 512;
     /** Below this many input channels a stride-1 convolution goes through im2col (K = Cin·kh·kw). */
@@ -159,9 +186,10 @@ public final class CpuOps implements Ops {
             convWinograd(x, w, b, out, g);
         } else if (groups == 1 && kh * kw > 1 && cin >= SHIFT_MIN_CHANNELS) {
             convShifted(x, w, b, out, g);
+        } else if (groups == 1 && kh == 1 && kw == 1 && stride == 1 && padding == 0) {
+            convPointwise(x, w, b, out);
         } else {
-            convGemm(x, w, out, g, groups);
-            if (b != null) addBiasPerChannel(out.data(), b.data(), batch, cout, ho * wo);
+            convGemm(x, w, b, out, g, groups);
         }
         return out;
     }
@@ -170,8 +198,9 @@ public final class CpuOps implements Ops {
     private record Geometry(int cin, int h, int w, int kh, int kw, int stride, int pad, int ho, int wo) { }
 
     /** Groups of channels as matrix products: W_g [Cout/g, Cin/g·kh·kw] · columns [Cin/g·kh·kw, Ho·Wo]. */
-    private void convGemm(FloatTensor x, FloatTensor w, FloatTensor out, Geometry g, int groups) {
+    private void convGemm(FloatTensor x, FloatTensor w, FloatTensor b, FloatTensor out, Geometry g, int groups) {
         int batch = x.dim(0), cout = out.dim(1);
+        float[] od = out.data(), bd = b == null ? null : b.data();
         int cg = g.cin / groups, coutg = cout / groups;
         int k = cg * g.kh * g.kw, plane = g.ho * g.wo, inPlane = g.h * g.w;
         boolean pointwise = g.kh == 1 && g.kw == 1 && g.stride == 1 && g.pad == 0;
@@ -195,7 +224,48 @@ public final class CpuOps implements Ops {
                     gemmSplitRows(coutg, n, k, wn, wOff, scratchB, 0, n, y, cOff + (long) oh0 * g.wo, plane);
                 }
             }
-            y.get(0, out.data(), bi * cout * plane, cout * plane);
+            // back to the heap, output channels shared out, bias added on the way
+            int yBase = bi * cout * plane;
+            parallel.forRange(cout, plane, (c0, c1) -> {
+                for (int co = c0; co < c1; co++) {
+                    y.get((long) co * plane, od, yBase + co * plane, plane);
+                    if (bd != null) VectorMath.addScalar(od, yBase + co * plane, bd[co], od, yBase + co * plane, plane);
+                }
+            });
+        }
+    }
+
+    /**
+     * 1×1 convolution, W [Cout, Cin] · x [Cin, pixels], in bands of pixels: each worker copies its
+     * band's columns into its own native block, multiplies, and copies the result back with the bias,
+     * so the copies run in parallel and hit cache.
+     */
+    private void convPointwise(FloatTensor x, FloatTensor w, FloatTensor b, FloatTensor out) {
+        int batch = x.dim(0), cin = x.dim(1), cout = out.dim(1), plane = x.dim(2) * x.dim(3);
+        NativeFloats wn = matrix(w);
+        int threads = parallel.threads();
+        long wanted = Math.max(threads, ((long) plane * (cin + cout) + POINTWISE_BAND - 1) / POINTWISE_BAND);
+        int bands = (int) Math.min(plane, (wanted + threads - 1) / threads * threads);
+        int width = (plane + bands - 1) / bands;
+        bands = (plane + width - 1) / width;
+        NativeFloats xs = scratchB.ensure((long) threads * cin * width), ys = scratchC.ensure((long) threads * cout * width);
+        float[] xd = x.data(), od = out.data(), bd = b == null ? null : b.data();
+        int bandCount = bands;
+        for (int bi = 0; bi < batch; bi++) {
+            int xBase = bi * cin * plane, yBase = bi * cout * plane;
+            parallel.forWorkers(bandCount, (long) cin * cout * width, (worker, b0, b1) -> {
+                long xOff = (long) worker * cin * width, yOff = (long) worker * cout * width;
+                for (int band = b0; band < b1; band++) {
+                    int p0 = band * width, n = Math.min(width, plane - p0);
+                    for (int ci = 0; ci < cin; ci++) xs.put(xOff + (long) ci * n, xd, xBase + ci * plane + p0, n);
+                    Blas.sgemm(false, false, cout, n, cin, 1f, wn, 0, cin, xs, xOff, n, 0f, ys, yOff, n);
+                    for (int co = 0; co < cout; co++) {
+                        int at = yBase + co * plane + p0;
+                        ys.get(yOff + (long) co * n, od, at, n);
+                        if (bd != null) VectorMath.addScalar(od, at, bd[co], od, at, n);
+                    }
+                }
+            });
         }
     }
 
@@ -483,12 +553,6 @@ public final class CpuOps implements Ops {
         }
         scratchMatrix.ensure(data.length).put(0, data, 0, data.length);
         return scratchMatrix;
-    }
-
-    private void addBiasPerChannel(float[] od, float[] bd, int batch, int channels, int plane) {
-        parallel.forRange(batch * channels, plane, (p0, p1) -> {
-            for (int p = p0; p < p1; p++) VectorMath.addScalar(od, p * plane, bd[p % channels], od, p * plane, plane);
-        });
     }
 
     // ---- normalisation ------------------------------------------------------------------------
@@ -987,6 +1051,69 @@ public final class CpuOps implements Ops {
             System.arraycopy(x.data(), (bi * n + rows[bi]) * c, out.data(), bi * c, c);
         }
         return out;
+    }
+
+    // ---- warm-up ------------------------------------------------------------------------------
+
+    /**
+     * Runs every kernel on small inputs until the JIT has compiled it. Until then the Vector API code
+     * runs interpreted or in C1 and is tens of times slower: a cold first GroupNorm over 128×512×512
+     * takes ~0.5 s instead of ~20 ms. Stages that run once per image (the VAE, the SCM) pay that on
+     * every kernel unless this ran first. Optional; takes a second or two of CPU; results are
+     * discarded. Returns the milliseconds it took.
+     */
+    public synchronized long warmUp() {
+        checkOpen();
+        long t0 = System.nanoTime();
+        java.util.Random r = new java.util.Random(1);
+        java.util.function.Function<int[], FloatTensor> rnd = shape -> {
+            FloatTensor t = FloatTensor.zeros(shape);
+            for (int i = 0; i < t.numel(); i++) t.data()[i] = (float) r.nextGaussian();
+            return t;
+        };
+        FloatTensor x = rnd.apply(new int[] {1, 32, 12, 12}), c = rnd.apply(new int[] {32});
+        FloatTensor w3 = rnd.apply(new int[] {32, 32, 3, 3}), w1 = rnd.apply(new int[] {32, 32, 1, 1});
+        FloatTensor wd = rnd.apply(new int[] {32, 1, 3, 3}), w5 = rnd.apply(new int[] {8, 32, 5, 5});
+        FloatTensor wSmall = rnd.apply(new int[] {32, 4, 3, 3}), xSmall = rnd.apply(new int[] {1, 4, 12, 12});
+        FloatTensor seq = rnd.apply(new int[] {1, 20, 32}), lw = rnd.apply(new int[] {48, 32}), lb = rnd.apply(new int[] {48});
+        AttentionMask pad = new AttentionMask(true, new int[][] {java.util.stream.IntStream.range(0, 20).map(i -> i < 15 ? 1 : 0).toArray()});
+        for (int i = 0; i < 120; i++) {
+            conv2d(x, w3, c, 1, 1, 1);                 // Winograd
+            conv2d(x, w3, c, 2, 1, 1);                 // shifted, stride 2
+            conv2d(x, w5, null, 1, 2, 1);              // shifted, stride 1
+            conv2d(x, w1, c, 1, 0, 1);                 // 1x1
+            conv2d(xSmall, wSmall, c, 1, 1, 1);        // im2col
+            conv2d(x, wd, c, 1, 1, 32);                // depthwise
+            linear(seq, lw, lb);
+            linear(rnd.apply(new int[] {1, 64, 32}), lw, lb);
+            groupNorm(x, 8, c, c, 1e-5f, true);
+            groupNorm(x, 8, c, c, 1e-5f, false);
+            layerNorm(seq, c, c, 1e-5f);
+            layerNormChannels(x, c, c, 1e-6f);
+            attention(seq, seq, seq, 4, 0.35f, AttentionMask.NONE);
+            attention(seq, seq, seq, 4, 0.35f, pad);
+            silu(x);
+            quickGelu(x);
+            gelu(x);
+            geglu(seq);
+            simpleGate(x);
+            add(x, x);
+            add(x, rnd.apply(new int[] {12}));
+            mul(x, x);
+            scale(x, 0.5f);
+            clamp(x, -1, 1);
+            addPerChannel(x, c);
+            mulPerChannel(x, c);
+            upsampleNearest2x(x);
+            pixelShuffle(x, 2);
+            globalAvgPool(x);
+            pad2d(x, 0, 1, 0, 1);
+            crop2d(x, 1, 1, 10, 10);
+            concat(List.of(x, x), 1);
+            slice(x, 1, 0, 16);
+            tokensToNchw(nchwToTokens(x), 12, 12);
+        }
+        return (System.nanoTime() - t0) / 1_000_000;
     }
 
     // ---- lifetime and helpers -----------------------------------------------------------------

@@ -113,6 +113,16 @@ class CpuOpsTest {
         }
     }
 
+    /** The warm-up runs every kernel; afterwards the backend computes as before. */
+    @Test void warmUpLeavesTheBackendUsable() {
+        try (CpuOps ops = new CpuOps()) {
+            assertTrue(ops.warmUp() >= 0);
+            FloatTensor x = random(20, 1, 40, 9, 7), w = random(21, 36, 40, 3, 3), b = random(22, 36);
+            assertRelL2("conv2d after warm-up", (FloatTensor) ops.conv2d(x, w, b, 1, 1, 1),
+                    ReferenceOps.conv2d(x, w, b, 1, 1, 1), 1e-5);
+        }
+    }
+
     @Test void closedBackendRefusesWork() {
         CpuOps ops = new CpuOps();
         FloatTensor x = random(12, 2, 3);

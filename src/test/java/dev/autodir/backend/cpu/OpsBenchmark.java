@@ -21,6 +21,7 @@ import java.util.function.Supplier;
  * java --add-modules jdk.incubator.vector -cp target/classes:target/test-classes:$(cat target/cp.txt) \
  *     dev.autodir.backend.cpu.OpsBenchmark [filter]
  * </pre>
+ * A filter selects the cases whose name contains it, or with a leading {@code ^}, starts with it.
  * Prints one line per case: the median and minimum of the timed runs in milliseconds.
  */
 public final class OpsBenchmark {
@@ -135,6 +136,18 @@ public final class OpsBenchmark {
             FloatTensor x = random(24, 1, 1, 320, 64, 64);
             return () -> ops.silu(x);
         }));
+        cases.add(new Case("upsample2x 256x256x256", 10, () -> {
+            FloatTensor x = random(44, 1, 1, 256, 256, 256);
+            return () -> ops.upsampleNearest2x(x);
+        }));
+        cases.add(new Case("nchwToTokens 320x64x64", 50, () -> {
+            FloatTensor x = random(45, 1, 1, 320, 64, 64);
+            return () -> ops.nchwToTokens(x);
+        }));
+        cases.add(new Case("concat 640+320 32x32", 50, () -> {
+            FloatTensor a = random(46, 1, 1, 640, 32, 32), b = random(47, 1, 1, 320, 32, 32);
+            return () -> ops.concat(List.of(a, b), 1);
+        }));
         // composite blocks as the UNet runs them at 64x64 latent (shapes of SD-1.5's first level)
         cases.add(new Case("unet resblock 320 64x64", 10, () -> {
             FloatTensor x = random(40, 1, 1, 320, 64, 64), emb = random(41, 1, 1, 1280);
@@ -183,7 +196,8 @@ public final class OpsBenchmark {
         System.out.printf(Locale.ROOT, "cpu backend, %d Java threads, OpenBLAS threads %d, lanes %d%n",
                 Runtime.getRuntime().availableProcessors(), Blas.threads(), VectorMath.LANES);
         for (Case c : cases) {
-            if (!c.name.contains(filter)) continue;
+            boolean match = filter.startsWith("^") ? c.name.startsWith(filter.substring(1)) : c.name.contains(filter);
+            if (!match) continue;
             Runnable run = c.setup.get();
             for (int i = 0; i < 3; i++) run.run();                           // warm-up (JIT, caches, buffers)
             double[] ms = new double[c.runs];
