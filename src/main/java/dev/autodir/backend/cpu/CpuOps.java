@@ -7,12 +7,10 @@ import dev.autodir.io.WeightStore;
 import dev.autodir.tensor.FloatTensor;
 
 import java.util.Arrays;
-import java.util.Collections;
 import java.util.HashMap;
 import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
 
 /**
  * The float32 cpu backend, and the project's reference: every other backend is checked against it.
@@ -42,12 +40,15 @@ import java.util.Set;
  * sums accumulated in double, softmax with max subtraction, exact-erf GELU, SiLU = x·sigmoid(x));
  * results agree with a double-precision reference to ~1e-7 relative L2.
  *
- * <p>Memory: weights returned by {@link #weight} are cached per (store, key) until {@link #close()}.
- * The first time a weight is used as a matrix, a native copy in the layout of its path is kept too (a
- * plain copy, per-tap [kh·kw][Cout][Cin], or Winograd [16][Cout][Cin], 16/9 of the weight), so a
- * network's matrices live about twice. {@code CpuOps(threads, false)} keeps no native copies and
- * prepares the matrix on every call instead (slower). Scratch buffers grow to the largest layer
- * (at 512×512 images: a few hundred MiB) and are freed by {@link #close()}.
+ * <p>Memory: {@link #weight} reads each checkpoint tensor once and caches it per (store, key) until
+ * {@link #close()}, as a {@link CpuWeight}. The first time a weight is used as a matrix, it is written
+ * to native memory in the layout of its path (plain, per-tap [kh·kw][Cout][Cin], or Winograd
+ * [16][Cout][Cin], 16/9 of the weight) and its heap array is dropped, so a matrix lives once, in
+ * native memory; weights used as heap data (biases, norm scales, depthwise kernels) stay on the heap.
+ * Any operation still accepts plain {@link FloatTensor}s everywhere; their matrices are prepared in
+ * scratch memory on every call. {@code CpuOps(threads, false)} keeps every weight as a heap tensor and
+ * prepares its matrix on every call instead (slower). Scratch buffers grow to the largest layer (at
+ * 512×512 images: a few hundred MiB) and are freed by {@link #close()}.
  *
  * <p>Speed depends on which kernels OpenBLAS picked when it loaded: {@code OPENBLAS_CORETYPE=Haswell}
  * (set on this project's build machine) forces AVX2 kernels on an AVX-512 CPU and costs ~1.5× on every
@@ -76,14 +77,11 @@ public final class CpuOps implements Ops {
     private final long scoreBlock;
     private final long shiftBand;
     private final long winogradTiles;
-    private final Map<WeightStore, Map<String, FloatTensor>> weights = new IdentityHashMap<>();
-    /** The backing arrays of every tensor handed out by {@link #weight}. */
-    private final Set<float[]> weightArrays = Collections.newSetFromMap(new IdentityHashMap<>());
-    private final Map<float[], NativeFloats> nativeWeights = new IdentityHashMap<>();
-    /** 3×3 weights in the Winograd domain, [16][Cout][Cin]. */
-    private final Map<float[], NativeFloats> winogradWeights = new IdentityHashMap<>();
-    /** Convolution weights rearranged per kernel tap, [kh·kw][Cout][Cin], for the shifted-window path. */
-    private final Map<float[], NativeFloats> tapWeights = new IdentityHashMap<>();
+    /**
+     * Every tensor handed out by {@link #weight}, per store and key: {@link CpuWeight}s (which own their
+     * native layouts) when the native cache is on, plain heap {@link FloatTensor}s when it is off.
+     */
+    private final Map<WeightStore, Map<String, Tensor>> weights = new IdentityHashMap<>();
     private final NativeFloats scratchA = new NativeFloats("cpu scratch A");
     private final NativeFloats scratchB = new NativeFloats("cpu scratch B");
     private final NativeFloats scratchC = new NativeFloats("cpu scratch C");
@@ -131,17 +129,19 @@ public final class CpuOps implements Ops {
         return host.copy();
     }
 
-    @Override public FloatTensor download(Tensor t) { return cpu(t, "download", "tensor").copy(); }
+    @Override public FloatTensor download(Tensor t) {
+        if (t instanceof CpuWeight w) return w.copy();             // without bringing its values back to stay
+        return cpu(t, "download", "tensor").copy();
+    }
 
     @Override public synchronized Tensor weight(WeightStore store, String key) {
         checkOpen();
         if (store == null || key == null) throw new IllegalArgumentException("weight: store and key must not be null");
-        Map<String, FloatTensor> perStore = weights.computeIfAbsent(store, s -> new HashMap<>());
-        FloatTensor w = perStore.get(key);
+        Map<String, Tensor> perStore = weights.computeIfAbsent(store, s -> new HashMap<>());
+        Tensor w = perStore.get(key);
         if (w == null) {
-            w = store.readFloat(key);
+            w = cacheNativeWeights ? new CpuWeight(store, key) : store.readFloat(key);
             perStore.put(key, w);
-            weightArrays.add(w.data());
         }
         return w;
     }
@@ -159,9 +159,11 @@ public final class CpuOps implements Ops {
 
     @Override public synchronized Tensor conv2d(Tensor xt, Tensor wt, Tensor bt, int stride, int padding, int groups) {
         checkOpen();
-        FloatTensor x = cpu(xt, "conv2d", "x"), w = cpu(wt, "conv2d", "weight");
+        FloatTensor x = cpu(xt, "conv2d", "x");
+        Tensor w = matrixOperand(wt, "conv2d", "weight");
+        int[] ws = w.shape();
         FloatTensor b = bt == null ? null : cpu(bt, "conv2d", "bias");
-        if (x.rank() != 4 || w.rank() != 4) {
+        if (x.rank() != 4 || ws.length != 4) {
             throw shapes("conv2d", "x must be [B, Cin, H, W] and weight [Cout, Cin/groups, kh, kw]", x, w);
         }
         if (stride < 1 || padding < 0 || groups < 1) {
@@ -169,7 +171,7 @@ public final class CpuOps implements Ops {
                     + " (stride and groups must be positive, padding non-negative)");
         }
         int batch = x.dim(0), cin = x.dim(1), h = x.dim(2), wd = x.dim(3);
-        int cout = w.dim(0), cinPerGroup = w.dim(1), kh = w.dim(2), kw = w.dim(3);
+        int cout = ws[0], cinPerGroup = ws[1], kh = ws[2], kw = ws[3];
         if (cin % groups != 0 || cout % groups != 0 || cinPerGroup != cin / groups) {
             throw shapes("conv2d", "channels do not match groups=" + groups, x, w);
         }
@@ -181,15 +183,15 @@ public final class CpuOps implements Ops {
         FloatTensor out = FloatTensor.zeros(batch, cout, ho, wo);
         Geometry g = new Geometry(cin, h, wd, kh, kw, stride, padding, ho, wo);
         if (groups == cin && cout == cin && cinPerGroup == 1) {
-            depthwise(x, w, b, out, g);
+            depthwise(x, heapOperand(w), b, out, g);
         } else if (groups == 1 && stride == 1 && kh == 3 && kw == 3 && cin >= SHIFT_MIN_CHANNELS && cout >= SHIFT_MIN_CHANNELS) {
-            convWinograd(x, w, b, out, g);
+            convWinograd(x, prepared(w, CpuWeight.Layout.WINOGRAD), b, out, g);
         } else if (groups == 1 && kh * kw > 1 && cin >= SHIFT_MIN_CHANNELS) {
-            convShifted(x, w, b, out, g);
+            convShifted(x, prepared(w, CpuWeight.Layout.TAPS), b, out, g);
         } else if (groups == 1 && kh == 1 && kw == 1 && stride == 1 && padding == 0) {
-            convPointwise(x, w, b, out);
+            convPointwise(x, prepared(w, CpuWeight.Layout.PLAIN), b, out);
         } else {
-            convGemm(x, w, b, out, g, groups);
+            convGemm(x, prepared(w, CpuWeight.Layout.PLAIN), b, out, g, groups);
         }
         return out;
     }
@@ -198,13 +200,12 @@ public final class CpuOps implements Ops {
     private record Geometry(int cin, int h, int w, int kh, int kw, int stride, int pad, int ho, int wo) { }
 
     /** Groups of channels as matrix products: W_g [Cout/g, Cin/g·kh·kw] · columns [Cin/g·kh·kw, Ho·Wo]. */
-    private void convGemm(FloatTensor x, FloatTensor w, FloatTensor b, FloatTensor out, Geometry g, int groups) {
+    private void convGemm(FloatTensor x, NativeFloats wn, FloatTensor b, FloatTensor out, Geometry g, int groups) {
         int batch = x.dim(0), cout = out.dim(1);
         float[] od = out.data(), bd = b == null ? null : b.data();
         int cg = g.cin / groups, coutg = cout / groups;
         int k = cg * g.kh * g.kw, plane = g.ho * g.wo, inPlane = g.h * g.w;
         boolean pointwise = g.kh == 1 && g.kw == 1 && g.stride == 1 && g.pad == 0;
-        NativeFloats wn = matrix(w);
         NativeFloats y = scratchC.ensure((long) cout * plane);
         int rowsPerBlock = (int) Math.max(1, Math.min(g.ho, columnBlock / ((long) k * g.wo)));
         for (int bi = 0; bi < batch; bi++) {
@@ -240,9 +241,8 @@ public final class CpuOps implements Ops {
      * band's columns into its own native block, multiplies, and copies the result back with the bias,
      * so the copies run in parallel and hit cache.
      */
-    private void convPointwise(FloatTensor x, FloatTensor w, FloatTensor b, FloatTensor out) {
+    private void convPointwise(FloatTensor x, NativeFloats wn, FloatTensor b, FloatTensor out) {
         int batch = x.dim(0), cin = x.dim(1), cout = out.dim(1), plane = x.dim(2) * x.dim(3);
-        NativeFloats wn = matrix(w);
         int threads = parallel.threads();
         long wanted = Math.max(threads, ((long) plane * (cin + cout) + POINTWISE_BAND - 1) / POINTWISE_BAND);
         int bands = (int) Math.min(plane, (wanted + threads - 1) / threads * threads);
@@ -289,12 +289,11 @@ public final class CpuOps implements Ops {
      * across the taps; the workers share out the output channels, or the bands when there are few
      * output channels (a final RGB layer).
      */
-    private void convShifted(FloatTensor x, FloatTensor w, FloatTensor b, FloatTensor out, Geometry g) {
+    private void convShifted(FloatTensor x, NativeFloats wt, FloatTensor b, FloatTensor out, Geometry g) {
         int batch = x.dim(0), cout = out.dim(1), cin = g.cin, taps = g.kh * g.kw, st = g.stride;
         int hp = g.h + 2 * g.pad, wp = g.w + 2 * g.pad;
         int hph = (hp + st - 1) / st, wph = (wp + st - 1) / st, phase = hph * wph, perChannel = st * st * phase;
         int wide = g.ho * wph;
-        NativeFloats wt = tapMatrix(w);
         NativeFloats xp = scratchB.ensure((long) cin * perChannel);
         NativeFloats y = scratchC.ensure((long) cout * wide);
         long footprint = (long) Math.max(cout, cin * st * st) * wph;
@@ -334,11 +333,10 @@ public final class CpuOps implements Ops {
     }
 
     /** 3×3 stride 1 by Winograd F(2×2, 3×3), in bands of tile rows; see {@link Winograd}. */
-    private void convWinograd(FloatTensor x, FloatTensor w, FloatTensor b, FloatTensor out, Geometry g) {
+    private void convWinograd(FloatTensor x, NativeFloats u, FloatTensor b, FloatTensor out, Geometry g) {
         int batch = x.dim(0), cin = g.cin, cout = out.dim(1);
         int th = (g.ho + 1) / 2, tw = (g.wo + 1) / 2;
         int bandRows = (int) Math.max(1, Math.min(th, winogradTiles / tw));
-        NativeFloats u = winogradMatrix(w);
         NativeFloats v = scratchB.ensure(16L * cin * bandRows * tw);
         NativeFloats m = scratchC.ensure(16L * cout * bandRows * tw);
         float[] xd = x.data(), od = out.data(), bd = b == null ? null : b.data();
@@ -370,22 +368,6 @@ public final class CpuOps implements Ops {
         }
     }
 
-    /** w [Cout, Cin, 3, 3] in the Winograd domain, [16][Cout][Cin], cached like {@link #matrix}. */
-    private NativeFloats winogradMatrix(FloatTensor w) {
-        float[] data = w.data();
-        boolean cache = cacheNativeWeights && weightArrays.contains(data);
-        if (cache) {
-            NativeFloats n = winogradWeights.get(data);
-            if (n != null) return n;
-        }
-        float[] u = Winograd.transformWeights(data, w.dim(0), w.dim(1));
-        NativeFloats n = cache ? new NativeFloats("weight winograd " + Arrays.toString(w.shape()), u.length)
-                : scratchMatrix.ensure(u.length);
-        n.put(0, u, 0, u.length);
-        if (cache) winogradWeights.put(data, n);
-        return n;
-    }
-
     /**
      * Copies {@code channels} planes of x into dst as zero-padded phase planes, [channels][s²][hph][wph]
      * with phase (a, b) holding padded rows s·i + a and columns s·j + b (one plain padded plane for s = 1).
@@ -410,28 +392,6 @@ public final class CpuOps implements Ops {
                 dst.put((long) c * perChannel, buf, 0, perChannel);
             }
         });
-    }
-
-    /** w [Cout, Cin, kh, kw] as [kh·kw][Cout][Cin] in native memory, cached like {@link #matrix}. */
-    private NativeFloats tapMatrix(FloatTensor w) {
-        float[] data = w.data();
-        boolean cache = cacheNativeWeights && weightArrays.contains(data);
-        if (cache) {
-            NativeFloats n = tapWeights.get(data);
-            if (n != null) return n;
-        }
-        int cout = w.dim(0), cin = w.dim(1), taps = w.dim(2) * w.dim(3);
-        float[] r = new float[data.length];
-        for (int co = 0; co < cout; co++) {
-            for (int ci = 0; ci < cin; ci++) {
-                for (int t = 0; t < taps; t++) r[(t * cout + co) * cin + ci] = data[(co * cin + ci) * taps + t];
-            }
-        }
-        NativeFloats n = cache ? new NativeFloats("weight taps " + Arrays.toString(w.shape()), r.length)
-                : scratchMatrix.ensure(r.length);
-        n.put(0, r, 0, r.length);
-        if (cache) tapWeights.put(data, n);
-        return n;
     }
 
     /**
@@ -503,18 +463,20 @@ public final class CpuOps implements Ops {
 
     @Override public synchronized Tensor linear(Tensor xt, Tensor wt, Tensor bt) {
         checkOpen();
-        FloatTensor x = cpu(xt, "linear", "x"), w = cpu(wt, "linear", "weight");
+        FloatTensor x = cpu(xt, "linear", "x");
+        Tensor w = matrixOperand(wt, "linear", "weight");
+        int[] ws = w.shape();
         FloatTensor b = bt == null ? null : cpu(bt, "linear", "bias");
-        if (w.rank() != 2 || x.rank() < 1 || x.dim(-1) != w.dim(1)) {
+        if (ws.length != 2 || x.rank() < 1 || x.dim(-1) != ws[1]) {
             throw shapes("linear", "x [..., in] needs weight [out, in]", x, w);
         }
-        int in = w.dim(1), outF = w.dim(0), rows = in == 0 ? 0 : x.numel() / in;
+        int in = ws[1], outF = ws[0], rows = in == 0 ? 0 : x.numel() / in;
         if (b != null && (b.rank() != 1 || b.dim(0) != outF)) throw shapes("linear", "bias must be [out]", w, b);
         int[] shape = x.shape();
         shape[shape.length - 1] = outF;
         FloatTensor out = FloatTensor.zeros(shape);
         if (rows == 0 || outF == 0) return out;
-        NativeFloats wn = matrix(w);
+        NativeFloats wn = prepared(w, CpuWeight.Layout.PLAIN);
         NativeFloats a = scratchA.ensure((long) rows * in), c = scratchC.ensure((long) rows * outF);
         a.put(0, x.data(), 0, rows * in);
         float[] od = out.data(), bd = b == null ? null : b.data();
@@ -539,20 +501,36 @@ public final class CpuOps implements Ops {
         return out;
     }
 
-    /** The native copy of a weight matrix: cached for weights from {@link #weight}, scratch otherwise. */
-    private NativeFloats matrix(FloatTensor w) {
+    /**
+     * A weight matrix in native memory in {@code layout}: built once and kept by a {@link CpuWeight} (from
+     * {@link #weight}), written into the scratch buffer on every call for any other tensor.
+     */
+    private NativeFloats prepared(Tensor w, CpuWeight.Layout layout) {
+        if (w instanceof CpuWeight cw) return cw.layout(layout, (values, dst) -> writeLayout(layout, values, dst));
+        FloatTensor f = (FloatTensor) w;
+        NativeFloats dst = scratchMatrix.ensure(layout.size(f.shape()));
+        writeLayout(layout, f, dst);
+        return dst;
+    }
+
+    /** w's values in {@code layout} (see {@link CpuWeight.Layout}) into dst, through small heap blocks. */
+    private static void writeLayout(CpuWeight.Layout layout, FloatTensor w, NativeFloats dst) {
         float[] data = w.data();
-        if (cacheNativeWeights && weightArrays.contains(data)) {
-            NativeFloats n = nativeWeights.get(data);
-            if (n == null) {
-                n = new NativeFloats("weight " + Arrays.toString(w.shape()), data.length);
-                n.put(0, data, 0, data.length);
-                nativeWeights.put(data, n);
+        switch (layout) {
+            case PLAIN -> dst.put(0, data, 0, data.length);
+            case WINOGRAD -> Winograd.transformWeights(data, w.dim(0), w.dim(1), dst);
+            case TAPS -> {
+                // [Cout, Cin, kh·kw] → [kh·kw][Cout][Cin], one output channel at a time
+                int cout = w.dim(0), cin = w.dim(1), taps = w.dim(2) * w.dim(3);
+                float[] row = new float[cin];
+                for (int t = 0; t < taps; t++) {
+                    for (int co = 0; co < cout; co++) {
+                        for (int ci = 0; ci < cin; ci++) row[ci] = data[(co * cin + ci) * taps + t];
+                        dst.put(((long) t * cout + co) * cin, row, 0, cin);
+                    }
+                }
             }
-            return n;
         }
-        scratchMatrix.ensure(data.length).put(0, data, 0, data.length);
-        return scratchMatrix;
     }
 
     // ---- normalisation ------------------------------------------------------------------------
@@ -1118,16 +1096,37 @@ public final class CpuOps implements Ops {
 
     // ---- lifetime and helpers -----------------------------------------------------------------
 
+    /** Bytes of native memory held now by the weights' layouts (see {@link CpuWeight.Layout}). */
+    public synchronized long nativeWeightBytes() {
+        long b = 0;
+        for (Map<String, Tensor> perStore : weights.values()) {
+            for (Tensor t : perStore.values()) if (t instanceof CpuWeight w) b += w.nativeBytes();
+        }
+        return b;
+    }
+
+    /** Every weight handed out so far that owns native layouts (for tests). */
+    synchronized List<CpuWeight> cachedWeights() {
+        List<CpuWeight> out = new java.util.ArrayList<>();
+        for (Map<String, Tensor> perStore : weights.values()) {
+            for (Tensor t : perStore.values()) if (t instanceof CpuWeight w) out.add(w);
+        }
+        return out;
+    }
+
+    /** Bytes of native memory held now by the scratch buffers (they grow to the largest layer seen). */
+    public synchronized long nativeScratchBytes() {
+        long floats = scratchA.capacity() + scratchB.capacity() + scratchC.capacity() + scratchD.capacity()
+                + scratchMatrix.capacity();
+        return floats * Float.BYTES;
+    }
+
     @Override public synchronized void close() {
         if (closed) return;
         closed = true;
-        for (NativeFloats n : winogradWeights.values()) n.close();
-        winogradWeights.clear();
-        for (NativeFloats n : tapWeights.values()) n.close();
-        tapWeights.clear();
-        for (NativeFloats n : nativeWeights.values()) n.close();
-        nativeWeights.clear();
-        weightArrays.clear();
+        for (Map<String, Tensor> perStore : weights.values()) {
+            for (Tensor t : perStore.values()) if (t instanceof CpuWeight w) w.free();
+        }
         weights.clear();
         scratchMatrix.close();
         scratchD.close();
@@ -1155,16 +1154,33 @@ public final class CpuOps implements Ops {
         if (closed) throw new IllegalStateException("cpu backend is closed");
     }
 
+    /** t's values on the heap: a FloatTensor as it is, a weight's heap values (brought back if dropped). */
     private static FloatTensor cpu(Tensor t, String op, String what) {
         if (t instanceof FloatTensor f) return f;
-        if (t == null) throw new IllegalArgumentException(op + ": " + what + " is null");
-        throw new IllegalArgumentException(op + ": " + what + " is a " + t.getClass().getSimpleName()
+        if (t instanceof CpuWeight w) return w.heap();
+        throw notCpu(t, op, what);
+    }
+
+    /** A matrix operand (convolution or linear weight) as it is, FloatTensor or CpuWeight: no heap values needed. */
+    private static Tensor matrixOperand(Tensor t, String op, String what) {
+        if (t instanceof FloatTensor || t instanceof CpuWeight) return t;
+        throw notCpu(t, op, what);
+    }
+
+    /** The heap values of a checked matrix operand (for the paths that read weights on the heap). */
+    private static FloatTensor heapOperand(Tensor t) {
+        return t instanceof CpuWeight w ? w.heap() : (FloatTensor) t;
+    }
+
+    private static IllegalArgumentException notCpu(Tensor t, String op, String what) {
+        if (t == null) return new IllegalArgumentException(op + ": " + what + " is null");
+        return new IllegalArgumentException(op + ": " + what + " is a " + t.getClass().getSimpleName()
                 + ", not a cpu tensor (FloatTensor)");
     }
 
-    private static IllegalArgumentException shapes(String op, String problem, FloatTensor... ts) {
+    private static IllegalArgumentException shapes(String op, String problem, Tensor... ts) {
         StringBuilder sb = new StringBuilder(op).append(": ").append(problem).append("; shapes");
-        for (FloatTensor t : ts) sb.append(' ').append(Arrays.toString(t.shape()));
+        for (Tensor t : ts) sb.append(' ').append(Arrays.toString(t.shape()));
         return new IllegalArgumentException(sb.toString());
     }
 }

@@ -26,28 +26,36 @@ import static dev.autodir.backend.cpu.VectorMath.LANES;
 final class Winograd {
     private Winograd() { }
 
-    /** U_ξ = G g Gᵀ for every (out, in) channel pair, as [16][Cout][Cin], computed in double. */
-    static float[] transformWeights(float[] w, int cout, int cin) {
-        float[] u = new float[16 * cout * cin];
+    /**
+     * U_ξ = G g Gᵀ for every (out, in) channel pair of w [Cout, Cin, 3, 3], computed in double and written
+     * to {@code dst} as [16][Cout][Cin]. Goes through the heap in blocks of output channels (a few MiB),
+     * so a large kernel never needs a heap copy of its whole Winograd form.
+     */
+    static void transformWeights(float[] w, int cout, int cin, NativeFloats dst) {
+        int block = Math.max(1, Math.min(cout, (1 << 18) / Math.max(1, 16 * cin)));
+        float[] u = new float[16 * block * cin];
         double[][] gg = new double[4][3];
-        for (int co = 0; co < cout; co++) {
-            for (int ci = 0; ci < cin; ci++) {
-                int base = (co * cin + ci) * 9;
-                for (int c = 0; c < 3; c++) {           // G · g, one kernel column at a time
-                    double g0 = w[base + c], g1 = w[base + 3 + c], g2 = w[base + 6 + c];
-                    gg[0][c] = g0;
-                    gg[1][c] = (g0 + g1 + g2) / 2;
-                    gg[2][c] = (g0 - g1 + g2) / 2;
-                    gg[3][c] = g2;
-                }
-                for (int i = 0; i < 4; i++) {           // (G g) · Gᵀ
-                    double a = gg[i][0], b = gg[i][1], c = gg[i][2];
-                    double[] row = {a, (a + b + c) / 2, (a - b + c) / 2, c};
-                    for (int k = 0; k < 4; k++) u[((4 * i + k) * cout + co) * cin + ci] = (float) row[k];
+        for (int co0 = 0; co0 < cout; co0 += block) {
+            int n = Math.min(block, cout - co0);
+            for (int co = 0; co < n; co++) {
+                for (int ci = 0; ci < cin; ci++) {
+                    int base = ((co0 + co) * cin + ci) * 9;
+                    for (int c = 0; c < 3; c++) {           // G · g, one kernel column at a time
+                        double g0 = w[base + c], g1 = w[base + 3 + c], g2 = w[base + 6 + c];
+                        gg[0][c] = g0;
+                        gg[1][c] = (g0 + g1 + g2) / 2;
+                        gg[2][c] = (g0 - g1 + g2) / 2;
+                        gg[3][c] = g2;
+                    }
+                    for (int i = 0; i < 4; i++) {           // (G g) · Gᵀ
+                        double a = gg[i][0], b = gg[i][1], c = gg[i][2];
+                        double[] row = {a, (a + b + c) / 2, (a - b + c) / 2, c};
+                        for (int k = 0; k < 4; k++) u[((4 * i + k) * n + co) * cin + ci] = (float) row[k];
+                    }
                 }
             }
+            for (int xi = 0; xi < 16; xi++) dst.put(((long) xi * cout + co0) * cin, u, xi * n * cin, n * cin);
         }
-        return u;
     }
 
     /**
