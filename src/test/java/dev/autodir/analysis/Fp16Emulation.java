@@ -44,9 +44,17 @@ public final class Fp16Emulation {
 
         Rounding(Ops inner, Set<String> kinds) { super(inner); this.kinds = kinds; }
 
-        Tensor r(String kind, Tensor t) { return kinds.contains(kind) || kinds.contains("all") ? round((FloatTensor) t) : t; }
+        Tensor r(String kind, Tensor t) {
+            return kinds.contains(kind) || kinds.contains("all") ? inner.upload(round(inner.download(t))) : t;
+        }
 
-        @Override public Tensor weight(WeightStore s, String k) { return r("weights", inner.weight(s, k)); }
+        /** Rounded weights are cached here (the backend's own weights stay float32). */
+        private final java.util.Map<String, Tensor> roundedWeights = new java.util.HashMap<>();
+
+        @Override public Tensor weight(WeightStore s, String k) {
+            if (!kinds.contains("weights") && !kinds.contains("all")) return inner.weight(s, k);
+            return roundedWeights.computeIfAbsent(k, key -> r("weights", inner.weight(s, key)));
+        }
         @Override public Tensor upload(FloatTensor h) { return r("inputs", inner.upload(h)); }
         @Override public Tensor conv2d(Tensor x, Tensor w, Tensor b, int st, int p, int g) { return r("conv", inner.conv2d(x, w, b, st, p, g)); }
         @Override public Tensor linear(Tensor x, Tensor w, Tensor b) { return r("linear", inner.linear(x, w, b)); }
