@@ -193,6 +193,11 @@ public final class OpsBenchmark {
                 ops.add(x, ops.conv2d(ops.tokensToNchw(t, 64, 64), pout, poutb, 1, 0, 1));
             };
         }));
+        if (filter.equals("--list")) {                                     // names only, one a line
+            for (Case c : cases) System.out.println(c.name);
+            ops.close();
+            return;
+        }
         System.out.printf(Locale.ROOT, "cpu backend, %d Java threads, OpenBLAS threads %d, lanes %d%n",
                 Runtime.getRuntime().availableProcessors(), Blas.threads(), VectorMath.LANES);
         for (Case c : cases) {
