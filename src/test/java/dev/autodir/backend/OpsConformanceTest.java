@@ -191,6 +191,8 @@ public abstract class OpsConformanceTest {
             "2, 5, 5, 7, 6, 5, 1, 2, 5, true",      // depthwise 5x5
             "1, 8, 12, 6, 7, 3, 1, 0, 2, true",     // 2 groups, no padding
             "2, 6, 3, 7, 5, 3, 1, 1, 3, true",      // 3 groups, 2 in / 1 out each
+            "1, 4, 8, 6, 6, 3, 1, 1, 4, true",      // depthwise with 2 filters per channel
+            "2, 64, 32, 5, 6, 3, 1, 1, 2, true",    // 2 groups of 32 channels
             "1, 3, 4, 5, 6, 5, 1, 2, 1, true",      // 5x5
             "1, 4, 5, 3, 4, 2, 1, 1, 1, true",      // even kernel, output larger than input
             "1, 2, 3, 1, 1, 3, 1, 1, 1, true",      // 1x1 image
