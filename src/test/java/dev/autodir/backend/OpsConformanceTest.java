@@ -68,7 +68,8 @@ public abstract class OpsConformanceTest {
 
     /**
      * The values the backend actually holds for x (x itself in float32; rounded in a float16
-     * backend). References for the exact checks are computed from these.
+     * backend). References are computed from these, so a check measures the backend's arithmetic and
+     * not the rounding of its inputs.
      */
     protected FloatTensor held(FloatTensor x) { return down(up(x)); }
 
@@ -210,8 +211,8 @@ public abstract class OpsConformanceTest {
     })
     void conv2d(int b, int cin, int cout, int h, int w, int k, int stride, int pad, int groups, boolean bias) {
         long seed = Arrays.hashCode(new int[] {b, cin, cout, h, w, k, stride, pad, groups});
-        FloatTensor x = random(seed, b, cin, h, w), wt = randomScaled(seed + 1, 0.3, 0, cout, cin / groups, k, k);
-        FloatTensor bt = bias ? random(seed + 2, cout) : null;
+        FloatTensor x = held(random(seed, b, cin, h, w)), wt = held(randomScaled(seed + 1, 0.3, 0, cout, cin / groups, k, k));
+        FloatTensor bt = bias ? held(random(seed + 2, cout)) : null;
         assertClose("conv2d", Arrays.toString(x.shape()) + " * " + Arrays.toString(wt.shape()) + " s" + stride + " p" + pad + " g" + groups,
                 ops.conv2d(up(x), up(wt), up(bt), stride, pad, groups), ReferenceOps.conv2d(x, wt, bt, stride, pad, groups));
     }
@@ -219,15 +220,15 @@ public abstract class OpsConformanceTest {
     @Test void linear() {
         int[][] cases = {{2, 5, 7, 9}, {1, 3, 16, 33}, {3, 1, 1, 4}, {1, 77, 64, 96}, {1, 300, 64, 48}};
         for (int[] c : cases) {
-            FloatTensor x = random(c[2], c[0], c[1], c[2]), w = randomScaled(c[3], 0.2, 0, c[3], c[2]), b = random(11, c[3]);
+            FloatTensor x = held(random(c[2], c[0], c[1], c[2])), w = held(randomScaled(c[3], 0.2, 0, c[3], c[2])), b = held(random(11, c[3]));
             assertClose("linear", Arrays.toString(x.shape()) + " x " + Arrays.toString(w.shape()),
                     ops.linear(up(x), up(w), up(b)), ReferenceOps.linear(x, w, b));
             assertClose("linear", "no bias " + Arrays.toString(x.shape()),
                     ops.linear(up(x), up(w), null), ReferenceOps.linear(x, w, null));
         }
-        FloatTensor x1 = random(20, 12), w1 = random(21, 5, 12);        // a single vector
+        FloatTensor x1 = held(random(20, 12)), w1 = held(random(21, 5, 12));        // a single vector
         assertClose("linear", "rank 1", ops.linear(up(x1), up(w1), null), ReferenceOps.linear(x1, w1, null));
-        FloatTensor x4 = random(22, 2, 3, 2, 6), w4 = random(23, 4, 6); // more leading dimensions
+        FloatTensor x4 = held(random(22, 2, 3, 2, 6)), w4 = held(random(23, 4, 6)); // more leading dimensions
         assertClose("linear", "rank 4", ops.linear(up(x4), up(w4), null), ReferenceOps.linear(x4, w4, null));
     }
 
@@ -244,8 +245,8 @@ public abstract class OpsConformanceTest {
     })
     void groupNorm(String shapeText, int groups, boolean silu, double shift) {
         int[] shape = Arrays.stream(shapeText.split(",")).mapToInt(Integer::parseInt).toArray();
-        FloatTensor x = randomScaled(shape.length * 31L + groups, 2, shift, shape);
-        FloatTensor g = randomScaled(5, 0.5, 1, shape[1]), b = random(6, shape[1]);
+        FloatTensor x = held(randomScaled(shape.length * 31L + groups, 2, shift, shape));
+        FloatTensor g = held(randomScaled(5, 0.5, 1, shape[1])), b = held(random(6, shape[1]));
         for (float eps : new float[] {1e-5f, 1e-6f}) {
             assertClose("groupNorm", shapeText + " G" + groups + " eps " + eps + " silu " + silu,
                     ops.groupNorm(up(x), groups, up(g), up(b), eps, silu), ReferenceOps.groupNorm(x, groups, g, b, eps, silu));
@@ -256,8 +257,8 @@ public abstract class OpsConformanceTest {
         int[][] shapes = {{2, 9, 40}, {4, 130}, {1, 77, 768}, {3, 1, 1, 17}};
         for (int[] s : shapes) {
             for (double shift : new double[] {0, 30}) {
-                FloatTensor x = randomScaled(s[s.length - 1], 1.5, shift, s);
-                FloatTensor g = randomScaled(7, 0.5, 1, s[s.length - 1]), b = random(8, s[s.length - 1]);
+                FloatTensor x = held(randomScaled(s[s.length - 1], 1.5, shift, s));
+                FloatTensor g = held(randomScaled(7, 0.5, 1, s[s.length - 1])), b = held(random(8, s[s.length - 1]));
                 assertClose("layerNorm", Arrays.toString(s) + " shift " + shift,
                         ops.layerNorm(up(x), up(g), up(b), 1e-5f), ReferenceOps.layerNorm(x, g, b, 1e-5f));
             }
@@ -268,8 +269,8 @@ public abstract class OpsConformanceTest {
         int[][] shapes = {{2, 6, 5, 7}, {1, 64, 17, 19}, {2, 3, 1, 1}, {1, 130, 4, 3}};
         for (int[] s : shapes) {
             for (double shift : new double[] {0, 20}) {
-                FloatTensor x = randomScaled(s[1] * 7L, 1.5, shift, s);
-                FloatTensor g = randomScaled(9, 0.5, 1, s[1]), b = random(10, s[1]);
+                FloatTensor x = held(randomScaled(s[1] * 7L, 1.5, shift, s));
+                FloatTensor g = held(randomScaled(9, 0.5, 1, s[1])), b = held(random(10, s[1]));
                 assertClose("layerNormChannels", Arrays.toString(s) + " shift " + shift,
                         ops.layerNormChannels(up(x), up(g), up(b), 1e-6f), ReferenceOps.layerNormChannels(x, g, b, 1e-6f));
             }
@@ -289,7 +290,7 @@ public abstract class OpsConformanceTest {
     })
     void attention(int b, int nq, int nk, int c, int heads) {
         long seed = Arrays.hashCode(new int[] {b, nq, nk, c, heads});
-        FloatTensor q = random(seed, b, nq, c), k = random(seed + 1, b, nk, c), v = random(seed + 2, b, nk, c);
+        FloatTensor q = held(random(seed, b, nq, c)), k = held(random(seed + 1, b, nk, c)), v = held(random(seed + 2, b, nk, c));
         float scale = (float) (1 / Math.sqrt(c / heads));
         assertClose("attention", "q " + Arrays.toString(q.shape()) + " k " + Arrays.toString(k.shape()) + " heads " + heads,
                 ops.attention(up(q), up(k), up(v), heads, scale, AttentionMask.NONE),
@@ -301,7 +302,7 @@ public abstract class OpsConformanceTest {
 
     @Test void attentionWithMasks() {
         int b = 2, n = 11, c = 24, heads = 3;
-        FloatTensor q = random(40, b, n, c), k = random(41, b, n, c), v = random(42, b, n, c);
+        FloatTensor q = held(random(40, b, n, c)), k = held(random(41, b, n, c)), v = held(random(42, b, n, c));
         int[][] keep = {{1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0}, {1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0}};
         int[][] holes = {{1, 0, 1, 1, 0, 1, 1, 1, 0, 1, 1}, {1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0}};
         List<AttentionMask> masks = List.of(AttentionMask.CAUSAL, new AttentionMask(false, keep),
@@ -326,7 +327,7 @@ public abstract class OpsConformanceTest {
         assertArrayEquals(down(ops.attention(up(q), up(k), up(v), heads, scale, m)).data(),
                 down(ops.attention(up(q), up(k2), up(v2), heads, scale, m)).data(), "masked keys changed the output");
         // cross-attention with a padding mask on the keys
-        FloatTensor kx = random(43, b, 5, c), vx = random(44, b, 5, c);
+        FloatTensor kx = held(random(43, b, 5, c)), vx = held(random(44, b, 5, c));
         AttentionMask pad = new AttentionMask(false, new int[][] {{1, 1, 1, 0, 0}, {1, 0, 1, 1, 1}});
         assertClose("attention", "cross " + pad, ops.attention(up(q), up(kx), up(vx), heads, scale, pad),
                 ReferenceOps.attention(q, kx, vx, heads, scale, pad));
@@ -344,7 +345,7 @@ public abstract class OpsConformanceTest {
 
     @Test void activations() {
         for (int[] s : new int[][] {{3, 37}, {2, 4, 5, 5}, {1, 1000}}) {
-            FloatTensor x = activationInput(s[s.length - 1], s);
+            FloatTensor x = held(activationInput(s[s.length - 1], s));
             String info = Arrays.toString(s);
             assertClose("silu", info, ops.silu(up(x)), ReferenceOps.silu(x));
             assertClose("quickGelu", info, ops.quickGelu(up(x)), ReferenceOps.quickGelu(x));
@@ -356,28 +357,28 @@ public abstract class OpsConformanceTest {
     }
 
     @Test void gatedActivations() {
-        FloatTensor x = activationInput(50, 2, 5, 22);
+        FloatTensor x = held(activationInput(50, 2, 5, 22));
         assertClose("geglu", "[2, 5, 22]", ops.geglu(up(x)), ReferenceOps.geglu(x));
         assertElementwise("geglu", "[2, 5, 22]", ops.geglu(up(x)), ReferenceOps.geglu(x));
-        FloatTensor y = activationInput(51, 1, 7, 2 * 37);
+        FloatTensor y = held(activationInput(51, 1, 7, 2 * 37));
         assertClose("geglu", "[1, 7, 74]", ops.geglu(up(y)), ReferenceOps.geglu(y));
-        FloatTensor z = random(52, 2, 6, 4, 5);
+        FloatTensor z = held(random(52, 2, 6, 4, 5));
         assertClose("simpleGate", "[2, 6, 4, 5]", ops.simpleGate(up(z)), ReferenceOps.simpleGate(z));
     }
 
     @Test void arithmetic() {
-        FloatTensor a = random(60, 2, 3, 4, 5), b = random(61, 2, 3, 4, 5);
+        FloatTensor a = held(random(60, 2, 3, 4, 5)), b = held(random(61, 2, 3, 4, 5));
         assertClose("add", "same shape", ops.add(up(a), up(b)), ReferenceOps.add(a, b));
         for (int[] suffix : new int[][] {{3, 4, 5}, {4, 5}, {5}}) {
-            FloatTensor s = random(62, suffix);
+            FloatTensor s = held(random(62, suffix));
             assertClose("add", "suffix " + Arrays.toString(suffix), ops.add(up(a), up(s)), ReferenceOps.add(a, s));
         }
         assertClose("mul", "same shape", ops.mul(up(a), up(b)), ReferenceOps.mul(a, b));
         assertClose("scale", "0.18215", ops.scale(up(a), 0.18215f), ReferenceOps.scale(a, 0.18215f));
         FloatTensor big = held(randomScaled(63, 2, 0, 3, 7, 11));
         assertExact("clamp", "[-1, 1]", ops.clamp(up(big), -1, 1), ReferenceOps.clamp(big, -1, 1));
-        FloatTensor c = random(64, 3), bc = random(65, 2, 3), bc4 = random(66, 2, 3, 1, 1);
-        FloatTensor x = random(67, 2, 3, 4, 5);
+        FloatTensor c = held(random(64, 3)), bc = held(random(65, 2, 3)), bc4 = held(random(66, 2, 3, 1, 1));
+        FloatTensor x = held(random(67, 2, 3, 4, 5));
         for (FloatTensor v : List.of(c, bc, bc4)) {
             String info = "v " + Arrays.toString(v.shape());
             assertClose("addPerChannel", info, ops.addPerChannel(up(x), up(v)), ReferenceOps.perChannel(x, v, true));
@@ -395,7 +396,7 @@ public abstract class OpsConformanceTest {
             assertExact("pixelShuffle", "r " + r, ops.pixelShuffle(up(p), r), ReferenceOps.pixelShuffle(p, r));
         }
         assertClose("globalAvgPool", "[2, 3, 5, 7]", ops.globalAvgPool(up(x)), ReferenceOps.globalAvgPool(x));
-        FloatTensor shifted = randomScaled(74, 1, 10, 1, 4, 17, 19);
+        FloatTensor shifted = held(randomScaled(74, 1, 10, 1, 4, 17, 19));
         assertClose("globalAvgPool", "shifted", ops.globalAvgPool(up(shifted)), ReferenceOps.globalAvgPool(shifted));
         assertExact("pad2d", "0,1,0,1", ops.pad2d(up(x), 0, 1, 0, 1), ReferenceOps.pad2d(x, 0, 1, 0, 1));
         assertExact("pad2d", "2,1,3,0", ops.pad2d(up(x), 2, 1, 3, 0), ReferenceOps.pad2d(x, 2, 1, 3, 0));
