@@ -36,7 +36,12 @@ final class Blas {
         if (singleThreaded) return;
         synchronized (Blas.class) {
             if (!singleThreaded) {
-                org.bytedeco.openblas.presets.openblas_nolapack.blas_set_num_threads(1);
+                try {
+                    org.bytedeco.openblas.presets.openblas_nolapack.blas_set_num_threads(1);
+                } catch (UnsatisfiedLinkError | NoClassDefFoundError e) {
+                    throw new IllegalStateException("cpu backend: the OpenBLAS native library (JavaCPP preset "
+                            + "org.bytedeco:openblas, linux-x86_64) could not be loaded: " + e, e);
+                }
                 singleThreaded = true;
             }
         }
