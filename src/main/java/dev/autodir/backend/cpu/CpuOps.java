@@ -52,7 +52,10 @@ import java.util.Map;
  *
  * <p>Speed depends on which kernels OpenBLAS picked when it loaded: {@code OPENBLAS_CORETYPE=Haswell}
  * (set on this project's build machine) forces AVX2 kernels on an AVX-512 CPU and costs ~1.5× on every
- * product; a warning is logged when that is detected.
+ * product; a warning is logged when that is detected. Every result is a new heap array: avoid G1
+ * (it allocates arrays of 2 MiB and more as humongous objects, ~5× slower for a plain copy, and lets the heap
+ * grow instead of collecting them); {@code bin/autodir} runs the serial collector, the tests the parallel one.
+ * Call {@link #warmUp()} before stages that run once.
  *
  * <p>An instance is meant to be driven by one thread at a time; the methods that use the shared native
  * scratch buffers are synchronized.
