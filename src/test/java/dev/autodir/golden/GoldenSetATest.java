@@ -4,7 +4,8 @@ import dev.autodir.backend.cpu.CpuOps;
 import dev.autodir.model.AutoDIRModels;
 import dev.autodir.pipeline.StageBackends;
 import dev.autodir.text.CLIPTokenizer;
-import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
@@ -20,13 +21,15 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 class GoldenSetATest {
     static final Path SET_A = Path.of("..", "shared", "golden", "A");
 
-    @Test
-    void everyCaseOfSetAPassesOnCpu() {
+    /** From the safetensors weights and from their PyTorch-Lightning .ckpt twin. */
+    @ParameterizedTest
+    @ValueSource(strings = {"weights.safetensors", "weights.ckpt"})
+    void everyCaseOfSetAPassesOnCpu(String weightsFile) {
         assumeTrue(Files.isDirectory(SET_A), "golden set A not found at " + SET_A.toAbsolutePath());
         GoldenSet set = GoldenSet.open(SET_A);
         ByteArrayOutputStream buf = new ByteArrayOutputStream();
         GoldenCheck.Report report;
-        try (AutoDIRModels models = AutoDIRModels.load(set.weightsFile(), GoldenConfig.yaml(set));
+        try (AutoDIRModels models = AutoDIRModels.load(SET_A.resolve(weightsFile), GoldenConfig.yaml(set));
              StageBackends ops = StageBackends.all(new CpuOps())) {
             GoldenCases cases = new GoldenCases(models, ops, CLIPTokenizer.loadDefault());
             report = new GoldenCheck(set, cases, 0).run(new PrintStream(buf, true, StandardCharsets.UTF_8));
