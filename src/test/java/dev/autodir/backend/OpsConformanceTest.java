@@ -531,7 +531,10 @@ public abstract class OpsConformanceTest {
         private final Map<String, FloatTensor> tensors = new LinkedHashMap<>();
         private final Map<String, Integer> reads = new LinkedHashMap<>();
 
-        public void put(String key, FloatTensor t) { tensors.put(key, t); }
+        public MemoryStore put(String key, FloatTensor t) {
+            tensors.put(key, t);
+            return this;
+        }
 
         public int reads(String key) { return reads.getOrDefault(key, 0); }
 

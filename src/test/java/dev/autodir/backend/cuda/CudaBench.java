@@ -1,5 +1,7 @@
 package dev.autodir.backend.cuda;
 
+import dev.autodir.backend.OpsConformanceTest;
+
 import dev.autodir.backend.Precision;
 import dev.autodir.backend.AttentionMask;
 import dev.autodir.backend.Tensor;
@@ -140,7 +142,7 @@ public final class CudaBench {
         ops.endStage();
         CudaTensor x = ops.persistent(Precision.FP16, 1, 320, 16, 16);
         ops.uploadInto(x, CudaTestSupport.random(11, 1, 320, 16, 16));
-        Tensor gamma = ops.weight(new CudaTestSupport.MapStore().put("g", CudaTestSupport.random(12, 320)), "g");
+        Tensor gamma = ops.weight(new OpsConformanceTest.MemoryStore().put("g", CudaTestSupport.random(12, 320)), "g");
         Supplier<Tensor> body = () -> {
             Tensor h = x;
             for (int i = 0; i < 20; i++) h = ops.add(ops.silu(ops.groupNorm(h, 32, gamma, gamma, 1e-5f, false)), x);

@@ -1,5 +1,7 @@
 package dev.autodir.backend.cuda;
 
+import dev.autodir.backend.OpsConformanceTest;
+
 import dev.autodir.backend.Precision;
 import dev.autodir.backend.AttentionMask;
 import dev.autodir.backend.Tensor;
@@ -32,7 +34,7 @@ class CudaGraphTest {
     @EnumSource(Precision.class)
     void replayGivesTheEagerResultForEachNewInput(Precision p) {
         try (CudaOps ops = new CudaOps(CudaOps.Options.defaults(p))) {
-            CudaTestSupport.MapStore store = new CudaTestSupport.MapStore()
+            OpsConformanceTest.MemoryStore store = new OpsConformanceTest.MemoryStore()
                     .put("conv.w", randomScaled(1, 0.2, 0, 16, 8, 3, 3)).put("conv.b", random(2, 16))
                     .put("gn.g", randomScaled(3, 0.3, 1, 16)).put("gn.b", random(4, 16))
                     .put("lin.w", randomScaled(5, 0.2, 0, 24, 16)).put("lin.b", random(6, 24));
@@ -84,7 +86,7 @@ class CudaGraphTest {
     @Test
     void captureRefusesHostTransfersAndLeavesTheBackendUsable() {
         try (CudaOps ops = new CudaOps(CudaOps.Options.defaults(Precision.FP32))) {
-            Tensor w = ops.weight(new CudaTestSupport.MapStore().put("w", random(30, 4, 4)), "w");
+            Tensor w = ops.weight(new OpsConformanceTest.MemoryStore().put("w", random(30, 4, 4)), "w");
             IllegalStateException e = assertThrows(IllegalStateException.class,
                     () -> ops.capture(() -> ops.linear(ops.upload(random(31, 2, 4)), w, null)));
             assertTrue(e.getMessage().contains("capture"), e.getMessage());

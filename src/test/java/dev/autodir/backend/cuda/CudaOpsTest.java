@@ -1,5 +1,7 @@
 package dev.autodir.backend.cuda;
 
+import dev.autodir.backend.OpsConformanceTest;
+
 import dev.autodir.backend.Precision;
 import dev.autodir.backend.AttentionMask;
 import dev.autodir.backend.Tensor;
@@ -306,14 +308,14 @@ abstract class CudaOpsTest {
         assertEquals(20, ops.download(p).numel(), "a persistent tensor survives endStage");
         p.close();
         assertThrows(IllegalStateException.class, () -> ops.download(p));
-        CudaTensor w = (CudaTensor) ops.weight(new CudaTestSupport.MapStore().put("w", random(62, 3, 3)), "w");
+        CudaTensor w = (CudaTensor) ops.weight(new OpsConformanceTest.MemoryStore().put("w", random(62, 3, 3)), "w");
         ops.endStage();
         assertEquals(9, ops.download(w).numel(), "a weight survives endStage");
     }
 
     @Test
     void weightsAreUploadedOnce() {
-        CudaTestSupport.MapStore store = new CudaTestSupport.MapStore().put("a", random(63, 5, 7));
+        OpsConformanceTest.MemoryStore store = new OpsConformanceTest.MemoryStore().put("a", random(63, 5, 7));
         Tensor w1 = ops.weight(store, "a"), w2 = ops.weight(store, "a");
         assertEquals(1, store.reads("a"));
         assertTrue(w1 == w2);

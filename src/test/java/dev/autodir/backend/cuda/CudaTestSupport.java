@@ -1,17 +1,10 @@
 package dev.autodir.backend.cuda;
 
 import dev.autodir.backend.Precision;
-import dev.autodir.io.DType;
-import dev.autodir.io.TensorInfo;
-import dev.autodir.io.WeightStore;
 import dev.autodir.tensor.FloatTensor;
 
-import java.nio.file.Path;
 import java.util.Arrays;
-import java.util.LinkedHashMap;
-import java.util.Map;
 import java.util.Random;
-import java.util.Set;
 
 import static org.junit.jupiter.api.Assertions.fail;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
@@ -82,41 +75,5 @@ final class CudaTestSupport {
         }
         fail(String.format("%s: rel-L2 %.3e > %.1e; worst at flat index %d: got %s, expected %s", what, rel, tol, worst,
                 out.data()[worst], ref.data()[worst]));
-    }
-
-    /** A weight store over tensors in memory, counting reads. */
-    static final class MapStore implements WeightStore {
-        private final Map<String, FloatTensor> tensors = new LinkedHashMap<>();
-        private final Map<String, Integer> reads = new LinkedHashMap<>();
-
-        MapStore put(String key, FloatTensor t) {
-            tensors.put(key, t);
-            return this;
-        }
-
-        int reads(String key) { return reads.getOrDefault(key, 0); }
-
-        @Override public Path path() { return Path.of("memory"); }
-
-        @Override public Set<String> keys() { return tensors.keySet(); }
-
-        @Override public boolean contains(String key) { return tensors.containsKey(key); }
-
-        @Override public TensorInfo info(String key) { return new TensorInfo(key, DType.F32, get(key).shape()); }
-
-        @Override public FloatTensor readFloat(String key) {
-            reads.merge(key, 1, Integer::sum);
-            return get(key).copy();
-        }
-
-        @Override public long[] readLong(String key) { throw new UnsupportedOperationException("no integer tensors"); }
-
-        @Override public void close() { }
-
-        private FloatTensor get(String key) {
-            FloatTensor t = tensors.get(key);
-            if (t == null) throw new IllegalArgumentException("memory store: no tensor " + key);
-            return t;
-        }
     }
 }
