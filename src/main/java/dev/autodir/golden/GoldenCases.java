@@ -167,8 +167,9 @@ public final class GoldenCases {
         CFGDenoiser d = new CFGDenoiser(models.unet(), schedule, o.upload(in.readFloat("input_c_concat")),
                 o.upload(in.readFloat("input_c_crossattn")), o.upload(in.readFloat("input_uncond_crossattn")), sText, sImg, true);
         out.put("output_step0_branches", o.download(d.branches(o, o.uploadFloat32(scaled(noise.initial(), sigmas[0])), sigmas[0])));
-        Recorder rec = new Recorder(schedule);
-        Tensor z = EulerAncestralSampler.sample(o, d, o.uploadFloat32(scaled(noise.initial(), sigmas[0])), sigmas, noise, rec::step);
+        Recorder rec = new Recorder();
+        Tensor z = EulerAncestralSampler.sample(o, d, o.uploadFloat32(scaled(noise.initial(), sigmas[0])), sigmas, noise,
+                (i, n, sigma, zs, den) -> rec.record(schedule.sigmaToT(sigma), o, zs, den));
         out.put("output_sigmas", new FloatTensor(sigmas.clone(), sigmas.length));
         out.put("output_t", rec.t());
         out.put("output_x_steps", rec.stack(rec.x));
@@ -206,14 +207,11 @@ public final class GoldenCases {
                 out.put("output_iter" + pass + "_c_concat", cConcat);
                 out.put("output_iter" + pass + "_c_crossattn", cCrossattn);
                 out.put("output_iter" + pass + "_sigmas", new FloatTensor(sigmas.clone(), sigmas.length));
-                recs.put(pass, new Recorder(null));
+                recs.put(pass, new Recorder());
             }
 
             @Override public void onStep(int pass, int step, int steps, float sigma, float t, Ops o, Tensor z, Tensor den) {
-                Recorder r = recs.get(pass);
-                r.ts.add(t);
-                r.x.add(o.download(z));
-                r.denoised.add(o.download(den));
+                recs.get(pass).record(t, o, z, den);
             }
 
             @Override public void onPassEnd(int pass, Restorer.PassResult p) {
@@ -264,17 +262,14 @@ public final class GoldenCases {
     }
 
     /** Collects t, x and denoised per sampler step. */
-    private final class Recorder {
-        final KDiffusionSchedule schedule;
+    private static final class Recorder {
         final List<Float> ts = new ArrayList<>();
         final List<FloatTensor> x = new ArrayList<>(), denoised = new ArrayList<>();
 
-        Recorder(KDiffusionSchedule schedule) { this.schedule = schedule; }
-
-        void step(int step, int steps, float sigma, Tensor z, Tensor den) {
-            ts.add(schedule.sigmaToT(sigma));
-            x.add(ops.unet().download(z));
-            denoised.add(ops.unet().download(den));
+        void record(float t, Ops o, Tensor z, Tensor den) {
+            ts.add(t);
+            x.add(o.download(z));
+            denoised.add(o.download(den));
         }
 
         FloatTensor t() {

@@ -63,15 +63,15 @@ public final class GoldenCheck {
                 emit(out, rows, new Row(c.name(), "", "", Double.NaN, Double.NaN, Status.NOT_RUN, "no runner for this case"));
                 continue;
             }
-            Map<String, Object> produced;
             long t0 = System.nanoTime();
             try (WeightStore file = WeightStore.open(c.file())) {
-                produced = cases.run(c, file);
-            } catch (RuntimeException e) {
-                emit(out, rows, new Row(c.name(), "", "", Double.NaN, Double.NaN, Status.FAIL, "error: " + describe(e)));
-                continue;
-            }
-            try (WeightStore file = WeightStore.open(c.file())) {
+                Map<String, Object> produced;
+                try {
+                    produced = cases.run(c, file);
+                } catch (RuntimeException e) {
+                    emit(out, rows, new Row(c.name(), "", "", Double.NaN, Double.NaN, Status.FAIL, "error: " + describe(e)));
+                    continue;
+                }
                 for (GoldenSet.TensorSpec spec : c.outputs()) {
                     Row r = compare(c.name(), spec, produced.get(spec.name()), file);
                     if (toleranceFloor > 0 && r.status != Status.NOT_RUN && !gatedUnderReducedPrecision(c.name(), spec.name())) {
@@ -80,10 +80,10 @@ public final class GoldenCheck {
                     }
                     emit(out, rows, r);
                 }
-            }
-            for (String extra : produced.keySet()) {
-                if (!c.tensors().containsKey(extra)) {
-                    emit(out, rows, new Row(c.name(), extra, "", Double.NaN, Double.NaN, Status.FAIL, "produced but not in the manifest"));
+                for (String extra : produced.keySet()) {
+                    if (!c.tensors().containsKey(extra)) {
+                        emit(out, rows, new Row(c.name(), extra, "", Double.NaN, Double.NaN, Status.FAIL, "produced but not in the manifest"));
+                    }
                 }
             }
             out.printf(Locale.ROOT, "%-22s %-40s (%.1f s)%n", "", "", (System.nanoTime() - t0) / 1e9);

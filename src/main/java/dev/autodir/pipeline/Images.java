@@ -1,5 +1,6 @@
 package dev.autodir.pipeline;
 
+import dev.autodir.image.Quantization;
 import dev.autodir.tensor.FloatTensor;
 
 /** Host-side image tensor helpers for the pipeline ([B, C, H, W] float32). */
@@ -54,17 +55,13 @@ public final class Images {
         return new FloatTensor(out, 1, a.dim(1) + b.dim(1), a.dim(2), a.dim(3));
     }
 
-    /** The official uint8 conversion: trunc(clamp((v+1)/2, 0, 1)·255), returned HWC for batch entry 0. */
+    /** The official uint8 conversion ({@link Quantization#toUint8}), returned HWC for batch entry 0. */
     public static byte[] toUint8Hwc(FloatTensor x) {
         int c = x.dim(1), h = x.dim(2), w = x.dim(3);
         byte[] out = new byte[h * w * c];
         float[] d = x.data();
         for (int ch = 0; ch < c; ch++) {
-            for (int i = 0; i < h * w; i++) {
-                float v = (d[ch * h * w + i] + 1f) / 2f;
-                v = Math.max(0f, Math.min(1f, v)) * 255f;                  // NaN → 0 like clamp then cast
-                out[i * c + ch] = (byte) (int) v;
-            }
+            for (int i = 0; i < h * w; i++) out[i * c + ch] = (byte) Quantization.toUint8(d[ch * h * w + i]);
         }
         return out;
     }
