@@ -99,29 +99,34 @@ public final class CudaOps implements Ops {
      * @param device     CUDA device ordinal
      * @param forceNvrtc compile every kernel with NVRTC instead of loading the packaged fatbins
      */
-    public record Options(Precision precision, long arenaBytes, ConvAlgorithm conv, int device, boolean forceNvrtc) {
+    public record Options(Precision precision, long arenaBytes, ConvAlgorithm conv, int device, boolean forceNvrtc,
+                          Features features) {
         public Options {
             if (precision == null) throw new IllegalArgumentException("precision is null");
             if (conv == null) throw new IllegalArgumentException("conv algorithm is null");
+            if (features == null) throw new IllegalArgumentException("features is null");
             if (arenaBytes < (1L << 20)) throw new IllegalArgumentException("arenaBytes " + arenaBytes + " is below 1 MiB");
             if (device < 0) throw new IllegalArgumentException("device ordinal " + device + " is negative");
         }
 
         /**
          * Defaults, overridable by system properties: autodir.cuda.arenaMiB (4096), autodir.cuda.conv (auto),
-         * autodir.cuda.device (0), autodir.cuda.nvrtc (false).
+         * autodir.cuda.device (0), autodir.cuda.nvrtc (false), and the {@link Features} properties.
          */
         public static Options defaults(Precision precision) {
             return new Options(precision, Long.getLong("autodir.cuda.arenaMiB", 4096L) << 20,
                     ConvAlgorithm.parse(System.getProperty("autodir.cuda.conv", "auto")),
-                    Integer.getInteger("autodir.cuda.device", 0), Boolean.getBoolean("autodir.cuda.nvrtc"));
+                    Integer.getInteger("autodir.cuda.device", 0), Boolean.getBoolean("autodir.cuda.nvrtc"),
+                    Features.fromProperties());
         }
 
-        public Options withArenaBytes(long bytes) { return new Options(precision, bytes, conv, device, forceNvrtc); }
+        public Options withArenaBytes(long bytes) { return new Options(precision, bytes, conv, device, forceNvrtc, features); }
 
-        public Options withConv(ConvAlgorithm c) { return new Options(precision, arenaBytes, c, device, forceNvrtc); }
+        public Options withConv(ConvAlgorithm c) { return new Options(precision, arenaBytes, c, device, forceNvrtc, features); }
 
-        public Options withForceNvrtc(boolean f) { return new Options(precision, arenaBytes, conv, device, f); }
+        public Options withForceNvrtc(boolean f) { return new Options(precision, arenaBytes, conv, device, f, features); }
+
+        public Options withFeatures(Features f) { return new Options(precision, arenaBytes, conv, device, forceNvrtc, f); }
     }
 
     static final int THREADS = 256;
@@ -250,6 +255,7 @@ public final class CudaOps implements Ops {
         if (cudnnUnavailable != null) s.append(", cuDNN unavailable: ").append(cudnnUnavailable);
         s.append(", arena ").append(arena.capacity() >> 20).append(" MiB (high water ").append(arena.highWater() >> 20).append(" MiB)");
         s.append(", kernels ").append(library.origins());
+        s.append(", unverified features ").append(options.features().describe());
         return s.toString();
     }
 

@@ -24,6 +24,8 @@ import static org.bytedeco.cuda.global.cublas.CUBLASLT_MATMUL_DESC_EPILOGUE;
 import static org.bytedeco.cuda.global.cublas.CUBLASLT_MATMUL_DESC_TRANSA;
 import static org.bytedeco.cuda.global.cublas.CUBLASLT_MATMUL_DESC_TRANSB;
 import static org.bytedeco.cuda.global.cublas.CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES;
+import static org.bytedeco.cuda.global.cublas.CUBLASLT_MATRIX_LAYOUT_BATCH_COUNT;
+import static org.bytedeco.cuda.global.cublas.CUBLASLT_MATRIX_LAYOUT_STRIDED_BATCH_OFFSET;
 import static org.bytedeco.cuda.global.cublas.CUBLAS_COMPUTE_32F;
 import static org.bytedeco.cuda.global.cublas.CUBLAS_OP_N;
 import static org.bytedeco.cuda.global.cublas.CUBLAS_OP_T;
@@ -40,6 +42,7 @@ import static org.bytedeco.cuda.global.cublas.cublasLtMatmulPreferenceDestroy;
 import static org.bytedeco.cuda.global.cublas.cublasLtMatmulPreferenceSetAttribute;
 import static org.bytedeco.cuda.global.cublas.cublasLtMatrixLayoutCreate;
 import static org.bytedeco.cuda.global.cublas.cublasLtMatrixLayoutDestroy;
+import static org.bytedeco.cuda.global.cublas.cublasLtMatrixLayoutSetAttribute;
 import static org.bytedeco.cuda.global.cudart.CUDA_R_16F;
 import static org.bytedeco.cuda.global.cudart.CUDA_R_32F;
 
@@ -68,7 +71,32 @@ final class Matmul implements AutoCloseable {
     private final FloatPointer zero = new FloatPointer(0f);
     private final LongPointer biasAddress = new LongPointer(1);
     private final Map<Key, Plan> plans = new LinkedHashMap<>();
+    private final Map<Gemm, Plan> gemmPlans = new LinkedHashMap<>();
+    private final FloatPointer alpha = new FloatPointer(1f);
     private boolean closed;
+
+    /**
+     * A general (strided-batched) product in cuBLAS's column-major terms: for every batch index i,
+     * {@code D_i [m, n] (ld ldd) = alpha · op(A_i) · op(B_i)} with op(A) [m, k] and op(B) [k, n]. A is stored
+     * [k, m] (ld lda) when transA, else [m, k]; B is stored [n, k] (ld ldb) when transB, else [k, n]. Inputs are
+     * in {@code in}, D in {@code out} (FP16 inputs may write float32); float32 accumulation and scaling always.
+     * Strides and leading dimensions count elements. A row-major matrix R [r, c] with row stride s is the
+     * column-major [c, r] with ld s.
+     */
+    record Gemm(Precision in, Precision out, boolean transA, boolean transB, int m, int n, int k, long lda, long ldb,
+                long ldd, int batch, long strideA, long strideB, long strideD) {
+        Gemm {
+            if (in == null || out == null) throw new IllegalArgumentException("gemm: null precision");
+            if (m < 1 || n < 1 || k < 1 || batch < 1) {
+                throw new IllegalArgumentException("gemm: m " + m + ", n " + n + ", k " + k + ", batch " + batch + " must be positive");
+            }
+            if (lda < (transA ? k : m) || ldb < (transB ? n : k) || ldd < m) {
+                throw new IllegalArgumentException("gemm: leading dimensions " + lda + "/" + ldb + "/" + ldd
+                        + " too small for m " + m + ", n " + n + ", k " + k + " (transA " + transA + ", transB " + transB + ")");
+            }
+            if (in == Precision.FP32 && out == Precision.FP16) throw new IllegalArgumentException("gemm: float32 inputs with FP16 output");
+        }
+    }
 
     Matmul(long workspaceBytes) {
         CudaCheck.blas(cublasLtCreate(handle), "cublasLtCreate");
@@ -110,7 +138,86 @@ final class Matmul implements AutoCloseable {
                 "cublasLtMatmul(pointwise " + p + ", P=" + pixels + ", Cout=" + cout + ", Cin=" + cin + ")");
     }
 
-    int plans() { return plans.size(); }
+    /** Runs {@code g} on device addresses a, b, d (see {@link Gemm}); D is overwritten (beta 0). */
+    void gemm(CUstream_st stream, Gemm g, float scale, long a, long b, long d) {
+        Plan plan = gemmPlan(g);
+        alpha.put(0, scale);   // host pointer mode: read when the call is enqueued (and so baked into a captured graph)
+        CudaCheck.blas(cublasLtMatmul(handle, plan.desc, alpha, DevicePointer.of(a), plan.a, DevicePointer.of(b), plan.b,
+                        zero, DevicePointer.of(d), plan.c, DevicePointer.of(d), plan.c, plan.heuristic.algo(),
+                        DevicePointer.of(workspace.address()), workspace.bytes(), stream),
+                "cublasLtMatmul(" + g + ")");
+    }
+
+    int plans() { return plans.size() + gemmPlans.size(); }
+
+    private Plan gemmPlan(Gemm g) {
+        Plan plan = gemmPlans.get(g);
+        if (plan != null) return plan;
+        plan = new Plan();
+        int inType = g.in() == Precision.FP16 ? CUDA_R_16F : CUDA_R_32F;
+        int outType = g.out() == Precision.FP16 ? CUDA_R_16F : CUDA_R_32F;
+        String shape = g.toString();
+        try (PointerPointer<?> out = new PointerPointer<>(1)) {
+            CudaCheck.blas(cublasLtMatmulDescCreate(out, CUBLAS_COMPUTE_32F, CUDA_R_32F), "cublasLtMatmulDescCreate(" + shape + ")");
+            plan.desc = new cublasLtMatmulDescOpaque_t(out.get(0));
+            try (IntPointer v = new IntPointer(1)) {
+                v.put(0, g.transA() ? CUBLAS_OP_T : CUBLAS_OP_N);
+                CudaCheck.blas(cublasLtMatmulDescSetAttribute(plan.desc, CUBLASLT_MATMUL_DESC_TRANSA, v, 4), "cublasLtMatmulDescSetAttribute(TRANSA)");
+                v.put(0, g.transB() ? CUBLAS_OP_T : CUBLAS_OP_N);
+                CudaCheck.blas(cublasLtMatmulDescSetAttribute(plan.desc, CUBLASLT_MATMUL_DESC_TRANSB, v, 4), "cublasLtMatmulDescSetAttribute(TRANSB)");
+            }
+            plan.a = layout(out, inType, g.transA() ? g.k() : g.m(), g.transA() ? g.m() : g.k(), g.lda(), g.batch(), g.strideA(), "A", shape);
+            plan.b = layout(out, inType, g.transB() ? g.n() : g.k(), g.transB() ? g.k() : g.n(), g.ldb(), g.batch(), g.strideB(), "B", shape);
+            plan.c = layout(out, outType, g.m(), g.n(), g.ldd(), g.batch(), g.strideD(), "D", shape);
+            plan.heuristic = heuristic(out, plan, shape);
+        } catch (RuntimeException e) {
+            destroy(plan);
+            throw e;
+        }
+        gemmPlans.put(g, plan);
+        return plan;
+    }
+
+    private static cublasLtMatrixLayoutOpaque_t layout(PointerPointer<?> out, int type, int rows, int cols, long ld, int batch,
+                                                       long stride, String which, String shape) {
+        CudaCheck.blas(cublasLtMatrixLayoutCreate(out, type, rows, cols, ld), "cublasLtMatrixLayoutCreate(" + which + ", " + shape + ")");
+        cublasLtMatrixLayoutOpaque_t l = new cublasLtMatrixLayoutOpaque_t(out.get(0));
+        if (batch > 1) {
+            try (IntPointer count = new IntPointer(1); LongPointer offset = new LongPointer(1)) {
+                count.put(0, batch);
+                offset.put(0, stride);
+                CudaCheck.blas(cublasLtMatrixLayoutSetAttribute(l, CUBLASLT_MATRIX_LAYOUT_BATCH_COUNT, count, 4),
+                        "cublasLtMatrixLayoutSetAttribute(" + which + " BATCH_COUNT)");
+                CudaCheck.blas(cublasLtMatrixLayoutSetAttribute(l, CUBLASLT_MATRIX_LAYOUT_STRIDED_BATCH_OFFSET, offset, 8),
+                        "cublasLtMatrixLayoutSetAttribute(" + which + " STRIDED_BATCH_OFFSET)");
+            } catch (RuntimeException e) {
+                cublasLtMatrixLayoutDestroy(l);
+                throw e;
+            }
+        }
+        return l;
+    }
+
+    /** cuBLASLt's first-ranked algorithm for the plan's descriptors within the workspace. */
+    private cublasLtMatmulHeuristicResult_t heuristic(PointerPointer<?> out, Plan plan, String shape) {
+        CudaCheck.blas(cublasLtMatmulPreferenceCreate(out), "cublasLtMatmulPreferenceCreate");
+        cublasLtMatmulPreferenceOpaque_t pref = new cublasLtMatmulPreferenceOpaque_t(out.get(0));
+        cublasLtMatmulHeuristicResult_t result = new cublasLtMatmulHeuristicResult_t(1);
+        try (LongPointer ws = new LongPointer(1); IntPointer found = new IntPointer(1)) {
+            ws.put(0, workspace.bytes());
+            CudaCheck.blas(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, ws, 8),
+                    "cublasLtMatmulPreferenceSetAttribute(MAX_WORKSPACE_BYTES)");
+            CudaCheck.blas(cublasLtMatmulAlgoGetHeuristic(handle, plan.desc, plan.a, plan.b, plan.c, plan.c, pref, 1,
+                    result, found), "cublasLtMatmulAlgoGetHeuristic(" + shape + ")");
+            if (found.get(0) < 1) throw new CudaException("cuBLASLt has no algorithm for " + shape);
+            return result;
+        } catch (RuntimeException e) {
+            result.close();
+            throw e;
+        } finally {
+            cublasLtMatmulPreferenceDestroy(pref);
+        }
+    }
 
     private Plan plan(Key key) {
         Plan plan = plans.get(key);
@@ -181,14 +288,17 @@ final class Matmul implements AutoCloseable {
         if (closed) return;
         closed = true;
         List<Plan> list = new ArrayList<>(plans.values());
+        list.addAll(gemmPlans.values());
         for (int i = list.size() - 1; i >= 0; i--) destroy(list.get(i));
         plans.clear();
+        gemmPlans.clear();
         try {
             workspace.close();
         } finally {
             CudaCheck.blas(cublasLtDestroy(handle), "cublasLtDestroy");
             one.close();
             zero.close();
+            alpha.close();
             biasAddress.close();
         }
     }

@@ -1,0 +1,50 @@
+package dev.autodir.backend.cuda;
+
+/**
+ * Faster paths of the cuda backend that are built and unit-tested here but have <b>not yet run on a GPU</b>
+ * (no device was lent when they were written). Each is off by default until a device run of
+ * {@code benchmarks/gpu-check.sh} has checked it against the cpu backend and measured it; the check script runs
+ * the cuda tests, golden-check and the benchmarks once with every feature off and once with every feature on.
+ *
+ * <ul>
+ *   <li>{@code attentionGemm}: attention with a head wider than the flash kernel's 160 (the SD VAE's single
+ *       512-wide head) as two cuBLASLt products around a row softmax, the N×N scores in float32 scratch, queries
+ *       taken in chunks so the scratch stays bounded; instead of the generic register-tiled kernel.</li>
+ *   <li>{@code fastKernels}: vectorised, division-free variants of the memory-bound kernels (LayerNorm over
+ *       channels, global average pooling, per-channel and binary elementwise, SimpleGate).</li>
+ *   <li>{@code convIm2col}: FP16 k×k convolutions may run as an im2col expansion plus one cuBLASLt product; each
+ *       convolution shape times that against cuDNN's choice once, on first use, and keeps the faster.</li>
+ * </ul>
+ *
+ * <p>System properties: {@code autodir.cuda.unverified=true} turns every feature on; {@code
+ * autodir.cuda.attentionGemm}, {@code autodir.cuda.fastKernels} and {@code autodir.cuda.convIm2col} set one each
+ * (and win over the umbrella).
+ */
+public record Features(boolean attentionGemm, boolean fastKernels, boolean convIm2col) {
+    public static final Features NONE = new Features(false, false, false);
+    public static final Features ALL = new Features(true, true, true);
+
+    public static Features fromProperties() {
+        String all = System.getProperty("autodir.cuda.unverified", "false");
+        return new Features(flag("autodir.cuda.attentionGemm", all), flag("autodir.cuda.fastKernels", all),
+                flag("autodir.cuda.convIm2col", all));
+    }
+
+    private static boolean flag(String name, String fallback) {
+        String v = System.getProperty(name, fallback).trim();
+        if (v.equalsIgnoreCase("true")) return true;
+        if (v.equalsIgnoreCase("false")) return false;
+        throw new IllegalArgumentException("system property " + name + " must be true or false, got \"" + v + "\"");
+    }
+
+    /** "none", "all" or the names of the features that are on. */
+    public String describe() {
+        if (equals(NONE)) return "none";
+        if (equals(ALL)) return "all (unverified)";
+        StringBuilder b = new StringBuilder();
+        if (attentionGemm) b.append("attentionGemm ");
+        if (fastKernels) b.append("fastKernels ");
+        if (convIm2col) b.append("convIm2col ");
+        return b.toString().trim() + " (unverified)";
+    }
+}
