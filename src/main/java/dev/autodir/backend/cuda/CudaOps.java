@@ -675,7 +675,9 @@ public final class CudaOps implements Ops {
         }
         long keepAddress = keep == null ? 0 : keep.address();
         int causal = m.causal() ? 1 : 0;
-        if (precision == Precision.FP16 && d <= Kernel.FLASH_MAX_WIDTH) {
+        if (keep == null && !m.causal() && options.features().attentionGemm() && d >= attentionGemmMinWidth) {
+            attentionByProducts(q, k, v, y, batch, nq, nk, c, heads, d, scale, op);
+        } else if (precision == Precision.FP16 && d <= Kernel.FLASH_MAX_WIDTH) {
             int dp = Kernel.flashPaddedWidth(d);
             int smem = 3 * 64 * (dp + 8) * 2;
             checkShared(op, smem);
@@ -696,6 +698,47 @@ public final class CudaOps implements Ops {
         }
         if (keep != null) arena.release(keep);   // only pops when nothing was allocated after it: y came first
         return y;
+    }
+
+    /**
+     * Head width from which unmasked attention runs as products (with the attentionGemm feature): above the
+     * flash kernel's widths by default; tests lower it to cover the path at every width.
+     */
+    int attentionGemmMinWidth = Kernel.FLASH_MAX_WIDTH + 1;
+    /** Scratch bound for one chunk of float32 scores plus probabilities (queries are taken in chunks below it). */
+    long attentionScoreBytes = 256L << 20;
+
+    /**
+     * Unmasked attention as S = scale·Q·Kᵀ (cuBLASLt, float32 out) → row softmax (float32 in, the backend's
+     * precision out) → O = P·V (cuBLASLt), heads as a strided batch (a head is a column offset of d in q/k/v/y
+     * rows of width c). Queries go in chunks so S and P together stay within {@link #attentionScoreBytes}.
+     * Row-major R [r, c] with row stride s is column-major [c, r] with ld s, so S's rows [rc, nk] are the
+     * column-major Sᶜ [nk, rc] = Kᶜᵀ·Qᶜ, and Oᶜ [d, rc] = Vᶜ [d, nk] · Pᶜ [nk, rc].
+     */
+    private void attentionByProducts(CudaTensor q, CudaTensor k, CudaTensor v, CudaTensor y, int batch, int nq, int nk,
+                                     int c, int heads, int d, float scale, String op) {
+        Precision in = q.dtype();
+        long eb = in.bytes();
+        long perRow = (long) heads * nk * (4 + precision.bytes());
+        int chunk = (int) Math.max(1, Math.min(nq, attentionScoreBytes / perRow));
+        ScratchArena.Allocation sBuf = arena.allocate((long) heads * chunk * nk * 4);
+        ScratchArena.Allocation pBuf = arena.allocate((long) heads * chunk * nk * precision.bytes());
+        Matmul mm = matmul();
+        for (int bi = 0; bi < batch; bi++) {
+            long qb = q.address(op) + (long) bi * nq * c * eb, kb = k.address(op) + (long) bi * nk * c * eb;
+            long vb = v.address(op) + (long) bi * nk * c * eb, yb = y.address(op) + (long) bi * nq * c * y.dtype().bytes();
+            for (int r0 = 0; r0 < nq; r0 += chunk) {
+                int rc = Math.min(chunk, nq - r0);
+                mm.gemm(stream, new Matmul.Gemm(in, Precision.FP32, true, false, nk, rc, d, c, c, nk, heads, d, d, (long) rc * nk),
+                        scale, kb, qb + (long) r0 * c * eb, sBuf.address());
+                launcher.kernel(Kernel.SOFTMAX_ROWS).ptr(sBuf.address()).ptr(pBuf.address()).i32(precision.halfFlag()).i32(nk)
+                        .launch((long) heads * rc, THREADS);
+                mm.gemm(stream, new Matmul.Gemm(precision, y.dtype(), false, false, d, rc, nk, c, nk, c, heads, d, (long) rc * nk, d),
+                        1f, vb, pBuf.address(), yb + (long) r0 * c * y.dtype().bytes());
+            }
+        }
+        arena.release(pBuf);
+        arena.release(sBuf);
     }
 
     private void checkShared(String op, int bytes) {

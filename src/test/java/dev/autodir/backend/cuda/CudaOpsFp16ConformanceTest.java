@@ -29,8 +29,11 @@ import java.util.Set;
 public class CudaOpsFp16ConformanceTest extends OpsConformanceTest {
     @Override
     protected Ops createOps() {
-        return CudaAvailability.usable() ? new CudaOps(CudaOps.Options.defaults(Precision.FP16)) : null;
+        return CudaAvailability.usable() ? new CudaOps(CudaOps.Options.defaults(Precision.FP16).withFeatures(features())) : null;
     }
+
+    /** The unverified fast paths this suite runs (none; {@link CudaOpsFp16ConformanceUnverifiedTest} turns all on). */
+    Features features() { return Features.NONE; }
 
     @Override
     protected double tolerance() { return 2e-3; }

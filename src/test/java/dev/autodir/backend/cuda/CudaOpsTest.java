@@ -41,11 +41,14 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 abstract class CudaOpsTest {
     abstract Precision precision();
 
+    /** The unverified fast paths this instance runs (none by default; the *UnverifiedTest subclasses turn all on). */
+    Features features() { return Features.NONE; }
+
     CudaOps ops;
 
     @BeforeAll
     void open() {
-        if (CudaAvailability.usable()) ops = new CudaOps(CudaOps.Options.defaults(precision()));
+        if (CudaAvailability.usable()) ops = new CudaOps(CudaOps.Options.defaults(precision()).withFeatures(features()));
     }
 
     /** Each test is reported as skipped with the probe's reason where no GPU is usable. */
