@@ -13,10 +13,12 @@
 #   probe    CudaProbe: GPU usable, cuBLASLt / cuDNN / kernels load (rerun with JavaCPP's debug log on failure)
 #   tests    JUnit console: every test class of dev.autodir.backend.cuda (conformance FP32 + FP16, kernels,
 #            graphs, golden sampler / CLIP checks)
-#   golden   the lead's "golden-check <set> --backend cuda [--precision fp16]" when the jar has it, else SKIPPED
+#   golden   "golden-check <set> --backend cuda [--precision fp16]", with the unverified Features off, then on
+#            (-Dautodir.cuda.unverified=true; see src/main/java/dev/autodir/backend/cuda/Features.java)
 #   cudabench  CudaBench: kernels and libraries at network shapes (conv: cuDNN vs implicit GEMM)
 #   torch    benchmarks/gpu/torch_bench.py: PyTorch fp16 UNet / VAE decode / NAFNet / CLIP-L and micro-shapes
-#   bench    the lead's "bench --network N --backend cuda" when the jar has it, else SKIPPED
+#   bench    "bench --network N --backend cuda" per network, Features off then on, side by side
+#   pipeline one automatic pass at 512² (20 steps), Features off then on
 # Files back in $OUT (8 at most): env.log tests.log junit.xml golden.log cudabench.log torch.log bench.log
 # summary.txt. The summary is printed last.
 set -uo pipefail
@@ -149,15 +151,16 @@ GOLDENLOG=$OUT/golden.log
 # a command exists when its --help exits 0 and names it (a CLI that ignores its arguments does not count)
 has_command() { local help; help=$(timeout 30 "${CLI[@]}" "$1" --help 2>&1) && grep -q -- "$1" <<<"$help"; }
 if [ -d "$WORK/golden/A" ] && has_command golden-check; then
-  for prec in fp32 fp16; do
-    extra=(); [ "$prec" = fp16 ] && extra=(--precision fp16)
-    run_step "golden-check $prec" "$T_GOLDEN" "$GOLDENLOG" "${CLI[@]}" golden-check "$WORK/golden/A" --backend cuda "${extra[@]}"
-    record "golden-check cuda $prec" "$STATUS" "$SECS" "$(grep -E 'passed, ' "$GOLDENLOG" | tail -1)"
+  # every check twice: the verified default paths, then with the Features paths written without a GPU
+  # (-Dautodir.cuda.unverified=true: attentionGemm, fastKernels, convIm2col)
+  for feat in off on; do
+    for prec in fp32 fp16; do
+      extra=(); [ "$prec" = fp16 ] && extra=(--precision fp16)
+      run_step "golden-check $prec features $feat" "$T_GOLDEN" "$GOLDENLOG" "$JAVA" "${JOPTS[@]}" -Dautodir.cuda.unverified=$([ $feat = on ] && echo true || echo false) \
+          -jar "$WORK/autodir.jar" golden-check "$WORK/golden/A" --backend cuda "${extra[@]}"
+      record "golden-check cuda $prec feat $feat" "$STATUS" "$SECS" "$(grep -E 'passed, ' "$GOLDENLOG" | tail -1)"
+    done
   done
-  # the same FP16 check with all-FP16 storage (residual sums in FP16 too), for comparison
-  run_step "golden-check fp16 (fp16 residuals)" "$T_GOLDEN" "$GOLDENLOG" "$JAVA" "${JOPTS[@]}" -Dautodir.cuda.fp32Residual=false \
-      -jar "$WORK/autodir.jar" golden-check "$WORK/golden/A" --backend cuda --precision fp16
-  record "golden-check cuda fp16 all-fp16" "$STATUS" "$SECS" "$(grep -E 'passed, ' "$GOLDENLOG" | tail -1)"
 else
   echo "golden-check: SKIPPED (the jar has no golden-check command, or no golden set)" >>"$GOLDENLOG"
   record "golden-check cuda" "SKIPPED" 0 "no golden-check command in the jar"
@@ -175,19 +178,16 @@ record "torch_bench fp16" "$STATUS" "$SECS" "$(grep -c 'median' "$TB") timings"
 
 BL=$OUT/bench.log
 if has_command bench; then
-  if [ -n "${BENCH_ALT_UNET:-1}" ]; then
-    # baselines in the same call: 1x1 convolutions through cuDNN instead of cuBLASLt
-    for net in unet scm; do
-      run_step "bench $net fp16 cudnn 1x1" "$T_BENCH" "$BL" "$JAVA" "${JOPTS[@]}" -Dautodir.cuda.pointwiseGemm=false \
-          -jar "$WORK/autodir.jar" bench --network $net --backend cuda --precision fp16 --warmup 3 --runs 20
-      record "bench $net fp16 cudnn 1x1" "$STATUS" "$SECS" "$(grep -E '^median' "$BL" | tail -1 | cut -c1-90)"
-    done
-  fi
+  # each network with the unverified Features off and on, side by side in one call (same machine, same warm state)
   for prec in $BENCH_PRECISIONS; do
     for net in $BENCH_NETWORKS; do
       prof=(); case "$net" in unet|vae-decode|scm) prof=(--profile);; esac
-      run_step "bench $net $prec" "$T_BENCH" "$BL" "${CLI[@]}" bench --network "$net" --backend cuda --precision "$prec" --warmup 3 --runs 20 "${prof[@]}"
-      record "bench $net cuda $prec" "$STATUS" "$SECS" "$(grep -E '^median' "$BL" | tail -1 | cut -c1-90)"
+      for feat in off on; do
+        run_step "bench $net $prec features $feat" "$T_BENCH" "$BL" "$JAVA" "${JOPTS[@]}" \
+            -Dautodir.cuda.unverified=$([ $feat = on ] && echo true || echo false) \
+            -jar "$WORK/autodir.jar" bench --network "$net" --backend cuda --precision "$prec" --warmup 3 --runs 20 "${prof[@]}"
+        record "bench $net $prec feat $feat" "$STATUS" "$SECS" "$(grep -E '^median' "$BL" | tail -1 | cut -c1-90)"
+      done
     done
   done
 else
@@ -197,9 +197,12 @@ fi
 
 # ---- one automatic pass at 512x512 with full-size random weights, 20 steps, all stages on cuda ----------------
 PL=$OUT/bench.log
-for prec in ${PIPELINE_PRECISIONS:-fp16 fp32}; do
-  run_step "pipeline 512 $prec" 90 "$PL" "$JAVA" "${JOPTS[@]}" -cp "$CP" dev.autodir.analysis.PipelineTiming synthetic 512 20 1 cuda "$prec"
-  record "pipeline pass 512 cuda $prec" "$STATUS" "$SECS" "$(grep -E '^wall time' "$PL" | tail -1 | cut -c1-80)"
+for prec in ${PIPELINE_PRECISIONS:-fp16}; do
+  for feat in off on; do
+    run_step "pipeline 512 $prec features $feat" 90 "$PL" "$JAVA" "${JOPTS[@]}" -Dautodir.cuda.unverified=$([ $feat = on ] && echo true || echo false) \
+        -cp "$CP" dev.autodir.analysis.PipelineTiming synthetic 512 20 1 cuda "$prec"
+    record "pipeline 512 $prec feat $feat" "$STATUS" "$SECS" "$(grep -E '^wall time' "$PL" | tail -1 | cut -c1-80)"
+  done
 done
 
 # ---- summary --------------------------------------------------------------------------------------------
