@@ -471,6 +471,9 @@ public final class CudaOps implements Ops {
         int ho = (h + 2 * padding - kh) / stride + 1, wo = (wd + 2 * padding - kw) / stride + 1;
         CudaTensor y = alloc(precision, batch, cout, ho, wo);
         if (y.numel() == 0) return y;
+        if (options.features().fastKernels() && depthwise(x, w, b, y, cin, cout, groups, h, wd, kh, kw, stride, padding, ho, wo, op)) {
+            return y;
+        }
         if (POINTWISE_GEMM && kh == 1 && kw == 1 && stride == 1 && padding == 0 && groups == 1 && (long) h * wd <= Integer.MAX_VALUE) {
             // a 1x1 convolution is a matrix product per image: cuBLASLt instead of cuDNN's NCHW path
             int pixels = h * wd;
@@ -510,6 +513,25 @@ public final class CudaOps implements Ops {
             default -> throw new IllegalStateException("conv algorithm " + algo);
         }
         return y;
+    }
+
+    /**
+     * A depthwise convolution (groups = Cin = Cout, filters up to 7×7) through conv2d_depthwise.cu, bias included;
+     * false (nothing launched) for any other shape or when the input tile would not fit 47 KiB of shared memory (48 KiB less the filter).
+     */
+    private boolean depthwise(CudaTensor x, CudaTensor w, CudaTensor b, CudaTensor y, int cin, int cout, int groups, int h,
+                              int wd, int kh, int kw, int stride, int padding, int ho, int wo, String op) {
+        if (groups != cin || cout != cin || kh > Kernel.DEPTHWISE_MAX_K || kw > Kernel.DEPTHWISE_MAX_K) return false;
+        int t = Kernel.DEPTHWISE_TILE;
+        long smem = 4L * ((long) (t - 1) * stride + kw) * ((long) (t - 1) * stride + kh);
+        long planes = (long) y.dim(0) * cout, gy = (ho + t - 1) / t;
+        if (smem > 47 * 1024 || planes > 65535 || gy > 65535) return false;
+        launcher.kernel(Kernel.CONV2D_DEPTHWISE).ptr(x, op).i32(x.dtype().halfFlag()).ptr(w, op).i32(w.dtype().halfFlag())
+                .ptr(b == null ? 0 : b.address(op)).i32(b == null ? 0 : b.dtype().halfFlag()).i32(b == null ? 0 : 1)
+                .ptr(y, op).i32(y.dtype().halfFlag()).i32(cin).i32(h).i32(wd).i32(kh).i32(kw).i32(stride).i32(padding)
+                .i32(ho).i32(wo)
+                .launch((wo + t - 1) / t, gy, planes, 32, 8, 1, (int) smem);
+        return true;
     }
 
     /** The convolution implementation this call uses (AUTO resolved). */

@@ -38,6 +38,9 @@ record Kernel(String file, String function, String signature) {
     static final Kernel CONV2D_DIRECT = k("conv2d_direct", "conv2d_direct", "pipipiipiiiiiiiiiiiii");
     static final Kernel CONV2D_IGEMM = k("conv2d_igemm", "conv2d_igemm_f16", "ppppiiiiiiiiiiiii");
     static final Kernel SOFTMAX_ROWS = k("softmax_rows", "softmax_rows", "ppii");
+    static final Kernel CONV2D_DEPTHWISE = k("conv2d_depthwise", "conv2d_depthwise", "pipipiipiiiiiiiiii");
+    /** conv2d_depthwise.cu's output tile edge and largest filter edge. */
+    static final int DEPTHWISE_TILE = 32, DEPTHWISE_MAX_K = 7;
 
     /** Head widths (rounded up to 16) that attention_flash.cu instantiates. */
     static final int[] FLASH_WIDTHS = {16, 32, 48, 64, 80, 96, 112, 128, 144, 160};
@@ -78,7 +81,7 @@ record Kernel(String file, String function, String signature) {
         List<Kernel> list = new ArrayList<>(List.of(CONVERT, UNARY, BINARY, PER_CHANNEL, GEGLU, SIMPLE_GATE,
                 GLOBAL_AVG_POOL, GROUP_NORM_STATS, GROUP_NORM_APPLY, LAYER_NORM, LAYER_NORM_CHANNELS,
                 UPSAMPLE_NEAREST2X, PIXEL_SHUFFLE, WINDOW2D, COPY_SLAB, TRANSPOSE, GATHER_ROWS, TIMESTEP_EMBEDDING,
-                CFG_COMBINE, EULER_ANCESTRAL, CLIP_PREPROCESS, CONV2D_DIRECT, CONV2D_IGEMM, SOFTMAX_ROWS));
+                CFG_COMBINE, EULER_ANCESTRAL, CLIP_PREPROCESS, CONV2D_DIRECT, CONV2D_IGEMM, SOFTMAX_ROWS, CONV2D_DEPTHWISE));
         for (Precision p : Precision.values()) {
             for (int nt = 1; nt <= GENERIC_MAX_WIDTH / 32; nt++) list.add(attentionGeneric(p, nt * 32));
         }

@@ -198,6 +198,9 @@ abstract class CudaOpsTest {
             "1, 8, 12, 6, 7, 3, 1, 0, 2",
             "1, 3, 5, 7, 9, 3, 1, 1, 1",
             "1, 96, 80, 20, 20, 3, 1, 1, 1",
+            "2, 24, 24, 70, 45, 3, 1, 1, 24",     // depthwise over several 32x32 tiles, ragged edges, batch 2
+            "1, 16, 16, 37, 33, 3, 2, 1, 16",     // depthwise, stride 2
+            "1, 8, 8, 20, 21, 5, 1, 2, 8",        // depthwise 5x5
     })
     void conv2dEveryImplementation(int b, int cin, int cout, int h, int w, int k, int stride, int pad, int groups) {
         long seed = Arrays.hashCode(new int[] {b, cin, cout, h, w, k, stride, pad, groups});
@@ -205,7 +208,8 @@ abstract class CudaOpsTest {
         FloatTensor bias = rep(random(seed + 2, cout));
         FloatTensor ref = Reference.conv2d(x, wt, bias, stride, pad, groups);
         for (CudaOps.ConvAlgorithm algo : convAlgorithms()) {
-            try (CudaOps o = new CudaOps(CudaOps.Options.defaults(precision()).withConv(algo).withArenaBytes(64L << 20))) {
+            try (CudaOps o = new CudaOps(CudaOps.Options.defaults(precision()).withConv(algo).withArenaBytes(64L << 20)
+                    .withFeatures(features()))) {
                 FloatTensor out = o.download(o.conv2d(o.upload(x), o.upload(wt), o.upload(bias), stride, pad, groups));
                 assertClose("conv2d " + algo, out, ref, tol());
                 FloatTensor noBias = o.download(o.conv2d(o.upload(x), o.upload(wt), null, stride, pad, groups));
