@@ -4,6 +4,7 @@ import dev.autodir.backend.BackendSpec;
 import dev.autodir.backend.Backends;
 import dev.autodir.backend.Ops;
 import dev.autodir.backend.Precision;
+import dev.autodir.backend.cuda.CudaOps;
 import dev.autodir.bench.NetworkBench;
 import dev.autodir.io.RandomWeightStore;
 import dev.autodir.io.WeightStore;
@@ -96,6 +97,7 @@ final class BenchCommand implements Callable<Integer> {
             System.out.printf(Locale.ROOT, "median %.2f ms  min %.2f  max %.2f  (%d runs)  %.1f GFLOP  %.2f TFLOP/s%n",
                     median, ms[0], ms[runs - 1], runs, flops / 1e9, flops / 1e12 / (median / 1e3));
             if (profile) System.out.print(b.profile());
+            if (ops instanceof CudaOps cuda) System.out.println(cuda.describe());
         }
         return 0;
     }
