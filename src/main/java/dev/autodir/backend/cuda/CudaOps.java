@@ -739,28 +739,60 @@ public final class CudaOps implements Ops {
      */
     private void attentionByProducts(CudaTensor q, CudaTensor k, CudaTensor v, CudaTensor y, int batch, int nq, int nk,
                                      int c, int heads, int d, float scale, String op) {
-        Precision in = q.dtype();
-        long eb = in.bytes();
-        long perRow = (long) heads * nk * (4 + precision.bytes());
-        int chunk = (int) Math.max(1, Math.min(nq, attentionScoreBytes / perRow));
+        int chunk = attentionChunk(nq, nk, heads, precision, attentionScoreBytes);
         ScratchArena.Allocation sBuf = arena.allocate((long) heads * chunk * nk * 4);
         ScratchArena.Allocation pBuf = arena.allocate((long) heads * chunk * nk * precision.bytes());
         Matmul mm = matmul();
-        for (int bi = 0; bi < batch; bi++) {
-            long qb = q.address(op) + (long) bi * nq * c * eb, kb = k.address(op) + (long) bi * nk * c * eb;
-            long vb = v.address(op) + (long) bi * nk * c * eb, yb = y.address(op) + (long) bi * nq * c * y.dtype().bytes();
-            for (int r0 = 0; r0 < nq; r0 += chunk) {
-                int rc = Math.min(chunk, nq - r0);
-                mm.gemm(stream, new Matmul.Gemm(in, Precision.FP32, true, false, nk, rc, d, c, c, nk, heads, d, d, (long) rc * nk),
-                        scale, kb, qb + (long) r0 * c * eb, sBuf.address());
-                launcher.kernel(Kernel.SOFTMAX_ROWS).ptr(sBuf.address()).ptr(pBuf.address()).i32(precision.halfFlag()).i32(nk)
-                        .launch((long) heads * rc, THREADS);
-                mm.gemm(stream, new Matmul.Gemm(precision, y.dtype(), false, false, d, rc, nk, c, nk, c, heads, d, (long) rc * nk, d),
-                        1f, vb, pBuf.address(), yb + (long) r0 * c * y.dtype().bytes());
+        ProductSink sink = new ProductSink() {
+            @Override public void gemm(Matmul.Gemm g, float alpha, long a, long b, long dst) { mm.gemm(stream, g, alpha, a, b, dst); }
+
+            @Override public void softmaxRows(long s, long p, Precision pType, long rows, int n) {
+                launcher.kernel(Kernel.SOFTMAX_ROWS).ptr(s).ptr(p).i32(pType.halfFlag()).i32(n).launch(rows, THREADS);
             }
-        }
+        };
+        attentionProducts(sink, q.dtype(), precision, y.dtype(), q.address(op), k.address(op), v.address(op), y.address(op),
+                sBuf.address(), pBuf.address(), batch, nq, nk, c, heads, d, scale, chunk);
         arena.release(pBuf);
         arena.release(sBuf);
+    }
+
+    /** Where {@link #attentionProducts} sends its work: the device here, a float32 emulation in the tests. */
+    interface ProductSink {
+        void gemm(Matmul.Gemm g, float alpha, long a, long b, long d);
+
+        /** rows of n float32 scores at s → probabilities at p in pType. */
+        void softmaxRows(long s, long p, Precision pType, long rows, int n);
+    }
+
+    /** Query rows per chunk so that heads × chunk × nk scores (float32) plus probabilities fit {@code budget} bytes. */
+    static int attentionChunk(int nq, int nk, int heads, Precision pType, long budget) {
+        long perRow = (long) heads * nk * (4 + pType.bytes());
+        return (int) Math.max(1, Math.min(nq, budget / perRow));
+    }
+
+    /**
+     * The calls of attention by products, on byte addresses: q [B, nq, c], k and v [B, nk, c] in {@code in}, y
+     * [B, nq, c] in {@code yType}; s (float32) and p ({@code pType}) hold heads × chunk × nk scores each.
+     */
+    static void attentionProducts(ProductSink sink, Precision in, Precision pType, Precision yType, long q, long k, long v,
+                                  long y, long s, long p, int batch, int nq, int nk, int c, int heads, int d, float scale,
+                                  int chunk) {
+        if (in != pType) throw new IllegalArgumentException("attention by products: inputs " + in + " with probabilities " + pType);
+        long eb = in.bytes(), yb = yType.bytes();
+        for (int bi = 0; bi < batch; bi++) {
+            long qb = q + (long) bi * nq * c * eb, kb = k + (long) bi * nk * c * eb;
+            long vb = v + (long) bi * nk * c * eb, ob = y + (long) bi * nq * c * yb;
+            for (int r0 = 0; r0 < nq; r0 += chunk) {
+                int rc = Math.min(chunk, nq - r0);
+                // Sᶜ [nk, rc] per head = Kᶜᵀ (stored [d, nk], ld c) · Qᶜ (stored [d, rc], ld c); heads are column offsets of d
+                sink.gemm(new Matmul.Gemm(in, Precision.FP32, true, false, nk, rc, d, c, c, nk, heads, d, d, (long) rc * nk),
+                        scale, kb, qb + (long) r0 * c * eb, s);
+                sink.softmaxRows(s, p, pType, (long) heads * rc, nk);
+                // Oᶜ [d, rc] (ld c) = Vᶜ (stored [d, nk], ld c) · Pᶜ (stored [nk, rc], ld nk)
+                sink.gemm(new Matmul.Gemm(pType, yType, false, false, d, rc, nk, c, nk, c, heads, d, (long) rc * nk, d),
+                        1f, vb, p, ob + (long) r0 * c * yb);
+            }
+        }
     }
 
     private void checkShared(String op, int bytes) {
