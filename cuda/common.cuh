@@ -18,6 +18,11 @@ typedef long long i64;
 
 #define FULL_MASK 0xffffffffu
 
+#ifdef AUTODIR_HOST_EMULATION
+// the tests' host emulation (src/test/cpp/kernel_emulation.h): IEEE binary16 through the host's _Float16
+__device__ __forceinline__ float h2f(half_t h) { return emu_h2f(h); }
+__device__ __forceinline__ half_t f2h(float f) { return emu_f2h(f); }
+#else
 __device__ __forceinline__ float h2f(half_t h) {
     float f;
     asm("cvt.f32.f16 %0, %1;" : "=f"(f) : "h"(h));
@@ -30,6 +35,7 @@ __device__ __forceinline__ half_t f2h(float f) {
     asm("cvt.rn.f16.f32 %0, %1;" : "=h"(h) : "f"(f));
     return h;
 }
+#endif
 
 // two floats -> one 32-bit register holding {lo in bits 0..15, hi in bits 16..31}
 __device__ __forceinline__ unsigned pack_half2(float lo, float hi) {

@@ -521,17 +521,24 @@ public final class CudaOps implements Ops {
      */
     private boolean depthwise(CudaTensor x, CudaTensor w, CudaTensor b, CudaTensor y, int cin, int cout, int groups, int h,
                               int wd, int kh, int kw, int stride, int padding, int ho, int wo, String op) {
-        if (groups != cin || cout != cin || kh > Kernel.DEPTHWISE_MAX_K || kw > Kernel.DEPTHWISE_MAX_K) return false;
-        int t = Kernel.DEPTHWISE_TILE;
-        long smem = 4L * ((long) (t - 1) * stride + kw) * ((long) (t - 1) * stride + kh);
-        long planes = (long) y.dim(0) * cout, gy = (ho + t - 1) / t;
-        if (smem > 47 * 1024 || planes > 65535 || gy > 65535) return false;
+        long[] l = depthwiseLaunch(y.dim(0), cin, cout, groups, kh, kw, stride, ho, wo);
+        if (l == null) return false;
         launcher.kernel(Kernel.CONV2D_DEPTHWISE).ptr(x, op).i32(x.dtype().halfFlag()).ptr(w, op).i32(w.dtype().halfFlag())
                 .ptr(b == null ? 0 : b.address(op)).i32(b == null ? 0 : b.dtype().halfFlag()).i32(b == null ? 0 : 1)
                 .ptr(y, op).i32(y.dtype().halfFlag()).i32(cin).i32(h).i32(wd).i32(kh).i32(kw).i32(stride).i32(padding)
                 .i32(ho).i32(wo)
-                .launch((wo + t - 1) / t, gy, planes, 32, 8, 1, (int) smem);
+                .launch(l[0], l[1], l[2], 32, 8, 1, (int) l[3]);
         return true;
+    }
+
+    /** conv2d_depthwise.cu's grid (x, y, z) and dynamic shared bytes, block (32, 8); null where it does not apply. */
+    static long[] depthwiseLaunch(int batch, int cin, int cout, int groups, int kh, int kw, int stride, int ho, int wo) {
+        if (groups != cin || cout != cin || kh > Kernel.DEPTHWISE_MAX_K || kw > Kernel.DEPTHWISE_MAX_K) return null;
+        int t = Kernel.DEPTHWISE_TILE;
+        long smem = 4L * ((long) (t - 1) * stride + kw) * ((long) (t - 1) * stride + kh);
+        long planes = (long) batch * cout, gy = (ho + t - 1) / t;
+        if (smem > 47 * 1024 || planes > 65535 || gy > 65535) return null;
+        return new long[] {(wo + t - 1) / t, gy, planes, smem};
     }
 
     /** The convolution implementation this call uses (AUTO resolved). */
