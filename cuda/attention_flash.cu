@@ -28,7 +28,7 @@
 #define FBQ 64
 #define FBK 64
 
-struct alignas(16) u32x4 { unsigned x, y, z, w; };
+// u32x4 (16 bytes) comes from common.cuh
 
 __device__ __forceinline__ unsigned smem_addr(const void* p) {
     unsigned a;

@@ -37,6 +37,10 @@ __device__ __forceinline__ half_t f2h(float f) {
 }
 #endif
 
+// 16 bytes for one vector load or store (8 halves or 4 floats); our own type because NVRTC without an include path
+// may not declare CUDA's uint4
+struct alignas(16) u32x4 { unsigned x, y, z, w; };
+
 // two floats -> one 32-bit register holding {lo in bits 0..15, hi in bits 16..31}
 __device__ __forceinline__ unsigned pack_half2(float lo, float hi) {
     return (unsigned)f2h(lo) | ((unsigned)f2h(hi) << 16);

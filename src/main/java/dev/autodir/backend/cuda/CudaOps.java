@@ -619,6 +619,16 @@ public final class CudaOps implements Ops {
         if (bg > 65535) throw new IllegalArgumentException(op + ": batch x groups " + bg + " exceeds 65535");
         int splits = (int) Math.max(1, Math.min(128, groupLen / 8192));
         CudaTensor partial = alloc(Precision.FP32, (int) (bg * splits * 3));
+        if (groupNormFastApplies(x, y, plane, groupLen, op)) {
+            launcher.kernel(Kernel.GROUP_NORM_STATS_FAST).ptr(x, op).i32(x.dtype().halfFlag()).ptr(partial, op).i64(groupLen).i32(splits)
+                    .launch(splits, bg, 1, THREADS, 1, 1, 0);
+            launcher.kernel(Kernel.GROUP_NORM_APPLY_FAST).ptr(x, op).i32(x.dtype().halfFlag()).ptr(partial, op).i32(splits)
+                    .ptr(gamma, op).i32(gamma.dtype().halfFlag()).ptr(beta, op).i32(beta.dtype().halfFlag())
+                    .ptr(y, op).i64(groupLen).i32((int) plane).i32(c / groups).i32(groups).f32(eps).i32(silu ? 1 : 0)
+                    .launch((groupLen + GROUP_NORM_APPLY_CHUNK - 1) / GROUP_NORM_APPLY_CHUNK, bg, 1, THREADS, 1, 1, 0);
+            partial.close();
+            return y;
+        }
         launcher.kernel(Kernel.GROUP_NORM_STATS).ptr(x, op).i32(x.dtype().halfFlag()).ptr(partial, op).i64(groupLen).i32(splits)
                 .launch(splits, bg, 1, THREADS, 1, 1, 0);
         launcher.kernel(Kernel.GROUP_NORM_APPLY).ptr(x, op).i32(x.dtype().halfFlag()).ptr(partial, op).i32(splits)
@@ -627,6 +637,17 @@ public final class CudaOps implements Ops {
                 .launch((groupLen + GROUP_NORM_APPLY_CHUNK - 1) / GROUP_NORM_APPLY_CHUNK, bg, 1, THREADS, 1, 1, 0);
         partial.close();   // the top of the arena: given back (later kernels reuse it in stream order)
         return y;
+    }
+
+    /** group_norm.cu's *_fast pair: the fastKernels feature, one dtype, whole 16-byte vectors per channel plane, aligned. */
+    private boolean groupNormFastApplies(CudaTensor x, CudaTensor y, long plane, long groupLen, String op) {
+        return options.features().fastKernels() && groupNormFastFits(x.dtype(), y.dtype(), plane, groupLen, x.address(op), y.address(op));
+    }
+
+    static boolean groupNormFastFits(Precision xType, Precision yType, long plane, long groupLen, long xAddress, long yAddress) {
+        int vec = 16 / xType.bytes();
+        return xType == yType && plane % vec == 0 && groupLen <= Integer.MAX_VALUE - GROUP_NORM_APPLY_CHUNK
+                && xAddress % 16 == 0 && yAddress % 16 == 0;
     }
 
     @Override

@@ -23,6 +23,8 @@ record Kernel(String file, String function, String signature) {
     static final Kernel GLOBAL_AVG_POOL = k("global_avg_pool", "global_avg_pool", "pipil");
     static final Kernel GROUP_NORM_STATS = k("group_norm", "group_norm_stats", "pipli");
     static final Kernel GROUP_NORM_APPLY = k("group_norm", "group_norm_apply", "pipipipipilliifi");
+    static final Kernel GROUP_NORM_STATS_FAST = k("group_norm", "group_norm_stats_fast", "pipli");
+    static final Kernel GROUP_NORM_APPLY_FAST = k("group_norm", "group_norm_apply_fast", "pipipipipliiifi");
     static final Kernel LAYER_NORM = k("layer_norm", "layer_norm", "pipipipilif");
     static final Kernel LAYER_NORM_CHANNELS = k("layer_norm_channels", "layer_norm_channels", "pipipipililf");
     static final Kernel UPSAMPLE_NEAREST2X = k("upsample_nearest", "upsample_nearest2x", "pipilii");
@@ -81,7 +83,8 @@ record Kernel(String file, String function, String signature) {
         List<Kernel> list = new ArrayList<>(List.of(CONVERT, UNARY, BINARY, PER_CHANNEL, GEGLU, SIMPLE_GATE,
                 GLOBAL_AVG_POOL, GROUP_NORM_STATS, GROUP_NORM_APPLY, LAYER_NORM, LAYER_NORM_CHANNELS,
                 UPSAMPLE_NEAREST2X, PIXEL_SHUFFLE, WINDOW2D, COPY_SLAB, TRANSPOSE, GATHER_ROWS, TIMESTEP_EMBEDDING,
-                CFG_COMBINE, EULER_ANCESTRAL, CLIP_PREPROCESS, CONV2D_DIRECT, CONV2D_IGEMM, SOFTMAX_ROWS, CONV2D_DEPTHWISE));
+                CFG_COMBINE, EULER_ANCESTRAL, CLIP_PREPROCESS, CONV2D_DIRECT, CONV2D_IGEMM, SOFTMAX_ROWS, CONV2D_DEPTHWISE,
+                GROUP_NORM_STATS_FAST, GROUP_NORM_APPLY_FAST));
         for (Precision p : Precision.values()) {
             for (int nt = 1; nt <= GENERIC_MAX_WIDTH / 32; nt++) list.add(attentionGeneric(p, nt * 32));
         }

@@ -14,6 +14,8 @@ import static dev.autodir.backend.cuda.CudaTestSupport.randomScaled;
 import static dev.autodir.backend.cuda.CudaTestSupport.representable;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
@@ -120,6 +122,43 @@ class KernelEmulationTest {
         FloatTensor ref = Reference.conv2d(x, wt, bias, stride, pad, c);
         // float32 accumulation of at most 49 products against float64: 1e-6; FP16 output rounding: 2e-3
         assertClose("conv2d_depthwise emulated", tensor(y.as(half), b, c, ho, wo), ref, half ? 2e-3 : 1e-6);
+    }
+
+    @ParameterizedTest(name = "B{0} C{1} G{2} plane {3} silu {4} half {5} shift {6}")
+    @CsvSource({
+            "2, 8, 2, 64, false, false, 0",
+            "1, 6, 3, 72, true, false, 0",
+            "2, 8, 4, 40, true, true, 0",
+            "1, 4, 1, 4096, false, false, 0",   // one group of 16384: several splits, partial last split
+            "1, 4, 2, 2048, true, true, 30",     // a large mean against a unit spread (the shifted sums' case)
+            "1, 4, 2, 2048, false, false, 30",
+    })
+    void groupNormFast(int b, int c, int groups, int plane, boolean silu, boolean half, double shift) {
+        dev.autodir.backend.Precision p = half ? dev.autodir.backend.Precision.FP16 : dev.autodir.backend.Precision.FP32;
+        FloatTensor x = representable(randomScaled(9 + plane, 1.5, shift, b, c, plane), p);
+        FloatTensor g = random(10, c), be = random(11, c);
+        long groupLen = (long) (c / groups) * plane;
+        assertTrue(CudaOps.groupNormFastFits(p, p, plane, groupLen, 0, 256), "fast path refused");
+        int splits = (int) Math.max(1, Math.min(128, groupLen / 8192));   // as CudaOps.groupNorm chooses
+        int bg = b * groups, hf = half ? 1 : 0;
+        KernelEmulator.Buf xb = KernelEmulator.Buf.of(x.data(), half), partial = KernelEmulator.Buf.zeros(bg * splits * 3L * 4);
+        KernelEmulator.Buf y = KernelEmulator.Buf.zeros((long) x.numel() * (half ? 2 : 4));
+        KernelEmulator.launch(Kernel.GROUP_NORM_STATS_FAST, splits, bg, 1, 256, 1, 1, 0, xb, hf, partial, groupLen, splits);
+        KernelEmulator.launch(Kernel.GROUP_NORM_APPLY_FAST, (groupLen + CudaOps.GROUP_NORM_APPLY_CHUNK - 1) / CudaOps.GROUP_NORM_APPLY_CHUNK,
+                bg, 1, 256, 1, 1, 0, xb, hf, partial, splits, KernelEmulator.Buf.floats(g.data()), 0, KernelEmulator.Buf.floats(be.data()), 0,
+                y, groupLen, plane, c / groups, groups, 1e-5f, silu ? 1 : 0);
+        FloatTensor ref = Reference.groupNorm(x, groups, g, be, 1e-5, silu);
+        // float32 statistics against float64: 1e-5 (the shifted sum of squares costs a little over plain float32 sums);
+        // FP16 output: 2e-3
+        assertClose("group_norm fast emulated", tensor(y.as(half), b, c, plane), ref, half ? 2e-3 : 1e-5);
+    }
+
+    @Test
+    void groupNormFastRefusesWhatItCannotDo() {
+        assertFalse(CudaOps.groupNormFastFits(dev.autodir.backend.Precision.FP16, dev.autodir.backend.Precision.FP32, 64, 64, 0, 0));
+        assertFalse(CudaOps.groupNormFastFits(dev.autodir.backend.Precision.FP16, dev.autodir.backend.Precision.FP16, 60, 120, 0, 0));
+        assertFalse(CudaOps.groupNormFastFits(dev.autodir.backend.Precision.FP32, dev.autodir.backend.Precision.FP32, 64, 64, 8, 0));
+        assertTrue(CudaOps.groupNormFastFits(dev.autodir.backend.Precision.FP32, dev.autodir.backend.Precision.FP32, 4, 8, 16, 32));
     }
 
     @Test
