@@ -493,7 +493,14 @@ public final class CudaOps implements Ops {
                 if (plan.ho != ho || plan.wo != wo) {
                     throw new CudaException("cuDNN output " + plan.ho + "x" + plan.wo + " differs from " + ho + "x" + wo + " for " + key);
                 }
-                conv.forward(plan, key, x.address(op), w.address(op), y.address(op));
+                Im2colPlan columns = im2colPlan(key, w, ho, wo, op);
+                if (columns == null) {
+                    conv.forward(plan, key, x.address(op), w.address(op), y.address(op));
+                } else {   // unverified feature convIm2col: cuDNN or im2col + cuBLASLt, whichever was faster for this shape
+                    convAutotune().run(key, capturing, () -> new ConvAutotune.EventClock(stream),
+                            () -> conv.forward(plan, key, x.address(op), w.address(op), y.address(op)),
+                            () -> convIm2col(columns, key, x, w, y, wo, op));
+                }
                 if (b != null) perChannelRaw(y, b, y, 0, op);
             }
             case IGEMM -> {
@@ -539,6 +546,76 @@ public final class CudaOps implements Ops {
         long planes = (long) batch * cout, gy = (ho + t - 1) / t;
         if (smem > 47 * 1024 || planes > 65535 || gy > 65535) return null;
         return new long[] {(wo + t - 1) / t, gy, planes, smem};
+    }
+
+    // ---- convolution as im2col + one cuBLASLt product (Features.convIm2col, unverified) ---------------
+
+    /** Byte cap of the im2col column buffer (-Dautodir.cuda.im2colMiB, default 256); package-private for tests. */
+    long convColumnCapBytes = Long.getLong("autodir.cuda.im2colMiB", 256L) << 20;
+    private ConvAutotune convAutotune;
+
+    private ConvAutotune convAutotune() {
+        if (convAutotune == null) convAutotune = new ConvAutotune();
+        return convAutotune;
+    }
+
+    /** Makes every eligible convolution use {@code choice} without timing (null: time per shape again); for tests. */
+    void forceConvChoice(ConvAutotune.Choice choice) { convAutotune().force(choice); }
+
+    /**
+     * The per-shape decisions of the convIm2col feature, one line each: shape, the path used and the median times of
+     * cuDNN and of im2col + cuBLASLt that decided it; empty when the feature is off or no shape was timed yet.
+     */
+    public String convChoices() { return convAutotune == null ? "" : convAutotune.describe(); }
+
+    /**
+     * The chunking of {@code key} as im2col + product, or null where that path does not apply: the feature is off,
+     * not FP16, grouped, a dimension beyond int, the weight or an image's output not 256-byte aligned (cuBLASLt's
+     * heuristic assumes aligned pointers), or the column buffer cap too small for 128 pixels. A forced IM2COL choice
+     * on such a shape throws.
+     */
+    private Im2colPlan im2colPlan(Convolution.Key key, CudaTensor w, int ho, int wo, String op) {
+        boolean forced = convAutotune != null && convAutotune.forced() == ConvAutotune.Choice.IM2COL;
+        if (!forced && (!options.features().convIm2col() || precision != Precision.FP16)) return null;   // the default path
+        long pixels = (long) ho * wo, rows = (long) key.cin() * key.kh() * key.kw();
+        String why = null;
+        if (!options.features().convIm2col()) why = "the feature convIm2col is off";
+        else if (precision != Precision.FP16) why = "precision " + precision + " (the path is FP16 only)";
+        else if (key.groups() != 1) why = "groups " + key.groups();
+        else if (pixels > Integer.MAX_VALUE || rows > Integer.MAX_VALUE) why = pixels + " pixels / " + rows + " rows exceed an int";
+        else if (w.address(op) % 256 != 0) why = "the weight is not 256-byte aligned";
+        else if (key.batch() > 1 && (long) key.cout() * pixels % Im2colPlan.PIXEL_QUANTUM != 0) why = "images not 256-byte aligned in y";
+        Im2colPlan plan = why == null ? Im2colPlan.of(key.batch(), (int) pixels, (int) rows, convColumnCapBytes) : null;
+        if (why == null && plan == null) why = "128 pixels of columns exceed the " + convColumnCapBytes + "-byte cap";
+        if (why != null && forced) {
+            throw new IllegalStateException(op + ": im2col forced but not possible for " + ConvAutotune.describe(key) + ": " + why);
+        }
+        return plan;
+    }
+
+    /** y = conv(x, w) without bias: per chunk, the column matrix (im2col.cu), then Dᶜ [np, Cout] = Colᶜ · Wᶜ. */
+    private void convIm2col(Im2colPlan plan, Convolution.Key key, CudaTensor x, CudaTensor w, CudaTensor y, int wo, String op) {
+        int pixels = plan.pixels(), rows = plan.rows(), cin = key.cin(), cout = key.cout();
+        long half = Precision.FP16.bytes();
+        ScratchArena.Allocation col = arena.allocate(plan.bufferBytes());
+        try {
+            for (Im2colPlan.Chunk c : plan.chunks()) {
+                int threads = Math.min(256, Math.max(32, ((c.np() + 7) / 8 + 31) / 32 * 32));
+                long blocks = ((long) c.np() + 8L * threads - 1) / (8L * threads);
+                launcher.kernel(Kernel.IM2COL).ptr(x.address(op) + (long) c.image0() * cin * key.h() * key.w() * half)
+                        .ptr(col.address()).i32(cin).i32(key.h()).i32(key.w()).i32(key.kh()).i32(key.kw()).i32(key.stride())
+                        .i32(key.pad()).i32(wo).i32(c.p0()).i32(c.np()).i32(c.ldc())
+                        .launch(blocks, Math.min(cin, 65535), c.images(), threads, 1, 1, 0);
+                // column-major: A = Colᶜ [np, K] (ld ldc), B = Wᶜ [K, Cout] (ld K, shared by the images: stride 0),
+                // D = y's planes [np, Cout] (ld Ho·Wo) from pixel p0 of image image0
+                Matmul.Gemm g = new Matmul.Gemm(Precision.FP16, Precision.FP16, false, false, c.np(), cout, rows, c.ldc(), rows,
+                        pixels, c.images(), (long) rows * c.ldc(), 0, (long) cout * pixels);
+                long d = y.address(op) + ((long) c.image0() * cout * pixels + c.p0()) * half;
+                matmul().gemm(stream, g, 1f, col.address(), w.address(op), d);
+            }
+        } finally {
+            arena.release(col);   // the top of the arena (y came before it): later work reuses it in stream order
+        }
     }
 
     /** The convolution implementation this call uses (AUTO resolved). */

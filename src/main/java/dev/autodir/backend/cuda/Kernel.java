@@ -43,6 +43,7 @@ record Kernel(String file, String function, String signature) {
     static final Kernel CONV2D_DEPTHWISE = k("conv2d_depthwise", "conv2d_depthwise", "pipipiipiiiiiiiiii");
     /** conv2d_depthwise.cu's output tile edge and largest filter edge. */
     static final int DEPTHWISE_TILE = 32, DEPTHWISE_MAX_K = 7;
+    static final Kernel IM2COL = k("im2col", "im2col_f16", "ppiiiiiiiiiii");
 
     /** Head widths (rounded up to 16) that attention_flash.cu instantiates. */
     static final int[] FLASH_WIDTHS = {16, 32, 48, 64, 80, 96, 112, 128, 144, 160};
@@ -84,7 +85,7 @@ record Kernel(String file, String function, String signature) {
                 GLOBAL_AVG_POOL, GROUP_NORM_STATS, GROUP_NORM_APPLY, LAYER_NORM, LAYER_NORM_CHANNELS,
                 UPSAMPLE_NEAREST2X, PIXEL_SHUFFLE, WINDOW2D, COPY_SLAB, TRANSPOSE, GATHER_ROWS, TIMESTEP_EMBEDDING,
                 CFG_COMBINE, EULER_ANCESTRAL, CLIP_PREPROCESS, CONV2D_DIRECT, CONV2D_IGEMM, SOFTMAX_ROWS, CONV2D_DEPTHWISE,
-                GROUP_NORM_STATS_FAST, GROUP_NORM_APPLY_FAST));
+                GROUP_NORM_STATS_FAST, GROUP_NORM_APPLY_FAST, IM2COL));
         for (Precision p : Precision.values()) {
             for (int nt = 1; nt <= GENERIC_MAX_WIDTH / 32; nt++) list.add(attentionGeneric(p, nt * 32));
         }

@@ -1,0 +1,81 @@
+package dev.autodir.backend.cuda;
+
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * How an FP16 convolution run as im2col + one matrix product is cut into pieces whose column matrix fits a
+ * byte cap: the column buffer ({@code rows = Cin·kh·kw} rows of {@code ldc} FP16 values per image) comes from the
+ * scratch arena, so it must stay bounded (a 512² VAE convolution with 256 channels would need 1.2 GB at once).
+ *
+ * <p>When one image's whole column matrix fits, a chunk holds as many whole images as fit (one strided-batched
+ * product for all of them); otherwise every image is cut into pixel ranges of equal size. Pixel ranges start at
+ * multiples of {@link #PIXEL_QUANTUM} and every ldc is a multiple of it, so each address handed to cuBLASLt stays
+ * 256-byte aligned (its heuristic assumes that by default) and the kernel's 16-byte stores stay aligned.
+ *
+ * @param rows        K = Cin·kh·kw, the rows of the column matrix (the product's inner dimension)
+ * @param pixels      Ho·Wo, output pixels per image
+ * @param batch       images
+ * @param chunks      the pieces, in order; together they cover every pixel of every image once
+ * @param bufferBytes the column buffer one chunk needs at most (≤ the cap)
+ */
+record Im2colPlan(int rows, int pixels, int batch, List<Chunk> chunks, long bufferBytes) {
+    /** Element alignment of pixel ranges and leading dimensions: 128 FP16 values = 256 bytes. */
+    static final int PIXEL_QUANTUM = 128;
+    static final int MAX_IMAGES_PER_CHUNK = 65535;   // the kernel's gridDim.z
+    private static final int BYTES = 2;              // FP16
+
+    /**
+     * Images [image0, image0 + images), their output pixels [p0, p0 + np); the column matrix of each image is
+     * [rows][ldc] (ldc ≥ np), image i of the chunk at offset i·rows·ldc.
+     */
+    record Chunk(int image0, int images, int p0, int np, int ldc) {
+        long columnBytes(int rows) { return (long) images * rows * ldc * BYTES; }
+    }
+
+    Im2colPlan {
+        chunks = List.copyOf(chunks);
+    }
+
+    /**
+     * The plan for {@code batch} images of {@code pixels} output pixels and {@code rows} column rows under
+     * {@code capBytes}; null when even {@link #PIXEL_QUANTUM} pixels of one image do not fit the cap.
+     */
+    static Im2colPlan of(int batch, int pixels, int rows, long capBytes) {
+        if (batch < 1 || pixels < 1 || rows < 1) {
+            throw new IllegalArgumentException("im2col plan: batch " + batch + ", pixels " + pixels + ", rows " + rows + " must be positive");
+        }
+        long rowBytes = (long) rows * BYTES;
+        List<Chunk> chunks = new ArrayList<>();
+        int wholeLd = roundUp(pixels);
+        long imageBytes = rowBytes * wholeLd;
+        if (imageBytes <= capBytes) {
+            int fit = (int) Math.min(Math.min(batch, capBytes / imageBytes), MAX_IMAGES_PER_CHUNK);
+            int count = ceilDiv(batch, fit);
+            int per = ceilDiv(batch, count);   // balanced: chunks differ by at most one image
+            for (int i = 0; i < batch; i += per) chunks.add(new Chunk(i, Math.min(per, batch - i), 0, pixels, wholeLd));
+            return new Im2colPlan(rows, pixels, batch, chunks, per * imageBytes);
+        }
+        long maxPixels = capBytes / rowBytes / PIXEL_QUANTUM * PIXEL_QUANTUM;
+        if (maxPixels < PIXEL_QUANTUM) return null;
+        int count = (int) ((pixels + maxPixels - 1) / maxPixels);
+        int per = roundUp(ceilDiv(pixels, count));   // ≤ maxPixels, since maxPixels is a multiple of the quantum
+        for (int b = 0; b < batch; b++) {
+            for (int p0 = 0; p0 < pixels; p0 += per) {
+                int np = Math.min(per, pixels - p0);
+                chunks.add(new Chunk(b, 1, p0, np, roundUp(np)));
+            }
+        }
+        return new Im2colPlan(rows, pixels, batch, chunks, rowBytes * per);
+    }
+
+    private static int roundUp(int v) {
+        long r = ((long) v + PIXEL_QUANTUM - 1) / PIXEL_QUANTUM * PIXEL_QUANTUM;
+        if (r > Integer.MAX_VALUE) throw new IllegalArgumentException("im2col plan: " + v + " pixels overflow an int when rounded up");
+        return (int) r;
+    }
+
+    private static int ceilDiv(int a, int b) {
+        return (int) (((long) a + b - 1) / b);
+    }
+}
