@@ -28,7 +28,7 @@ extern "C" __global__ void __launch_bounds__(256) im2col_f16(
 
     const int j0 = (blockIdx.x * blockDim.x + threadIdx.x) * 8;
     if (j0 >= np) return;
-    const int n = min(8, np - j0);
+    const int n = np - j0 < 8 ? np - j0 : 8;   // pixels of this thread (no min(): NVRTC gets no headers)
 
     // top-left input corner of each of the thread's pixels (one division, then walk along the row)
     int iy0[8], ix0[8];

@@ -595,23 +595,16 @@ public final class CudaOps implements Ops {
 
     /** y = conv(x, w) without bias: per chunk, the column matrix (im2col.cu), then Dᶜ [np, Cout] = Colᶜ · Wᶜ. */
     private void convIm2col(Im2colPlan plan, Convolution.Key key, CudaTensor x, CudaTensor w, CudaTensor y, int wo, String op) {
-        int pixels = plan.pixels(), rows = plan.rows(), cin = key.cin(), cout = key.cout();
+        int cin = key.cin(), cout = key.cout();
         long half = Precision.FP16.bytes();
         ScratchArena.Allocation col = arena.allocate(plan.bufferBytes());
         try {
             for (Im2colPlan.Chunk c : plan.chunks()) {
-                int threads = Math.min(256, Math.max(32, ((c.np() + 7) / 8 + 31) / 32 * 32));
-                long blocks = ((long) c.np() + 8L * threads - 1) / (8L * threads);
-                launcher.kernel(Kernel.IM2COL).ptr(x.address(op) + (long) c.image0() * cin * key.h() * key.w() * half)
+                launcher.kernel(Kernel.IM2COL).ptr(x.address(op) + Im2colPlan.xOffset(c, cin, key.h(), key.w()) * half)
                         .ptr(col.address()).i32(cin).i32(key.h()).i32(key.w()).i32(key.kh()).i32(key.kw()).i32(key.stride())
                         .i32(key.pad()).i32(wo).i32(c.p0()).i32(c.np()).i32(c.ldc())
-                        .launch(blocks, Math.min(cin, 65535), c.images(), threads, 1, 1, 0);
-                // column-major: A = Colᶜ [np, K] (ld ldc), B = Wᶜ [K, Cout] (ld K, shared by the images: stride 0),
-                // D = y's planes [np, Cout] (ld Ho·Wo) from pixel p0 of image image0
-                Matmul.Gemm g = new Matmul.Gemm(Precision.FP16, Precision.FP16, false, false, c.np(), cout, rows, c.ldc(), rows,
-                        pixels, c.images(), (long) rows * c.ldc(), 0, (long) cout * pixels);
-                long d = y.address(op) + ((long) c.image0() * cout * pixels + c.p0()) * half;
-                matmul().gemm(stream, g, 1f, col.address(), w.address(op), d);
+                        .launch(Im2colPlan.blocks(c.np()), Math.min(cin, 65535), c.images(), Im2colPlan.threads(c.np()), 1, 1, 0);
+                matmul().gemm(stream, plan.gemm(c, cout), 1f, col.address(), w.address(op), y.address(op) + plan.yOffset(c, cout) * half);
             }
         } finally {
             arena.release(col);   // the top of the arena (y came before it): later work reuses it in stream order

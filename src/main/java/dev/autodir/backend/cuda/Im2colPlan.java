@@ -1,5 +1,7 @@
 package dev.autodir.backend.cuda;
 
+import dev.autodir.backend.Precision;
+
 import java.util.ArrayList;
 import java.util.List;
 
@@ -67,6 +69,39 @@ record Im2colPlan(int rows, int pixels, int batch, List<Chunk> chunks, long buff
             }
         }
         return new Im2colPlan(rows, pixels, batch, chunks, rowBytes * per);
+    }
+
+    // ---- what CudaOps launches per chunk (shared with the tests that emulate it) ---------------------------
+
+    /** im2col.cu's blockDim.x for np pixels: 8 pixels a thread, whole warps, at most 256. */
+    static int threads(int np) {
+        return Math.min(256, Math.max(32, ((np + 7) / 8 + 31) / 32 * 32));
+    }
+
+    /** im2col.cu's gridDim.x for np pixels. */
+    static long blocks(int np) {
+        long perBlock = 8L * threads(np);
+        return ((long) np + perBlock - 1) / perBlock;
+    }
+
+    /** Elements from x's start to the chunk's first image (x is [batch, Cin, H, W]). */
+    static long xOffset(Chunk c, int cin, int h, int w) {
+        return (long) c.image0() * cin * h * w;
+    }
+
+    /** Elements from y's start to pixel p0 of the chunk's first image (y is [batch, Cout, Ho·Wo]). */
+    long yOffset(Chunk c, int cout) {
+        return (long) c.image0() * cout * pixels + c.p0();
+    }
+
+    /**
+     * The chunk's product in cuBLAS's column-major terms, per image i of the chunk:
+     * D_i [np, Cout] (ld Ho·Wo: y's channel planes) = Colᶜ_i [np, K] (ld ldc) · Wᶜ [K, Cout] (ld K), no transposes;
+     * the weight [Cout, K] row-major is Wᶜ, shared by the images (stride 0).
+     */
+    Matmul.Gemm gemm(Chunk c, int cout) {
+        return new Matmul.Gemm(Precision.FP16, Precision.FP16, false, false,
+                c.np(), cout, rows, c.ldc(), rows, pixels, c.images(), (long) rows * c.ldc(), 0, (long) cout * pixels);
     }
 
     private static int roundUp(int v) {
