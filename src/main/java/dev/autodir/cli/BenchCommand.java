@@ -98,6 +98,9 @@ final class BenchCommand implements Callable<Integer> {
                     median, ms[0], ms[runs - 1], runs, flops / 1e9, flops / 1e12 / (median / 1e3));
             if (profile) System.out.print(b.profile());
             if (ops instanceof CudaOps cuda) System.out.println(cuda.describe());
+            if (ops instanceof CudaOps cuda && !cuda.convChoices().isEmpty()) {
+                System.out.print("convolution choices (feature convIm2col, timed on first use):\n" + cuda.convChoices());
+            }
         }
         return 0;
     }

@@ -13,7 +13,9 @@ package dev.autodir.backend.cuda;
  *   <li>{@code fastKernels}: vectorised, division-free variants of the memory-bound kernels (LayerNorm over
  *       channels, global average pooling, per-channel and binary elementwise, SimpleGate).</li>
  *   <li>{@code convIm2col}: FP16 k×k convolutions may run as an im2col expansion plus one cuBLASLt product; each
- *       convolution shape times that against cuDNN's choice once, on first use, and keeps the faster.</li>
+ *       convolution shape times that against cuDNN's choice once, on first use, and keeps the faster
+ *       ({@code CudaOps.convChoices()} lists the decisions, {@code bench} prints them; the column buffer is capped
+ *       by {@code -Dautodir.cuda.im2colMiB}, default 256).</li>
  * </ul>
  *
  * <p>System properties: {@code autodir.cuda.unverified=true} turns every feature on; {@code

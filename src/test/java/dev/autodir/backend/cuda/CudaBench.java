@@ -90,6 +90,26 @@ public final class CudaBench {
                     System.out.println("conv " + shape + " " + algo + " FAILED: " + e);
                 }
             }
+            CudaOps.Options im2colOptions = CudaOps.Options.defaults(Precision.FP16).withConv(CudaOps.ConvAlgorithm.CUDNN);
+            if (s[5] == 1 && im2colOptions.features().convIm2col()) {
+                // the unverified im2col + cuBLASLt path forced, and then the per-shape timed choice between it and cuDNN
+                try (CudaOps o = new CudaOps(im2colOptions)) {
+                    Tensor x = o.upload(hx);
+                    Tensor w = o.upload(hw);
+                    Tensor b = o.upload(hb);
+                    o.forceConvChoice(ConvAutotune.Choice.IM2COL);
+                    double ms = time(o, "conv3x3", "fp16 im2col (forced)", shape, iters, flops, "TFLOP/s", () -> o.conv2d(x, w, b, 1, 1, 1));
+                    if (ms < best) {
+                        best = ms;
+                        bestImpl = "IM2COL";
+                    }
+                    o.forceConvChoice(null);
+                    time(o, "conv3x3", "fp16 autotuned", shape, iters, flops, "TFLOP/s", () -> o.conv2d(x, w, b, 1, 1, 1));
+                    System.out.print("  " + o.convChoices());
+                } catch (RuntimeException e) {
+                    System.out.println("conv " + shape + " im2col FAILED: " + e);
+                }
+            }
             verdicts.add(String.format(Locale.ROOT, "conv %-28s fastest %s (%.3f ms)", shape, bestImpl, best));
         }
         System.out.println("--- convolution verdicts (the default is AUTO = cuDNN when it loads) ---");
