@@ -595,17 +595,17 @@ public final class CudaOps implements Ops {
 
     /** y = conv(x, w) without bias: per chunk, the column matrix (im2col.cu), then Dᶜ [np, Cout] = Colᶜ · Wᶜ. */
     private void convIm2col(Im2colPlan plan, Convolution.Key key, CudaTensor x, CudaTensor w, CudaTensor y, int wo, String op) {
-        int cin = key.cin(), cout = key.cout();
-        long half = Precision.FP16.bytes();
         ScratchArena.Allocation col = arena.allocate(plan.bufferBytes());
         try {
-            for (Im2colPlan.Chunk c : plan.chunks()) {
-                launcher.kernel(Kernel.IM2COL).ptr(x.address(op) + Im2colPlan.xOffset(c, cin, key.h(), key.w()) * half)
-                        .ptr(col.address()).i32(cin).i32(key.h()).i32(key.w()).i32(key.kh()).i32(key.kw()).i32(key.stride())
-                        .i32(key.pad()).i32(wo).i32(c.p0()).i32(c.np()).i32(c.ldc())
-                        .launch(Im2colPlan.blocks(c.np()), Math.min(cin, 65535), c.images(), Im2colPlan.threads(c.np()), 1, 1, 0);
-                matmul().gemm(stream, plan.gemm(c, cout), 1f, col.address(), w.address(op), y.address(op) + plan.yOffset(c, cout) * half);
-            }
+            plan.run(new Im2colPlan.Sink() {
+                @Override public void im2col(long xa, long ca, Im2colPlan.Chunk c) {
+                    launcher.kernel(Kernel.IM2COL).ptr(xa).ptr(ca).i32(key.cin()).i32(key.h()).i32(key.w()).i32(key.kh())
+                            .i32(key.kw()).i32(key.stride()).i32(key.pad()).i32(wo).i32(c.p0()).i32(c.np()).i32(c.ldc())
+                            .launch(Im2colPlan.blocks(c.np()), Math.min(key.cin(), 65535), c.images(), Im2colPlan.threads(c.np()), 1, 1, 0);
+                }
+
+                @Override public void gemm(Matmul.Gemm g, long a, long b, long d) { matmul().gemm(stream, g, 1f, a, b, d); }
+            }, key, x.address(op), w.address(op), y.address(op), col.address());
         } finally {
             arena.release(col);   // the top of the arena (y came before it): later work reuses it in stream order
         }

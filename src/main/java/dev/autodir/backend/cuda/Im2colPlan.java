@@ -73,6 +73,33 @@ record Im2colPlan(int rows, int pixels, int batch, List<Chunk> chunks, long buff
 
     // ---- what CudaOps launches per chunk (shared with the tests that emulate it) ---------------------------
 
+    /** Where {@link #run} sends its work: the device (CudaOps.convIm2col) or an emulation (tests). */
+    interface Sink {
+        /**
+         * im2col.cu for chunk c: x = the address of the chunk's first image, col = the column buffer; launched with
+         * grid ({@link #blocks}(np), min(Cin, 65535), images) and block {@link #threads}(np).
+         */
+        void im2col(long x, long col, Chunk c);
+
+        /** Matmul.gemm with alpha 1. */
+        void gemm(Matmul.Gemm g, long a, long b, long d);
+    }
+
+    /**
+     * y = conv(x, w) of {@code key} (groups 1, no bias) through {@code sink}: per chunk, the column matrix into
+     * {@code col}, then the chunk's product into y. Byte addresses of FP16 data: x [B, Cin, H, W], w [Cout, K],
+     * y [B, Cout, Ho, Wo], col at least {@link #bufferBytes} long.
+     */
+    void run(Sink sink, Convolution.Key key, long x, long w, long y, long col) {
+        if (key.batch() != batch || (long) key.cin() * key.kh() * key.kw() != rows || key.groups() != 1) {
+            throw new IllegalArgumentException("im2col plan for " + batch + " images of " + rows + " rows run on " + key);
+        }
+        for (Chunk c : chunks) {
+            sink.im2col(x + xOffset(c, key.cin(), key.h(), key.w()) * BYTES, col, c);
+            sink.gemm(gemm(c, key.cout()), col, w, y + yOffset(c, key.cout()) * BYTES);
+        }
+    }
+
     /** im2col.cu's blockDim.x for np pixels: 8 pixels a thread, whole warps, at most 256. */
     static int threads(int np) {
         return Math.min(256, Math.max(32, ((np + 7) / 8 + 31) / 32 * 32));
