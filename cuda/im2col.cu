@@ -11,9 +11,10 @@
 //   consecutive pixels: their input coordinates are computed once, then per row it gathers 8 values and
 //   writes them with one 16-byte store when all 8 are inside [0, np) and ldc % 8 == 0 (the host makes ldc a
 //   multiple of 128), so a warp writes 512 contiguous bytes of a row; the last partial group stores singly.
-// Checked by: CudaConvIm2colTest (conv2d with the im2col path forced, several chunks, batch 2, stride 2,
-//   kernels 1x1/2x2/3x3, against the cpu backend at rel-L2 2e-3) and, on the device, the timing that picks
-//   it over cuDNN per shape (ConvAutotune).
+// Checked by: Im2colProductsTest on the host (this source run by KernelEmulator, bit-exact against the column
+//   matrix's definition, then the emulated products against the cpu backend's convolution) and, on a GPU,
+//   CudaConvIm2colTest (conv2d with the im2col path forced: several chunks, batch 2, stride 2, kernels
+//   1x1/2x2/3x3, against the cpu backend at rel-L2 2e-3); ConvAutotune times it against cuDNN per shape.
 #include "common.cuh"
 
 struct alignas(16) im2col_u32x4 { unsigned x, y, z, w; };
