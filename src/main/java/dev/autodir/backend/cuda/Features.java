@@ -11,12 +11,18 @@ package dev.autodir.backend.cuda;
  *       512-wide head) as two cuBLASLt products around a row softmax, the N×N scores in float32 scratch, queries
  *       taken in chunks so the scratch stays bounded; instead of the generic register-tiled kernel.</li>
  *   <li>{@code fastKernels}: vectorised, division-free variants of the memory-bound kernels (LayerNorm over
- *       channels, global average pooling, per-channel and binary elementwise, SimpleGate).</li>
+ *       channels, GroupNorm(+SiLU), global average pooling, per-channel and binary elementwise, SimpleGate) and a
+ *       shared-memory-tiled depthwise convolution.</li>
  *   <li>{@code convIm2col}: FP16 k×k convolutions may run as an im2col expansion plus one cuBLASLt product; each
  *       convolution shape times that against cuDNN's choice once, on first use, and keeps the faster
  *       ({@code CudaOps.convChoices()} lists the decisions, {@code bench} prints them; the column buffer is capped
  *       by {@code -Dautodir.cuda.im2colMiB}, default 256).</li>
  * </ul>
+ *
+ * <p>Checked without a GPU: the kernels these paths add run on the host through the tests' kernel emulation
+ * ({@code KernelEmulationTest}, {@code Im2colProductsTest}), and the cuBLASLt call sequences through a float64
+ * emulation of {@link Matmul.Gemm} ({@code AttentionProductsTest}, {@code Im2colProductsTest}). Not checked: cuBLASLt
+ * and cuDNN themselves, the device's timing, graph capture, NVRTC.
  *
  * <p>System properties: {@code autodir.cuda.unverified=true} turns every feature on; {@code
  * autodir.cuda.attentionGemm}, {@code autodir.cuda.fastKernels} and {@code autodir.cuda.convIm2col} set one each
