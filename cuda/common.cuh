@@ -99,3 +99,47 @@ __device__ __forceinline__ void warp_chan_merge(float& n, float& mean, float& m2
 // flat grid-stride loop over [0, n)
 #define GRID_STRIDE_LOOP(i, n) \
     for (i64 i = (i64)blockIdx.x * blockDim.x + threadIdx.x; i < (i64)(n); i += (i64)gridDim.x * blockDim.x)
+
+// ---- vector access for the fastKernels variants (Features.fastKernels) ----------------------------------
+// V consecutive elements of T (float or half_t) moved as one 16-, 8-, 4- or 2-byte access and widened to /
+// narrowed from float32. The address must be aligned to V * sizeof(T): the callers only pick V > 1 when every
+// row they touch starts at a multiple of V elements (arena and weight allocations are 256-byte aligned).
+template <int N> struct alignas(4 * N) vec_words { unsigned w[N]; };
+
+template <typename T, int V>
+__device__ __forceinline__ void load_vec(const T* p, float (&f)[V]) {
+    constexpr int BYTES = V * (int)sizeof(T);
+    static_assert(BYTES == 16 || BYTES == 8 || BYTES == 4 || BYTES == 2, "load_vec: 2, 4, 8 or 16 bytes");
+    if constexpr (BYTES == 2) {
+        f[0] = to_float(*p);
+    } else {
+        constexpr int N = BYTES / 4;
+        const vec_words<N> r = *reinterpret_cast<const vec_words<N>*>(p);
+#pragma unroll
+        for (int i = 0; i < N; i++) {
+            if constexpr (sizeof(T) == 4) {
+                f[i] = __uint_as_float(r.w[i]);
+            } else {
+                f[2 * i] = h2f((half_t)(r.w[i] & 0xffffu));
+                f[2 * i + 1] = h2f((half_t)(r.w[i] >> 16));
+            }
+        }
+    }
+}
+
+template <typename T, int V>
+__device__ __forceinline__ void store_vec(T* p, const float (&f)[V]) {
+    constexpr int BYTES = V * (int)sizeof(T);
+    if constexpr (BYTES == 2) {
+        *p = from_float<T>(f[0]);
+    } else {
+        constexpr int N = BYTES / 4;
+        vec_words<N> r;
+#pragma unroll
+        for (int i = 0; i < N; i++) {
+            if constexpr (sizeof(T) == 4) r.w[i] = __float_as_uint(f[i]);
+            else r.w[i] = pack_half2(f[2 * i], f[2 * i + 1]);
+        }
+        *reinterpret_cast<vec_words<N>*>(p) = r;
+    }
+}

@@ -262,6 +262,9 @@ public final class CudaOps implements Ops {
     /** Kernel launches so far (graph replays count once each as zero: they launch nothing from Java). */
     public long launches() { return launcher.launches(); }
 
+    /** The kernel function launched last (tests check that a shape reaches the kernel variant meant for it). */
+    String lastKernelLaunched() { return launcher.lastFunction(); }
+
     public void synchronize() {
         enter("synchronize");
         CudaCheck.rt(cudaStreamSynchronize(stream), "cudaStreamSynchronize");
@@ -754,6 +757,17 @@ public final class CudaOps implements Ops {
         CudaTensor y = alloc(x.dtype(), x.shapeRef());
         long plane = (long) x.dim(2) * x.dim(3);
         if (y.numel() == 0) return y;
+        if (fastKernels(x, gamma, beta, y) && plane <= FAST_MAX_ROW) {
+            // block (X pixel vectors, 256 / X channel groups): the widest X that still gives 2 blocks per SM
+            int v = fastWidth(op, plane, x, y), batch = x.dim(0);
+            long vectors = plane / v;
+            int bx = 32;
+            while (bx > 4 && batch * ceilDiv(vectors, bx) < 2L * multiprocessors) bx /= 2;
+            launcher.kernel(Kernel.fast("layer_norm_channels", x.dtype(), v > 1)).ptr(x, op).ptr(gamma, op).ptr(beta, op).ptr(y, op)
+                    .i32(batch).i32(c).i32((int) plane).f32(eps)
+                    .launch(ceilDiv(vectors, bx), Math.min(batch, MAX_GRID_Y), 1, bx, THREADS / bx, 1, 0);
+            return y;
+        }
         launcher.kernel(Kernel.LAYER_NORM_CHANNELS).ptr(x, op).i32(x.dtype().halfFlag()).ptr(gamma, op).i32(gamma.dtype().halfFlag())
                 .ptr(beta, op).i32(beta.dtype().halfFlag()).ptr(y, op).i32(y.dtype().halfFlag()).i64(x.dim(0)).i32(c).i64(plane).f32(eps)
                 .launch(blocks((long) x.dim(0) * plane), THREADS);
@@ -957,6 +971,12 @@ public final class CudaOps implements Ops {
         CudaTensor y = alloc(x.dtype(), shape);
         if (y.numel() == 0) return y;
         long half = (long) shape[1] * shape[2] * shape[3];
+        if (fastKernels(x, y) && half <= FAST_MAX_ROW) {
+            int v = fastWidth(op, half, x, y);
+            launchFastRows(launcher.kernel(Kernel.fast("simple_gate", x.dtype(), v > 1)).ptr(x, op).ptr(y, op).i32(shape[0]).i32((int) half),
+                    shape[0], half, v);
+            return y;
+        }
         launcher.kernel(Kernel.SIMPLE_GATE).ptr(x, op).i32(x.dtype().halfFlag()).ptr(y, op).i32(y.dtype().halfFlag())
                 .i64(shape[0]).i64(half).launch(blocks(y.numel()), THREADS);
         return y;
@@ -992,6 +1012,13 @@ public final class CudaOps implements Ops {
 
     private Tensor binary(CudaTensor a, CudaTensor b, int code, String op, CudaTensor y) {
         if (y.numel() == 0) return y;
+        long rowLen = b.numel(), rows = a.numel() / rowLen;   // b repeats over a's leading dimensions
+        if (fastKernels(a, b, y) && rowLen <= FAST_MAX_ROW && rows <= Integer.MAX_VALUE) {
+            int v = fastWidth(op, rowLen, a, b, y);
+            launchFastRows(launcher.kernel(Kernel.fast("binary", a.dtype(), v > 1)).ptr(a, op).ptr(b, op).ptr(y, op)
+                    .i32((int) rows).i32((int) rowLen).i32(code), rows, rowLen, v);
+            return y;
+        }
         launcher.kernel(Kernel.BINARY).ptr(a, op).i32(a.dtype().halfFlag()).ptr(b, op).i32(b.dtype().halfFlag())
                 .ptr(y, op).i32(y.dtype().halfFlag()).i64(a.numel()).i64(b.numel()).i32(code).launch(blocks(a.numel()), THREADS);
         return y;
@@ -1024,9 +1051,55 @@ public final class CudaOps implements Ops {
         }
         if (x.numel() == 0) return;
         long plane = x.numel() / bc;
+        if (fastKernels(x, v, y) && plane <= FAST_MAX_ROW && bc <= Integer.MAX_VALUE) {
+            int w = fastWidth(op, plane, x, y);
+            launchFastRows(launcher.kernel(Kernel.fast("per_channel", x.dtype(), w > 1)).ptr(x, op).ptr(v, op).ptr(y, op)
+                    .i32((int) bc).i32((int) plane).i32((int) v.numel()).i32(code), bc, plane, w);
+            return;
+        }
         launcher.kernel(Kernel.PER_CHANNEL).ptr(x, op).i32(x.dtype().halfFlag()).ptr(v, op).i32(v.dtype().halfFlag())
                 .ptr(y, op).i32(y.dtype().halfFlag()).i64(x.numel()).i64(plane).i64(v.numel()).i32(code)
                 .launch(blocks(x.numel()), THREADS);
+    }
+
+    // ---- fastKernels helpers (Features.fastKernels: the *_fast_* kernels, not yet run on a GPU) -------------
+
+    /** Longest row (plane, sample, repeat of b) the fast kernels index with 32-bit math, tile overshoot included. */
+    private static final long FAST_MAX_ROW = 1L << 30;
+    /** Vectors each thread of the row-wise fast kernels has in flight (their U). */
+    private static final int FAST_UNROLL = 4;
+    private static final int MAX_GRID_Y = 65535;
+
+    /** Whether the fast kernels apply: the feature is on and every tensor has one dtype (the kernels are templated on it). */
+    private boolean fastKernels(CudaTensor... ts) {
+        if (!options.features().fastKernels()) return false;
+        for (CudaTensor t : ts) if (t.dtype() != ts[0].dtype()) return false;
+        return true;
+    }
+
+    /**
+     * The fast kernels' access width: a 16-byte vector when every row of {@code rowLength} elements starts aligned
+     * (the length a multiple of the vector, the vector-accessed tensors' addresses 16-byte aligned), else 1.
+     */
+    private static int fastWidth(String op, long rowLength, CudaTensor... vectorAccessed) {
+        int v = Kernel.fastVectorWidth(vectorAccessed[0].dtype());
+        if (rowLength % v != 0) return 1;
+        for (CudaTensor t : vectorAccessed) if (t.address(op) % 16 != 0) return 1;
+        return v;
+    }
+
+    /**
+     * Launches a row-wise fast kernel (binary, per_channel, simple_gate): grid (tiles of a row, rows strided over
+     * at most 65535), blockDim a multiple of 32 up to 256, small for short rows so few threads idle.
+     */
+    private static void launchFastRows(Launcher.Args args, long rows, long rowLength, int v) {
+        long vectors = rowLength / v;
+        int threads = (int) Math.min(THREADS, ceilDiv(ceilDiv(vectors, FAST_UNROLL), 32) * 32);
+        args.launch(ceilDiv(vectors, (long) threads * FAST_UNROLL), Math.min(rows, MAX_GRID_Y), 1, threads, 1, 1, 0);
+    }
+
+    private static long ceilDiv(long a, long b) {
+        return (a + b - 1) / b;
     }
 
     // ---- resampling and layout ------------------------------------------------------------------
@@ -1068,6 +1141,24 @@ public final class CudaOps implements Ops {
         long planes = (long) x.dim(0) * x.dim(1), plane = (long) x.dim(2) * x.dim(3);
         if (planes == 0) return y;
         if (plane == 0) throw new IllegalArgumentException(op + ": empty planes in " + Arrays.toString(x.shapeRef()));
+        if (fastKernels(x, y) && plane <= FAST_MAX_ROW && planes <= Integer.MAX_VALUE) {
+            // S chunks per plane so that planes * S >= 4 blocks per SM, each chunk >= one vector per thread; with
+            // S > 1 the float32 partial sums go to scratch and a second kernel adds them in a fixed order
+            int v = fastWidth(op, plane, x);
+            long splits = Math.max(1, Math.min(ceilDiv(4L * multiprocessors, planes), ceilDiv(plane, (long) THREADS * v)));
+            long chunk = ceilDiv(ceilDiv(plane, splits), v) * v;
+            splits = ceilDiv(plane, chunk);
+            ScratchArena.Allocation partial = splits > 1 ? arena.allocate(4 * planes * splits) : null;
+            launcher.kernel(Kernel.fast("global_avg_pool", x.dtype(), v > 1)).ptr(x, op).ptr(partial == null ? 0 : partial.address())
+                    .ptr(y, op).i32((int) planes).i32((int) plane).i32((int) chunk)
+                    .launch(splits, Math.min(planes, MAX_GRID_Y), 1, THREADS, 1, 1, 0);
+            if (partial != null) {
+                launcher.kernel(Kernel.GLOBAL_AVG_POOL_FINISH).ptr(partial.address()).ptr(y, op).i32(y.dtype().halfFlag())
+                        .i32((int) planes).i32((int) splits).i32((int) plane).launch(ceilDiv(planes, THREADS / 32), THREADS);
+                arena.release(partial);   // pops: nothing was allocated after it (later kernels on the stream run after these)
+            }
+            return y;
+        }
         launcher.kernel(Kernel.GLOBAL_AVG_POOL).ptr(x, op).i32(x.dtype().halfFlag()).ptr(y, op).i32(y.dtype().halfFlag())
                 .i64(plane).launch(planes, THREADS);
         return y;

@@ -3,7 +3,9 @@ package dev.autodir.backend.cuda;
 import dev.autodir.backend.Precision;
 import java.util.ArrayList;
 import java.util.Collections;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 
 /**
  * One {@code extern "C" __global__} function of a {@code cuda/*.cu} file and its parameter kinds, one letter
@@ -44,6 +46,37 @@ record Kernel(String file, String function, String signature) {
     /** conv2d_depthwise.cu's output tile edge and largest filter edge. */
     static final int DEPTHWISE_TILE = 32, DEPTHWISE_MAX_K = 7;
     static final Kernel IM2COL = k("im2col", "im2col_f16", "ppiiiiiiiiiii");
+
+    static final Kernel GLOBAL_AVG_POOL_FINISH = k("global_avg_pool", "global_avg_pool_finish", "ppiiii");
+
+    /**
+     * The files with {@code <file>_fast_{f16,f32}_v{V}} kernels ({@link Features#fastKernels()}): every tensor of one
+     * dtype, V elements per access (the 16-byte vector, or 1), and each one's signature.
+     */
+    private static final Map<String, String> FAST_SIGNATURES = new LinkedHashMap<>();
+
+    static {
+        FAST_SIGNATURES.put("layer_norm_channels", "ppppiiif");
+        FAST_SIGNATURES.put("global_avg_pool", "pppiii");
+        FAST_SIGNATURES.put("per_channel", "pppiiii");
+        FAST_SIGNATURES.put("binary", "pppiii");
+        FAST_SIGNATURES.put("simple_gate", "ppii");
+    }
+
+    /** Elements of {@code dtype} in one 16-byte access: the vector width of the fast kernels. */
+    static int fastVectorWidth(Precision dtype) {
+        return 16 / dtype.bytes();
+    }
+
+    /**
+     * {@code <file>_fast_{f16,f32}_v{V}}: V = {@link #fastVectorWidth} when {@code vector}, else 1 (scalar accesses,
+     * for extents that would misalign the rows).
+     */
+    static Kernel fast(String file, Precision dtype, boolean vector) {
+        String sig = FAST_SIGNATURES.get(file);
+        if (sig == null) throw new IllegalArgumentException("no fast kernel in " + file + ".cu (have " + FAST_SIGNATURES.keySet() + ")");
+        return new Kernel(file, file + "_fast_" + dtype.lower().replace("fp", "f") + "_v" + (vector ? fastVectorWidth(dtype) : 1), sig);
+    }
 
     /** Head widths (rounded up to 16) that attention_flash.cu instantiates. */
     static final int[] FLASH_WIDTHS = {16, 32, 48, 64, 80, 96, 112, 128, 144, 160};
@@ -90,6 +123,13 @@ record Kernel(String file, String function, String signature) {
             for (int nt = 1; nt <= GENERIC_MAX_WIDTH / 32; nt++) list.add(attentionGeneric(p, nt * 32));
         }
         for (int w : FLASH_WIDTHS) list.add(attentionFlash(w));
+        list.add(GLOBAL_AVG_POOL_FINISH);
+        for (String file : FAST_SIGNATURES.keySet()) {
+            for (Precision p : Precision.values()) {
+                list.add(fast(file, p, true));
+                list.add(fast(file, p, false));
+            }
+        }
         return Collections.unmodifiableList(list);
     }
 

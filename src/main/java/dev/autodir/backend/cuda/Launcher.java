@@ -25,6 +25,7 @@ final class Launcher implements AutoCloseable {
     private final PointerPointer<Pointer> params = new PointerPointer<>(MAX_ARGS);
     private final Args args = new Args();
     private long launches;
+    private String lastFunction;
 
     Launcher(KernelLibrary library, CUstream_st stream) {
         this.library = library;
@@ -41,6 +42,9 @@ final class Launcher implements AutoCloseable {
     }
 
     long launches() { return launches; }
+
+    /** The function of the most recent launch (null before the first): tests check which variant a shape selects. */
+    String lastFunction() { return lastFunction; }
 
     final class Args {
         private Kernel kernel;
@@ -106,6 +110,7 @@ final class Launcher implements AutoCloseable {
                     (PointerPointer<?>) null), "cuLaunchKernel(" + k.function() + ", grid " + gx + "x" + gy + "x" + gz
                     + ", block " + bx + "x" + by + "x" + bz + ", smem " + sharedBytes + ")");
             launches++;
+            lastFunction = k.function();
         }
     }
 
