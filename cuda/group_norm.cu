@@ -100,33 +100,6 @@ extern "C" __global__ void group_norm_apply(const void* x, int xHalf, const floa
 // ---- fastKernels variants -------------------------------------------------------------------------------
 
 template <typename T>
-__device__ __forceinline__ void gn_load_vec(const T* p, float* v) {   // 16 bytes: 8 halves or 4 floats
-    const u32x4 u = *(const u32x4*)p;
-    const unsigned w[4] = {u.x, u.y, u.z, u.w};
-    if (sizeof(T) == 2) {
-        for (int k = 0; k < 4; k++) {
-            v[2 * k] = h2f((half_t)(w[k] & 0xffffu));
-            v[2 * k + 1] = h2f((half_t)(w[k] >> 16));
-        }
-    } else {
-        for (int k = 0; k < 4; k++) v[k] = __uint_as_float(w[k]);
-    }
-}
-
-template <typename T>
-__device__ __forceinline__ void gn_store_vec(T* p, const float* v) {
-    unsigned w[4];
-    if (sizeof(T) == 2) {
-        for (int k = 0; k < 4; k++) w[k] = pack_half2(v[2 * k], v[2 * k + 1]);
-    } else {
-        for (int k = 0; k < 4; k++) w[k] = __float_as_uint(v[k]);
-    }
-    u32x4 u;
-    u.x = w[0]; u.y = w[1]; u.z = w[2]; u.w = w[3];
-    *(u32x4*)p = u;
-}
-
-template <typename T>
 __device__ void gn_stats_fast(const T* x, float* partial, i64 groupLen, int splits) {
     constexpr int VEC = 16 / sizeof(T);
     __shared__ float ssum[32], ssq[32];
@@ -142,7 +115,7 @@ __device__ void gn_stats_fast(const T* x, float* partial, i64 groupLen, int spli
     float sum = 0.f, sq = 0.f;
     for (i64 i = begin + threadIdx.x; i < end; i += blockDim.x) {
         float v[VEC];
-        gn_load_vec<T>(g + i * VEC, v);
+        load_vec<T, VEC>(g + i * VEC, v);
         for (int k = 0; k < VEC; k++) {
             const float d = v[k] - shift;
             sum += d;
@@ -207,13 +180,13 @@ __device__ void gn_apply_fast(const T* x, const float* partial, int splits, cons
         const float a = ldx(gamma, gammaHalf, c) * rstd;
         const float b = ldx(beta, betaHalf, c) - mean * a;
         float v[VEC];
-        gn_load_vec<T>(x + base + i, v);
+        load_vec<T, VEC>(x + base + i, v);
         for (int k = 0; k < VEC; k++) {
             float t = v[k] * a + b;
             if (silu) t = t / (1.0f + expf(-t));
             v[k] = t;
         }
-        gn_store_vec<T>(y + base + i, v);
+        store_vec<T, VEC>(y + base + i, v);
     }
 }
 
