@@ -26,6 +26,7 @@ extern "C" __global__ void binary(const void* a, int aHalf, const void* b, int b
 // 6 bytes per element, 100 MB for one residual add at 64*512² (21 µs at 4.8 TB/s); the 77 adds move 2.1 GB in
 // all, 0.44 ms (the old kernel: 1.70 ms).
 // Checked by: CudaFastKernelsTest.add / mul (ReferenceOps.add / mul).
+//   Without a GPU: FastKernelsEmulationTest.binary (the host emulation of this source, CudaOps' launch geometry).
 template <typename T, int V>
 __device__ __forceinline__ void binary_fast_body(const T* a, const T* b, T* y, int rows, int rowLen, int op) {
     constexpr int U = 4;

@@ -12,8 +12,9 @@
 // Launch: grid (ceil(Wo / 32), ceil(Ho / 32), B*C), block (32, 8): each thread computes 4 outputs of a column,
 // rows ty, ty+8, ty+16, ty+24 of the tile. Dynamic shared memory: ((32-1)*s + kw) * ((32-1)*s + kh) floats;
 // kh, kw <= 7 (the caller checks).
-// Checked by: CudaFastKernelsTest / CudaOps*UnverifiedTest.conv2d* (depthwise cases against a double-precision
-// Java loop) and the conformance suites with every Features path on (CpuOps.conv2d with groups = channels).
+// Checked by: KernelEmulationTest.depthwiseConvolution (host emulation, in CI) and, on a GPU,
+// CudaOps*UnverifiedTest.conv2d* (depthwise cases against a double-precision Java loop) and the conformance
+// suites with every Features path on (CpuOps.conv2d with groups = channels).
 #include "common.cuh"
 
 #define DW_TILE 32

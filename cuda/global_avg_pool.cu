@@ -41,6 +41,7 @@ extern "C" __global__ void global_avg_pool(const void* x, int xHalf, void* y, in
 // (36 calls, 64 planes of 512² ... 1024 of 32²): 0.32 GB in all, 66 µs at 4.8 TB/s (the old kernel: 2.48 ms,
 // 64 blocks on 132 SMs at the first level).
 // Checked by: CudaFastKernelsTest.globalAvgPool (ReferenceOps.globalAvgPool) and its determinism check.
+//   Without a GPU: FastKernelsEmulationTest.globalAvgPool (the host emulation of this source, CudaOps' launch geometry).
 template <typename T, int V>
 __device__ __forceinline__ void global_avg_pool_fast_body(const T* x, float* partial, T* y, int rows, int P, int chunk) {
     constexpr int U = 4;

@@ -50,6 +50,7 @@ extern "C" __global__ void layer_norm_channels(const void* x, int xHalf, const v
 // at 512², FP16, 72 calls on C*P = 64*512² ... 1024*32² elements: 1.28 GB in all, 0.27 ms at the H200's
 // 4.8 TB/s (the old kernel: 10.47 ms).
 // Checked by: CudaFastKernelsTest.layerNormChannels (ReferenceOps.layerNormChannels, double precision).
+//   Without a GPU: FastKernelsEmulationTest.layerNormChannels (the host emulation of this source, CudaOps' launch geometry).
 template <typename T, int V>
 __device__ __forceinline__ void layer_norm_channels_fast_body(const T* x, const T* gamma, const T* beta, T* y,
                                                               int batch, int C, int P, float eps) {

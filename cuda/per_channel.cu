@@ -26,6 +26,7 @@ extern "C" __global__ void per_channel(const void* x, int xHalf, const void* v, 
 // Floor: 2 * B*C*P * sizeof(T) bytes, 1 flop per element. SCM at 512², FP16 (108 calls, the same shapes as
 // LayerNorm2d, three per NAFBlock): 1.9 GB in all, 0.40 ms at 4.8 TB/s (the old kernel: 2.71 ms).
 // Checked by: CudaFastKernelsTest.perChannel (ReferenceOps.perChannel).
+//   Without a GPU: FastKernelsEmulationTest.perChannel (the host emulation of this source, CudaOps' launch geometry).
 template <typename T, int V>
 __device__ __forceinline__ void per_channel_fast_body(const T* x, const T* v, T* y, int rows, int P, int nv, int op) {
     constexpr int U = 4;

@@ -24,6 +24,7 @@ extern "C" __global__ void simple_gate(const void* x, int xHalf, void* y, int yH
 // Floor: 3 * B*C*P * sizeof(T) bytes (two reads, one write), 1 flop per output. SCM at 512², FP16 (72 calls,
 // on 2C = 128 ... 2048 channels): 1.9 GB in all, 0.40 ms at 4.8 TB/s (the old kernel: 1.69 ms).
 // Checked by: CudaFastKernelsTest.simpleGate (ReferenceOps.simpleGate).
+//   Without a GPU: FastKernelsEmulationTest.simpleGate (the host emulation of this source, CudaOps' launch geometry).
 template <typename T, int V>
 __device__ __forceinline__ void simple_gate_fast_body(const T* x, T* y, int rows, int half) {
     constexpr int U = 4;

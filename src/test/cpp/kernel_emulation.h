@@ -112,35 +112,49 @@ inline uint4 make_uint4(unsigned x, unsigned y, unsigned z, unsigned w) { return
 inline float emu_h2f(unsigned short h) { _Float16 v; std::memcpy(&v, &h, 2); return (float)v; }
 inline unsigned short emu_f2h(float f) { _Float16 v = (_Float16)f; unsigned short h; std::memcpy(&h, &v, 2); return h; }
 
-/** Runs body once per thread of every block of the grid (blocks in order, a block's threads concurrently). */
+/**
+ * Runs body once per thread of every block of the grid: one team of blockDim OS threads runs the blocks in order
+ * (a block's threads concurrently); between blocks the coordinator gives the team fresh barriers, so threads that
+ * returned early from one block take part in the next.
+ */
 inline void emu_launch(emu_dim3 grid, emu_dim3 block, size_t dynamicShared, const std::function<void()>& body) {
     gridDim = grid;
     blockDim = block;
     const int n = (int)(block.x * block.y * block.z);
+    const int warps = (n + 31) / 32;
     std::vector<unsigned char> dyn(dynamicShared + 16, 0xA5);   // not zero: a kernel must not rely on zeroed shared memory
     emu_dynamic_shared = dyn.data();
-    for (unsigned z = 0; z < grid.z; z++)
-        for (unsigned y = 0; y < grid.y; y++)
-            for (unsigned x = 0; x < grid.x; x++) {
-                blockIdx = {x, y, z};
-                emu_block_state st;
-                st.block = std::make_unique<std::barrier<>>(n);
-                const int warps = (n + 31) / 32;
-                for (int w = 0; w < warps; w++) st.warps.push_back(std::make_unique<std::barrier<>>(std::min(32, n - 32 * w)));
-                st.slots.assign((size_t)warps * 32, 0);
-                emu_block = &st;
-                std::vector<std::thread> threads;
-                threads.reserve(n);
-                for (int t = 0; t < n; t++) {
-                    threads.emplace_back([&body, t, &st, &block]() {
-                        threadIdx = {t % block.x, (t / block.x) % block.y, t / (block.x * block.y)};
-                        emu_lane = t % 32;
-                        emu_warp = t / 32;
-                        body();
-                        st.warps[emu_warp]->arrive_and_drop();
-                        st.block->arrive_and_drop();
-                    });
-                }
-                for (auto& th : threads) th.join();
+    const long long blocks = (long long)grid.x * grid.y * grid.z;
+    std::barrier<> start(n + 1), done(n + 1);
+    emu_block_state st;
+    auto fresh = [&]() {
+        st.block = std::make_unique<std::barrier<>>(n);
+        st.warps.clear();
+        for (int w = 0; w < warps; w++) st.warps.push_back(std::make_unique<std::barrier<>>(std::min(32, n - 32 * w)));
+        st.slots.assign((size_t)warps * 32, 0);
+    };
+    emu_block = &st;
+    std::vector<std::thread> team;
+    team.reserve(n);
+    for (int t = 0; t < n; t++) {
+        team.emplace_back([&, t]() {
+            threadIdx = {t % block.x, (t / block.x) % block.y, t / (block.x * block.y)};
+            emu_lane = t % 32;
+            emu_warp = t / 32;
+            for (long long b = 0; b < blocks; b++) {
+                start.arrive_and_wait();
+                body();
+                st.warps[emu_warp]->arrive_and_drop();
+                st.block->arrive_and_drop();
+                done.arrive_and_wait();
             }
+        });
+    }
+    for (long long b = 0; b < blocks; b++) {
+        blockIdx = {(unsigned)(b % grid.x), (unsigned)((b / grid.x) % grid.y), (unsigned)(b / ((long long)grid.x * grid.y))};
+        fresh();
+        start.arrive_and_wait();
+        done.arrive_and_wait();
+    }
+    for (auto& th : team) th.join();
 }

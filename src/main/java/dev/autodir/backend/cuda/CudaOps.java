@@ -760,12 +760,10 @@ public final class CudaOps implements Ops {
         if (fastKernels(x, gamma, beta, y) && plane <= FAST_MAX_ROW) {
             // block (X pixel vectors, 256 / X channel groups): the widest X that still gives 2 blocks per SM
             int v = fastWidth(op, plane, x, y), batch = x.dim(0);
-            long vectors = plane / v;
-            int bx = 32;
-            while (bx > 4 && batch * ceilDiv(vectors, bx) < 2L * multiprocessors) bx /= 2;
+            long[] l = layerNormChannelsFastLaunch(batch, plane, v, multiprocessors);
             launcher.kernel(Kernel.fast("layer_norm_channels", x.dtype(), v > 1)).ptr(x, op).ptr(gamma, op).ptr(beta, op).ptr(y, op)
                     .i32(batch).i32(c).i32((int) plane).f32(eps)
-                    .launch(ceilDiv(vectors, bx), Math.min(batch, MAX_GRID_Y), 1, bx, THREADS / bx, 1, 0);
+                    .launch(l[0], l[1], 1, (int) l[2], (int) l[3], 1, 0);
             return y;
         }
         launcher.kernel(Kernel.LAYER_NORM_CHANNELS).ptr(x, op).i32(x.dtype().halfFlag()).ptr(gamma, op).i32(gamma.dtype().halfFlag())
@@ -1093,9 +1091,36 @@ public final class CudaOps implements Ops {
      * at most 65535), blockDim a multiple of 32 up to 256, small for short rows so few threads idle.
      */
     private static void launchFastRows(Launcher.Args args, long rows, long rowLength, int v) {
+        long[] l = fastRowsLaunch(rows, rowLength, v);
+        args.launch(l[0], l[1], 1, (int) l[2], 1, 1, 0);
+    }
+
+    /** The row-wise fast kernels' grid (x, y) and block size: {gx, gy, threads}. */
+    static long[] fastRowsLaunch(long rows, long rowLength, int v) {
         long vectors = rowLength / v;
         int threads = (int) Math.min(THREADS, ceilDiv(ceilDiv(vectors, FAST_UNROLL), 32) * 32);
-        args.launch(ceilDiv(vectors, (long) threads * FAST_UNROLL), Math.min(rows, MAX_GRID_Y), 1, threads, 1, 1, 0);
+        return new long[] {ceilDiv(vectors, (long) threads * FAST_UNROLL), Math.min(rows, MAX_GRID_Y), threads};
+    }
+
+    /**
+     * layer_norm_channels_fast's grid and block {gx, gy, bx, by}: blocks of bx pixel vectors × (256 / bx) channel groups,
+     * bx the widest of 32, 16, 8, 4 that still gives 2 blocks per SM.
+     */
+    static long[] layerNormChannelsFastLaunch(int batch, long plane, int v, int multiprocessors) {
+        long vectors = plane / v;
+        int bx = 32;
+        while (bx > 4 && batch * ceilDiv(vectors, bx) < 2L * multiprocessors) bx /= 2;
+        return new long[] {ceilDiv(vectors, bx), Math.min(batch, MAX_GRID_Y), bx, THREADS / bx};
+    }
+
+    /**
+     * global_avg_pool_fast's split {splits, chunk}: S chunks per plane so that planes × S gives 4 blocks per SM, each
+     * chunk at least one vector per thread and a whole number of vectors.
+     */
+    static long[] globalAvgPoolFastSplit(long planes, long plane, int v, int multiprocessors) {
+        long splits = Math.max(1, Math.min(ceilDiv(4L * multiprocessors, planes), ceilDiv(plane, (long) THREADS * v)));
+        long chunk = ceilDiv(ceilDiv(plane, splits), v) * v;
+        return new long[] {ceilDiv(plane, chunk), chunk};
     }
 
     private static long ceilDiv(long a, long b) {
@@ -1145,9 +1170,8 @@ public final class CudaOps implements Ops {
             // S chunks per plane so that planes * S >= 4 blocks per SM, each chunk >= one vector per thread; with
             // S > 1 the float32 partial sums go to scratch and a second kernel adds them in a fixed order
             int v = fastWidth(op, plane, x);
-            long splits = Math.max(1, Math.min(ceilDiv(4L * multiprocessors, planes), ceilDiv(plane, (long) THREADS * v)));
-            long chunk = ceilDiv(ceilDiv(plane, splits), v) * v;
-            splits = ceilDiv(plane, chunk);
+            long[] split = globalAvgPoolFastSplit(planes, plane, v, multiprocessors);
+            long splits = split[0], chunk = split[1];
             ScratchArena.Allocation partial = splits > 1 ? arena.allocate(4 * planes * splits) : null;
             launcher.kernel(Kernel.fast("global_avg_pool", x.dtype(), v > 1)).ptr(x, op).ptr(partial == null ? 0 : partial.address())
                     .ptr(y, op).i32((int) planes).i32((int) plane).i32((int) chunk)

@@ -94,7 +94,7 @@ class CudaFastKernelsTest {
         // P = H*W: multiples of 8 (vector variant in both precisions), 12 (vector for FP32 only), odd (scalar); C below,
         // at and far above the channel groups per block; shapes that make the host pick each block width X = 32, 16, 8, 4
         // in FP16 on a 132-SM GPU ([2, 8, 192, 192], [4, 16, 128, 128], [2, 16, 96, 128], [2, 64, 16, 24]); batch > 1.
-        // cuda/verify/emulate_fast_kernels.sh runs the same shapes through the kernel sources on the CPU.
+        // FastKernelsEmulationTest runs such shapes through the kernel sources on the CPU (in CI).
         int[][] shapes = {{2, 64, 16, 24}, {1, 130, 8, 12}, {2, 6, 5, 7}, {1, 1024, 4, 8}, {3, 3, 1, 1}, {1, 16, 3, 4},
                 {2, 8, 192, 192}, {4, 16, 128, 128}, {2, 16, 96, 128}, {1, 64, 40, 40}};
         for (int[] s : shapes) {
