@@ -29,32 +29,10 @@ extern "C" __global__ void binary(const void* a, int aHalf, const void* b, int b
 //   Without a GPU: FastKernelsEmulationTest.binary (the host emulation of this source, CudaOps' launch geometry).
 template <typename T, int V>
 __device__ __forceinline__ void binary_fast_body(const T* a, const T* b, T* y, int rows, int rowLen, int op) {
-    constexpr int U = 4;
-    const int nvec = rowLen / V, tile = blockDim.x * U;
     for (int r = blockIdx.y; r < rows; r += gridDim.y) {
         const i64 base = (i64)r * rowLen;
-        const T* ar = a + base;
-        T* yr = y + base;
-        for (int t0 = blockIdx.x * tile; t0 < nvec; t0 += gridDim.x * tile) {
-            float va[U][V], vb[U][V];
-#pragma unroll
-            for (int u = 0; u < U; u++) {
-                const int j = t0 + u * blockDim.x + threadIdx.x;
-                if (j < nvec) {
-                    load_vec<T, V>(ar + j * V, va[u]);
-                    load_vec<T, V>(b + j * V, vb[u]);
-                }
-            }
-#pragma unroll
-            for (int u = 0; u < U; u++) {
-                const int j = t0 + u * blockDim.x + threadIdx.x;
-                if (j < nvec) {
-#pragma unroll
-                    for (int v = 0; v < V; v++) va[u][v] = op == 0 ? va[u][v] + vb[u][v] : va[u][v] * vb[u][v];
-                    store_vec<T, V>(yr + j * V, va[u]);
-                }
-            }
-        }
+        if (op == 0) fast_row2<T, V>(a + base, b, y + base, rowLen / V, [](float p, float q) { return p + q; });
+        else fast_row2<T, V>(a + base, b, y + base, rowLen / V, [](float p, float q) { return p * q; });
     }
 }
 

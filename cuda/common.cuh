@@ -143,3 +143,32 @@ __device__ __forceinline__ void store_vec(T* p, const float (&f)[V]) {
         *reinterpret_cast<vec_words<N>*>(p) = r;
     }
 }
+
+// One row of a two-input row-wise fast kernel (binary, simple_gate): y[j] = f(a[j], b[j]) elementwise over nvec
+// vectors of V elements; each thread keeps 4 vectors of each input in flight; the row's tiles of blockDim.x * 4
+// vectors are strided over gridDim.x. 32-bit indices within the row (the host keeps rows below 2^30 elements).
+template <typename T, int V, typename F>
+__device__ __forceinline__ void fast_row2(const T* a, const T* b, T* y, int nvec, F f) {
+    constexpr int U = 4;
+    const int tile = blockDim.x * U;
+    for (int t0 = blockIdx.x * tile; t0 < nvec; t0 += gridDim.x * tile) {
+        float va[U][V], vb[U][V];
+#pragma unroll
+        for (int u = 0; u < U; u++) {
+            const int j = t0 + u * blockDim.x + threadIdx.x;
+            if (j < nvec) {
+                load_vec<T, V>(a + j * V, va[u]);
+                load_vec<T, V>(b + j * V, vb[u]);
+            }
+        }
+#pragma unroll
+        for (int u = 0; u < U; u++) {
+            const int j = t0 + u * blockDim.x + threadIdx.x;
+            if (j < nvec) {
+#pragma unroll
+                for (int k = 0; k < V; k++) va[u][k] = f(va[u][k], vb[u][k]);
+                store_vec<T, V>(y + j * V, va[u]);
+            }
+        }
+    }
+}

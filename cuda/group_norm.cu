@@ -28,6 +28,25 @@
 
 #define APPLY_CHUNK 4096
 
+// Warp 0 merges group bg's `splits` partial (count, mean, M2) triples into its mean and 1 / sqrt(biased variance + eps)
+// (biased, like torch.nn.GroupNorm) in shared memory; every thread of the block waits for them.
+__device__ __forceinline__ void group_stats(const float* partial, i64 bg, int splits, float eps, float& sMean, float& sRstd) {
+    if (threadIdx.x < 32) {
+        const int lane = threadIdx.x;
+        float n = 0.f, mean = 0.f, m2 = 0.f;
+        for (int j = lane; j < splits; j += 32) {
+            const float* p = partial + (bg * splits + j) * 3;
+            chan_merge(n, mean, m2, p[0], p[1], p[2]);
+        }
+        warp_chan_merge(n, mean, m2);
+        if (lane == 0) {
+            sMean = mean;
+            sRstd = 1.0f / sqrtf(m2 / n + eps);
+        }
+    }
+    __syncthreads();
+}
+
 extern "C" __global__ void group_norm_stats(const void* x, int xHalf, float* partial, i64 groupLen, int splits) {
     __shared__ float sn[32], smean[32], sm2[32];
     const int s = blockIdx.x;
@@ -68,21 +87,7 @@ extern "C" __global__ void group_norm_apply(const void* x, int xHalf, const floa
                                             int groups, float eps, int silu) {
     __shared__ float sMean, sRstd;
     const i64 bg = blockIdx.y;
-    if (threadIdx.x < 32) {
-        const int lane = threadIdx.x;
-        float n = 0.f, mean = 0.f, m2 = 0.f;
-        for (int j = lane; j < splits; j += 32) {
-            const float* p = partial + (bg * splits + j) * 3;
-            chan_merge(n, mean, m2, p[0], p[1], p[2]);
-        }
-        warp_chan_merge(n, mean, m2);
-        if (lane == 0) {
-            float var = m2 / n;                 // biased variance, like torch.nn.GroupNorm
-            sMean = mean;
-            sRstd = 1.0f / sqrtf(var + eps);
-        }
-    }
-    __syncthreads();
+    group_stats(partial, bg, splits, eps, sMean, sRstd);
     const float mean = sMean, rstd = sRstd;
     const int g = (int)(bg % groups);
     const i64 base = bg * groupLen;
@@ -155,20 +160,7 @@ __device__ void gn_apply_fast(const T* x, const float* partial, int splits, cons
     constexpr int VEC = 16 / sizeof(T);
     __shared__ float sMean, sRstd;
     const i64 bg = blockIdx.y;
-    if (threadIdx.x < 32) {
-        const int lane = threadIdx.x;
-        float n = 0.f, mean = 0.f, m2 = 0.f;
-        for (int j = lane; j < splits; j += 32) {
-            const float* p = partial + (bg * splits + j) * 3;
-            chan_merge(n, mean, m2, p[0], p[1], p[2]);
-        }
-        warp_chan_merge(n, mean, m2);
-        if (lane == 0) {
-            sMean = mean;
-            sRstd = 1.0f / sqrtf(m2 / n + eps);
-        }
-    }
-    __syncthreads();
+    group_stats(partial, bg, splits, eps, sMean, sRstd);
     const float mean = sMean, rstd = sRstd;
     const int g = (int)(bg % groups);
     const i64 base = bg * groupLen;

@@ -27,32 +27,9 @@ extern "C" __global__ void simple_gate(const void* x, int xHalf, void* y, int yH
 //   Without a GPU: FastKernelsEmulationTest.simpleGate (the host emulation of this source, CudaOps' launch geometry).
 template <typename T, int V>
 __device__ __forceinline__ void simple_gate_fast_body(const T* x, T* y, int rows, int half) {
-    constexpr int U = 4;
-    const int nvec = half / V, tile = blockDim.x * U;
     for (int r = blockIdx.y; r < rows; r += gridDim.y) {
         const T* a = x + 2 * (i64)r * half;
-        const T* b = a + half;
-        T* yr = y + (i64)r * half;
-        for (int t0 = blockIdx.x * tile; t0 < nvec; t0 += gridDim.x * tile) {
-            float va[U][V], vb[U][V];
-#pragma unroll
-            for (int u = 0; u < U; u++) {
-                const int j = t0 + u * blockDim.x + threadIdx.x;
-                if (j < nvec) {
-                    load_vec<T, V>(a + j * V, va[u]);
-                    load_vec<T, V>(b + j * V, vb[u]);
-                }
-            }
-#pragma unroll
-            for (int u = 0; u < U; u++) {
-                const int j = t0 + u * blockDim.x + threadIdx.x;
-                if (j < nvec) {
-#pragma unroll
-                    for (int k = 0; k < V; k++) va[u][k] *= vb[u][k];
-                    store_vec<T, V>(yr + j * V, va[u]);
-                }
-            }
-        }
+        fast_row2<T, V>(a, a + half, y + (i64)r * half, half / V, [](float p, float q) { return p * q; });
     }
 }
 

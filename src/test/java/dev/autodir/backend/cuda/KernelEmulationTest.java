@@ -70,6 +70,25 @@ class KernelEmulationTest {
         assertClose("global_avg_pool emulated", tensor(y.asFloats(), rows), tensor(ref, rows), 1e-6);   // float32 sums of 1000 terms
     }
 
+    @ParameterizedTest(name = "half {0} silu {1}")
+    @CsvSource({"false, true", "true, false"})
+    void groupNormVerifiedKernelPair(boolean half, boolean silu) {
+        int b = 2, c = 6, groups = 3, plane = 9000;   // groups of 18000: two splits
+        dev.autodir.backend.Precision p = half ? dev.autodir.backend.Precision.FP16 : dev.autodir.backend.Precision.FP32;
+        FloatTensor x = representable(randomScaled(12, 2, 1, b, c, plane), p), g = random(13, c), be = random(14, c);
+        long groupLen = (long) (c / groups) * plane;
+        int splits = (int) Math.max(1, Math.min(128, groupLen / 8192)), bg = b * groups, hf = half ? 1 : 0;
+        KernelEmulator.Buf xb = KernelEmulator.Buf.of(x.data(), half), partial = KernelEmulator.Buf.zeros(bg * splits * 3L * 4);
+        KernelEmulator.Buf y = KernelEmulator.Buf.zeros((long) x.numel() * (half ? 2 : 4));
+        KernelEmulator.launch(Kernel.GROUP_NORM_STATS, splits, bg, 1, 256, 1, 1, 0, xb, hf, partial, groupLen, splits);
+        KernelEmulator.launch(Kernel.GROUP_NORM_APPLY, (groupLen + CudaOps.GROUP_NORM_APPLY_CHUNK - 1) / CudaOps.GROUP_NORM_APPLY_CHUNK,
+                bg, 1, 256, 1, 1, 0, xb, hf, partial, splits, KernelEmulator.Buf.floats(g.data()), 0, KernelEmulator.Buf.floats(be.data()),
+                0, y, hf, groupLen, (long) plane, c / groups, groups, 1e-5f, silu ? 1 : 0);
+        // Welford in float32 against float64: 1e-6; FP16 output: 2e-3
+        assertClose("group_norm emulated", tensor(y.as(half), b, c, plane), Reference.groupNorm(x, groups, g, be, 1e-5, silu),
+                half ? 2e-3 : 1e-6);
+    }
+
     @Test
     void halfConversionsMatchTheJavaRounding() {
         float[] v = {0f, -0f, 1f, 1f + 0x1p-11f, 1f + 0x1p-10f + 0x1p-11f, 65504f, 65520f, 6.1e-5f, 2.9e-8f, 3.0e-8f, -1234.567f};
