@@ -150,6 +150,7 @@ CLI=("$JAVA" "${JOPTS[@]}" -jar "$WORK/autodir.jar")
 GOLDENLOG=$OUT/golden.log
 # a command exists when its --help exits 0 and names it (a CLI that ignores its arguments does not count)
 has_command() { local help; help=$(timeout 30 "${CLI[@]}" "$1" --help 2>&1) && grep -q -- "$1" <<<"$help"; }
+ISOLATE=""
 if [ -d "$WORK/golden/A" ] && has_command golden-check; then
   # every check twice: the verified default paths, then with the Features paths written without a GPU
   # (-Dautodir.cuda.unverified=true: attentionGemm, fastKernels, convIm2col)
@@ -159,6 +160,16 @@ if [ -d "$WORK/golden/A" ] && has_command golden-check; then
       run_step "golden-check $prec features $feat" "$T_GOLDEN" "$GOLDENLOG" "$JAVA" "${JOPTS[@]}" -Dautodir.cuda.unverified=$([ $feat = on ] && echo true || echo false) \
           -jar "$WORK/autodir.jar" golden-check "$WORK/golden/A" --backend cuda "${extra[@]}"
       record "golden-check cuda $prec feat $feat" "$STATUS" "$SECS" "$(grep -E 'passed, ' "$GOLDENLOG" | tail -1)"
+      [ "$feat" = on ] && [ "$STATUS" != PASS ] && ISOLATE="$ISOLATE $prec"
+    done
+  done
+  # a failure with the features on: which feature? each alone, in the precisions that failed
+  for prec in $ISOLATE; do
+    extra=(); [ "$prec" = fp16 ] && extra=(--precision fp16)
+    for f in attentionGemm fastKernels convIm2col; do
+      run_step "golden-check $prec only $f" "$T_GOLDEN" "$GOLDENLOG" "$JAVA" "${JOPTS[@]}" -Dautodir.cuda.$f=true \
+          -jar "$WORK/autodir.jar" golden-check "$WORK/golden/A" --backend cuda "${extra[@]}"
+      record "golden-check cuda $prec only $f" "$STATUS" "$SECS" "$(grep -E 'passed, ' "$GOLDENLOG" | tail -1)"
     done
   done
 else
