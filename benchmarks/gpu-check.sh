@@ -14,7 +14,9 @@
 #   tests    JUnit console: every test class of dev.autodir.backend.cuda (conformance FP32 + FP16, kernels,
 #            graphs, golden sampler / CLIP checks)
 #   golden   "golden-check <set> --backend cuda [--precision fp16]", with the unverified Features off, then on
-#            (-Dautodir.cuda.unverified=true; see src/main/java/dev/autodir/backend/cuda/Features.java)
+#            (-Dautodir.cuda.unverified=true; see src/main/java/dev/autodir/backend/cuda/Features.java); on a
+#            failure, each feature alone
+#   parity   FeatureParity: UNet, VAE decode/encode, SCM at 512² with random weights, features on against off
 #   cudabench  CudaBench: kernels and libraries at network shapes (conv: cuDNN vs implicit GEMM)
 #   torch    benchmarks/gpu/torch_bench.py: PyTorch fp16 UNet / VAE decode / NAFNet / CLIP-L and micro-shapes
 #   bench    "bench --network N --backend cuda" per network, Features off then on, side by side
@@ -177,6 +179,11 @@ else
   record "golden-check cuda" "SKIPPED" 0 "no golden-check command in the jar"
 fi
 
+# ---- the unverified Features at the networks' real sizes (set A's tiny model never reaches some of them) ---
+PAR=$OUT/golden.log
+run_step "feature parity 512" "${T_PARITY:-120}" "$PAR" "$JAVA" "${JOPTS[@]}" -cp "$CP" dev.autodir.backend.cuda.FeatureParity 512
+record "feature parity (real sizes)" "$STATUS" "$SECS" "$(grep -cE '^PARITY .* PASS$' "$PAR") pass, $(grep -cE '^PARITY .* FAIL' "$PAR") fail"
+
 # ---- benchmarks ----------------------------------------------------------------------------------------
 CB=$OUT/cudabench.log
 mode=full; (( BUDGET - $(elapsed) < 150 )) && mode=quick
@@ -225,6 +232,9 @@ done
   echo
   echo "---- golden-check (FAIL rows and totals) ----"
   grep -E 'FAIL|passed, .* failed|^golden-check' "$GOLDENLOG" 2>/dev/null | head -30 | cut -c1-200
+  echo
+  echo "---- feature parity (FP32 off is the reference) ----"
+  grep -E '^PARITY' "$PAR" 2>/dev/null
   echo
   echo "---- bench (engine, cuda) ----"
   grep -vE '^=====|WARNING|^\[' "$BL" 2>/dev/null | head -150
