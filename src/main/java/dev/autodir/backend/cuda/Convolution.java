@@ -119,9 +119,9 @@ final class Convolution implements AutoCloseable {
 
     void forward(Plan plan, Key key, long x, long w, long y) {
         long ws = plan.workspaceBytes == 0 ? 0 : workspace.address();
-        CudaCheck.dnn(cudnnConvolutionForward(handle, one, plan.x, DevicePointer.of(x), plan.w, DevicePointer.of(w),
-                        plan.conv, plan.algo, DevicePointer.of(ws), plan.workspaceBytes, zero, plan.y, DevicePointer.of(y)),
-                "cudnnConvolutionForward(" + key + ", algo " + plan.algo + ")");
+        int rc = cudnnConvolutionForward(handle, one, plan.x, DevicePointer.of(x), plan.w, DevicePointer.of(w),
+                plan.conv, plan.algo, DevicePointer.of(ws), plan.workspaceBytes, zero, plan.y, DevicePointer.of(y));
+        if (rc != 0) CudaCheck.dnn(rc, "cudnnConvolutionForward(" + key + ", algo " + plan.algo + ")");   // message only on failure
     }
 
     int plans() { return plans.size(); }

@@ -106,9 +106,11 @@ final class Launcher implements AutoCloseable {
             }
             CUfunc_st f = library.function(k);
             library.ensureDynamicSharedMemory(k, f, sharedBytes);
-            CudaCheck.drv(cuLaunchKernel(f, (int) gx, (int) gy, (int) gz, bx, by, bz, sharedBytes, stream, params,
-                    (PointerPointer<?>) null), "cuLaunchKernel(" + k.function() + ", grid " + gx + "x" + gy + "x" + gz
-                    + ", block " + bx + "x" + by + "x" + bz + ", smem " + sharedBytes + ")");
+            int rc = cuLaunchKernel(f, (int) gx, (int) gy, (int) gz, bx, by, bz, sharedBytes, stream, params, (PointerPointer<?>) null);
+            if (rc != 0) {   // the message is built only on failure: this is the hottest call of the backend
+                CudaCheck.drv(rc, "cuLaunchKernel(" + k.function() + ", grid " + gx + "x" + gy + "x" + gz
+                        + ", block " + bx + "x" + by + "x" + bz + ", smem " + sharedBytes + ")");
+            }
             launches++;
             lastFunction = k.function();
         }

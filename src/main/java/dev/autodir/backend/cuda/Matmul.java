@@ -120,10 +120,10 @@ final class Matmul implements AutoCloseable {
             CudaCheck.blas(cublasLtMatmulDescSetAttribute(plan.desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER, biasAddress, 8),
                     "cublasLtMatmulDescSetAttribute(BIAS_POINTER)");
         }
-        CudaCheck.blas(cublasLtMatmul(handle, plan.desc, one, DevicePointer.of(w), plan.a, DevicePointer.of(x), plan.b,
-                        zero, DevicePointer.of(y), plan.c, DevicePointer.of(y), plan.c, plan.heuristic.algo(),
-                        DevicePointer.of(workspace.address()), workspace.bytes(), stream),
-                "cublasLtMatmul(" + p + ", M=" + m + ", N=" + n + ", K=" + k + (bias != 0 ? ", bias" : "") + ")");
+        int rc = cublasLtMatmul(handle, plan.desc, one, DevicePointer.of(w), plan.a, DevicePointer.of(x), plan.b,
+                zero, DevicePointer.of(y), plan.c, DevicePointer.of(y), plan.c, plan.heuristic.algo(),
+                DevicePointer.of(workspace.address()), workspace.bytes(), stream);
+        if (rc != 0) CudaCheck.blas(rc, "cublasLtMatmul(" + p + ", M=" + m + ", N=" + n + ", K=" + k + (bias != 0 ? ", bias" : "") + ")");
     }
 
     /**
@@ -132,20 +132,20 @@ final class Matmul implements AutoCloseable {
      */
     void pointwise(CUstream_st stream, Precision p, long x, long w, long y, int pixels, int cout, int cin) {
         Plan plan = plan(new Key(p, pixels, cout, cin, false, true));
-        CudaCheck.blas(cublasLtMatmul(handle, plan.desc, one, DevicePointer.of(x), plan.a, DevicePointer.of(w), plan.b,
-                        zero, DevicePointer.of(y), plan.c, DevicePointer.of(y), plan.c, plan.heuristic.algo(),
-                        DevicePointer.of(workspace.address()), workspace.bytes(), stream),
-                "cublasLtMatmul(pointwise " + p + ", P=" + pixels + ", Cout=" + cout + ", Cin=" + cin + ")");
+        int rc = cublasLtMatmul(handle, plan.desc, one, DevicePointer.of(x), plan.a, DevicePointer.of(w), plan.b,
+                zero, DevicePointer.of(y), plan.c, DevicePointer.of(y), plan.c, plan.heuristic.algo(),
+                DevicePointer.of(workspace.address()), workspace.bytes(), stream);
+        if (rc != 0) CudaCheck.blas(rc, "cublasLtMatmul(pointwise " + p + ", P=" + pixels + ", Cout=" + cout + ", Cin=" + cin + ")");
     }
 
     /** Runs {@code g} on device addresses a, b, d (see {@link Gemm}); D is overwritten (beta 0). */
     void gemm(CUstream_st stream, Gemm g, float scale, long a, long b, long d) {
         Plan plan = gemmPlan(g);
         alpha.put(0, scale);   // host pointer mode: read when the call is enqueued (and so baked into a captured graph)
-        CudaCheck.blas(cublasLtMatmul(handle, plan.desc, alpha, DevicePointer.of(a), plan.a, DevicePointer.of(b), plan.b,
-                        zero, DevicePointer.of(d), plan.c, DevicePointer.of(d), plan.c, plan.heuristic.algo(),
-                        DevicePointer.of(workspace.address()), workspace.bytes(), stream),
-                "cublasLtMatmul(" + g + ")");
+        int rc = cublasLtMatmul(handle, plan.desc, alpha, DevicePointer.of(a), plan.a, DevicePointer.of(b), plan.b,
+                zero, DevicePointer.of(d), plan.c, DevicePointer.of(d), plan.c, plan.heuristic.algo(),
+                DevicePointer.of(workspace.address()), workspace.bytes(), stream);
+        if (rc != 0) CudaCheck.blas(rc, "cublasLtMatmul(" + g + ")");
     }
 
     int plans() { return plans.size() + gemmPlans.size(); }
