@@ -38,6 +38,10 @@ public abstract class ForwardingOps implements Ops {
     @Override public Tensor scale(Tensor x, float s) { return inner.scale(x, s); }
     @Override public Tensor clamp(Tensor x, float lo, float hi) { return inner.clamp(x, lo, hi); }
     @Override public Tensor addPerChannel(Tensor x, Tensor v) { return inner.addPerChannel(x, v); }
+    // the fused forms go to the inner backend's own implementation (a subclass observing them overrides them too)
+    @Override public Tensor conv2dWithInputBias(Tensor x, Tensor ib, Tensor w, Tensor b, int st, int p, int g) { return inner.conv2dWithInputBias(x, ib, w, b, st, p, g); }
+    @Override public Tensor addScaledPerChannel(Tensor a, Tensor x, Tensor b, Tensor s) { return inner.addScaledPerChannel(a, x, b, s); }
+    @Override public Tensor simpleGate(Tensor x, Tensor bias) { return inner.simpleGate(x, bias); }
     @Override public Tensor mulPerChannel(Tensor x, Tensor v) { return inner.mulPerChannel(x, v); }
     @Override public Tensor upsampleNearest2x(Tensor x) { return inner.upsampleNearest2x(x); }
     @Override public Tensor pixelShuffle(Tensor x, int r) { return inner.pixelShuffle(x, r); }

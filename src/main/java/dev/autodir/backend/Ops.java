@@ -112,6 +112,26 @@ public interface Ops extends AutoCloseable {
     /** x [B, C, H, W] · v, v [B, C] or [C] (or anything with B·C or C elements), broadcast over H, W. */
     Tensor mulPerChannel(Tensor x, Tensor v);
 
+    // ---- fused forms (NAFNet's bias folding); the defaults compose the operations above ----------
+
+    /**
+     * conv2d(x + inputBias, w, bias, ...) with inputBias [C_in] added to every pixel of its channel before the zero
+     * padding (padded taps stay zero): a preceding 1x1 convolution's bias folded into this one. inputBias null: conv2d.
+     */
+    default Tensor conv2dWithInputBias(Tensor x, Tensor inputBias, Tensor w, Tensor bias, int stride, int padding, int groups) {
+        return conv2d(inputBias == null ? x : addPerChannel(x, inputBias), w, bias, stride, padding, groups);
+    }
+
+    /** a + (x + bias) · scale for a, x [B, C, H, W] and bias, scale per channel (C elements); bias may be null. */
+    default Tensor addScaledPerChannel(Tensor a, Tensor x, Tensor bias, Tensor scale) {
+        return add(a, mulPerChannel(bias == null ? x : addPerChannel(x, bias), scale));
+    }
+
+    /** simpleGate(x + bias) for x [B, 2C, H, W], bias per channel (2C elements) or null. */
+    default Tensor simpleGate(Tensor x, Tensor bias) {
+        return simpleGate(bias == null ? x : addPerChannel(x, bias));
+    }
+
     // ---- resampling and layout ----------------------------------------------------------------
 
     /** Nearest-neighbour ×2 upsampling of x [B, C, H, W] → [B, C, 2H, 2W]. */

@@ -24,6 +24,13 @@ public final class FlopCounter extends ForwardingOps {
         return y;
     }
 
+    @Override public Tensor conv2dWithInputBias(Tensor x, Tensor inputBias, Tensor w, Tensor bias, int stride, int padding, int groups) {
+        Tensor y = inner.conv2dWithInputBias(x, inputBias, w, bias, stride, padding, groups);
+        int[] ws = w.shape();
+        flops += 2.0 * numel(y.shape()) * ws[1] * ws[2] * ws[3];
+        return y;
+    }
+
     @Override public Tensor linear(Tensor x, Tensor w, Tensor bias) {
         Tensor y = inner.linear(x, w, bias);
         flops += 2.0 * numel(y.shape()) * w.shape()[1];

@@ -53,6 +53,13 @@ public final class OpProfiler extends ForwardingOps {
         String kind = g > 1 ? "conv depthwise" : ws[2] == 1 && ws[3] == 1 ? "conv 1x1" : "conv " + ws[2] + "x" + ws[3];
         return time(kind, () -> inner.conv2d(x, w, b, st, p, g));
     }
+    @Override public Tensor conv2dWithInputBias(Tensor x, Tensor ib, Tensor w, Tensor b, int st, int p, int g) {
+        int[] ws = w.shape();
+        String kind = g > 1 ? "conv depthwise" : ws[2] == 1 && ws[3] == 1 ? "conv 1x1" : "conv " + ws[2] + "x" + ws[3];
+        return time(kind, () -> inner.conv2dWithInputBias(x, ib, w, b, st, p, g));
+    }
+    @Override public Tensor addScaledPerChannel(Tensor a, Tensor x, Tensor b, Tensor s) { return time("addScaledPerChannel", () -> inner.addScaledPerChannel(a, x, b, s)); }
+    @Override public Tensor simpleGate(Tensor x, Tensor bias) { return time("simpleGate", () -> inner.simpleGate(x, bias)); }
     @Override public Tensor linear(Tensor x, Tensor w, Tensor b) { return time("linear", () -> inner.linear(x, w, b)); }
     @Override public Tensor attention(Tensor q, Tensor k, Tensor v, int h, float s, AttentionMask m) { return time("attention", () -> inner.attention(q, k, v, h, s, m)); }
     @Override public Tensor groupNorm(Tensor x, int g, Tensor a, Tensor b, float e, boolean silu) { return time("groupNorm", () -> inner.groupNorm(x, g, a, b, e, silu)); }

@@ -63,6 +63,8 @@ public final class Fp16Emulation {
         @Override public Tensor layerNorm(Tensor x, Tensor a, Tensor b, float e) { return r("norm", inner.layerNorm(x, a, b, e)); }
         @Override public Tensor add(Tensor a, Tensor b) { return r("add", inner.add(a, b)); }
         @Override public Tensor addPerChannel(Tensor x, Tensor v) { return r("add", inner.addPerChannel(x, v)); }
+        @Override public Tensor conv2dWithInputBias(Tensor x, Tensor ib, Tensor w, Tensor b, int st, int p, int g) { return r("conv", inner.conv2dWithInputBias(x, ib, w, b, st, p, g)); }
+        @Override public Tensor addScaledPerChannel(Tensor a, Tensor x, Tensor b, Tensor s) { return r("add", inner.addScaledPerChannel(a, x, b, s)); }
         @Override public Tensor geglu(Tensor x) { return r("geglu", inner.geglu(x)); }
         @Override public Tensor silu(Tensor x) { return r("silu", inner.silu(x)); }
         @Override public Tensor timestepEmbedding(Tensor t, int dim) { return r("temb", inner.timestepEmbedding(t, dim)); }

@@ -366,6 +366,30 @@ public abstract class OpsConformanceTest {
         assertClose("simpleGate", "[2, 6, 4, 5]", ops.simpleGate(up(z)), ReferenceOps.simpleGate(z));
     }
 
+    /** NAFNet's fused forms against the compositions they stand for. */
+    @Test void fusedForms() {
+        FloatTensor x = held(random(150, 2, 6, 7, 9)), ib = held(random(151, 6)), b = held(random(153, 6));
+        FloatTensor dw = held(randomScaled(152, 0.3, 0, 6, 1, 3, 3));
+        for (int stride : new int[] {1, 2}) {
+            assertClose("conv2dWithInputBias", "depthwise stride " + stride, ops.conv2dWithInputBias(up(x), up(ib), up(dw), up(b), stride, 1, 6),
+                    ReferenceOps.conv2d(ReferenceOps.perChannel(x, ib, true), dw, b, stride, 1, 6));
+        }
+        FloatTensor dense = held(randomScaled(154, 0.3, 0, 4, 6, 3, 3));
+        assertClose("conv2dWithInputBias", "dense", ops.conv2dWithInputBias(up(x), up(ib), up(dense), null, 1, 1, 1),
+                ReferenceOps.conv2d(ReferenceOps.perChannel(x, ib, true), dense, null, 1, 1, 1));
+        assertClose("conv2dWithInputBias", "no input bias", ops.conv2dWithInputBias(up(x), null, up(dw), up(b), 1, 1, 6),
+                ReferenceOps.conv2d(x, dw, b, 1, 1, 6));
+        FloatTensor a = held(random(155, 2, 6, 7, 9)), sc = held(random(156, 6));
+        assertClose("addScaledPerChannel", "bias", ops.addScaledPerChannel(up(a), up(x), up(b), up(sc)),
+                ReferenceOps.add(a, ReferenceOps.perChannel(ReferenceOps.perChannel(x, b, true), sc, false)));
+        assertClose("addScaledPerChannel", "no bias", ops.addScaledPerChannel(up(a), up(x), null, up(sc)),
+                ReferenceOps.add(a, ReferenceOps.perChannel(x, sc, false)));
+        FloatTensor z = held(random(157, 2, 6, 4, 5)), zb = held(random(158, 6));
+        assertClose("simpleGate", "bias", ops.simpleGate(up(z), up(zb)), ReferenceOps.simpleGate(ReferenceOps.perChannel(z, zb, true)));
+        assertRejects("addScaledPerChannel", () -> ops.addScaledPerChannel(up(a), up(x), up(b), up(held(random(159, 5)))));
+        assertRejects("simpleGate", () -> ops.simpleGate(up(z), up(held(random(160, 3)))));
+    }
+
     @Test void arithmetic() {
         FloatTensor a = held(random(60, 2, 3, 4, 5)), b = held(random(61, 2, 3, 4, 5));
         assertClose("add", "same shape", ops.add(up(a), up(b)), ReferenceOps.add(a, b));

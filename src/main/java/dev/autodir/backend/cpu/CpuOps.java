@@ -160,7 +160,16 @@ public final class CpuOps implements Ops {
 
     // ---- dense layers -------------------------------------------------------------------------
 
-    @Override public synchronized Tensor conv2d(Tensor xt, Tensor wt, Tensor bt, int stride, int padding, int groups) {
+    @Override public Tensor conv2d(Tensor xt, Tensor wt, Tensor bt, int stride, int padding, int groups) {
+        return conv2d(xt, null, wt, bt, stride, padding, groups);
+    }
+
+    /** The depthwise loop takes the input bias as it reads (no extra pass); other shapes add it first. */
+    @Override public Tensor conv2dWithInputBias(Tensor xt, Tensor ibt, Tensor wt, Tensor bt, int stride, int padding, int groups) {
+        return conv2d(xt, ibt, wt, bt, stride, padding, groups);
+    }
+
+    private synchronized Tensor conv2d(Tensor xt, Tensor ibt, Tensor wt, Tensor bt, int stride, int padding, int groups) {
         checkOpen();
         FloatTensor x = cpu(xt, "conv2d", "x");
         Tensor w = matrixOperand(wt, "conv2d", "weight");
@@ -185,8 +194,12 @@ public final class CpuOps implements Ops {
         int ho = (h + 2 * padding - kh) / stride + 1, wo = (wd + 2 * padding - kw) / stride + 1;
         FloatTensor out = FloatTensor.zeros(batch, cout, ho, wo);
         Geometry g = new Geometry(cin, h, wd, kh, kw, stride, padding, ho, wo);
-        if (groups == cin && cout == cin && cinPerGroup == 1) {
-            depthwise(x, heapOperand(w), b, out, g);
+        FloatTensor ib = ibt == null ? null : cpu(ibt, "conv2dWithInputBias", "inputBias");
+        if (ib != null && ib.numel() != cin) throw shapes("conv2dWithInputBias", "the input bias needs Cin elements", x, ib);
+        boolean depthwise = groups == cin && cout == cin && cinPerGroup == 1;
+        if (ib != null && !depthwise) x = (FloatTensor) addPerChannel(x, ib);
+        if (depthwise) {
+            depthwise(x, ib, heapOperand(w), b, out, g);
         } else if (groups == 1 && stride == 1 && kh == 3 && kw == 3 && cin >= SHIFT_MIN_CHANNELS && cout >= SHIFT_MIN_CHANNELS) {
             convWinograd(x, prepared(w, CpuWeight.Layout.WINOGRAD), b, out, g);
         } else if (groups == 1 && kh * kw > 1 && cin >= SHIFT_MIN_CHANNELS) {
@@ -431,11 +444,14 @@ public final class CpuOps implements Ops {
         });
     }
 
-    /** One filter per channel (groups = channels), a direct loop: too little work per channel for a GEMM. */
-    private void depthwise(FloatTensor x, FloatTensor w, FloatTensor b, FloatTensor out, Geometry g) {
+    /**
+     * One filter per channel (groups = channels), a direct loop: too little work per channel for a GEMM. An input
+     * bias ib (or null) is added to every in-image input value: each tap adds w·ib over the outputs it reaches.
+     */
+    private void depthwise(FloatTensor x, FloatTensor ib, FloatTensor w, FloatTensor b, FloatTensor out, Geometry g) {
         int channels = g.cin, batch = x.dim(0), plane = g.ho * g.wo, inPlane = g.h * g.w, taps = g.kh * g.kw;
         float[] xd = x.data(), wd = w.data(), od = out.data();
-        float[] bd = b == null ? null : b.data();
+        float[] bd = b == null ? null : b.data(), ibd = ib == null ? null : ib.data();
         parallel.forRange(batch * channels, (long) plane * taps, (p0, p1) -> {
             for (int p = p0; p < p1; p++) {
                 int c = p % channels, xBase = p * inPlane, oBase = p * plane, wBase = c * taps;
@@ -454,8 +470,10 @@ public final class CpuOps implements Ops {
                             int src = xRow - g.pad + kj;
                             if (g.stride == 1) {
                                 VectorMath.axpy(wv, xd, src + owLo, od, oRow + owLo, owHi - owLo);
+                                if (ibd != null) VectorMath.addScalar(od, oRow + owLo, wv * ibd[c], od, oRow + owLo, owHi - owLo);
                             } else {
-                                for (int ow = owLo; ow < owHi; ow++) od[oRow + ow] += wv * xd[src + ow * g.stride];
+                                float ibc = ibd == null ? 0f : ibd[c];
+                                for (int ow = owLo; ow < owHi; ow++) od[oRow + ow] += wv * (xd[src + ow * g.stride] + ibc);
                             }
                         }
                     }
@@ -739,6 +757,25 @@ public final class CpuOps implements Ops {
         return out;
     }
 
+    /** SimpleGate of x + bias in one pass. */
+    @Override public Tensor simpleGate(Tensor xt, Tensor bt) {
+        if (bt == null) return simpleGate(xt);
+        FloatTensor x = cpu(xt, "simpleGate", "x"), b = cpu(bt, "simpleGate", "bias");
+        if (x.rank() != 4 || x.dim(1) % 2 != 0) throw shapes("simpleGate", "x must be [B, 2C, H, W]", x);
+        int batch = x.dim(0), half = x.dim(1) / 2, plane = x.dim(2) * x.dim(3);
+        if (b.numel() != 2 * half) throw shapes("simpleGate", "bias needs " + 2 * half + " elements", x, b);
+        FloatTensor out = FloatTensor.zeros(batch, half, x.dim(2), x.dim(3));
+        float[] xd = x.data(), bd = b.data(), od = out.data();
+        parallel.forRange(batch * half, plane, (p0, p1) -> {
+            for (int p = p0; p < p1; p++) {
+                int bi = p / half, c = p % half, lo = (bi * 2 * half + c) * plane, hi = lo + half * plane, dst = p * plane;
+                float b1 = bd[c], b2 = bd[half + c];
+                for (int i = 0; i < plane; i++) od[dst + i] = (xd[lo + i] + b1) * (xd[hi + i] + b2);
+            }
+        });
+        return out;
+    }
+
     @Override public Tensor add(Tensor at, Tensor bt) {
         FloatTensor a = cpu(at, "add", "a"), b = cpu(bt, "add", "b");
         int[] as = a.shape(), bs = b.shape();
@@ -787,6 +824,29 @@ public final class CpuOps implements Ops {
     }
 
     @Override public Tensor addPerChannel(Tensor xt, Tensor vt) { return perChannel(xt, vt, "addPerChannel", true); }
+
+    /** a + (x + bias)·scale in one pass (the same float operations, in the same order, as the composed default). */
+    @Override public Tensor addScaledPerChannel(Tensor at, Tensor xt, Tensor bt, Tensor st) {
+        String op = "addScaledPerChannel";
+        FloatTensor a = cpu(at, op, "a"), x = cpu(xt, op, "x"), s = cpu(st, op, "scale");
+        FloatTensor b = bt == null ? null : cpu(bt, op, "bias");
+        if (x.rank() != 4 || !Arrays.equals(a.shape(), x.shape())) throw shapes(op, "a and x must both be [B, C, H, W]", a, x);
+        int batch = x.dim(0), channels = x.dim(1), plane = x.dim(2) * x.dim(3);
+        if (s.numel() != channels || (b != null && b.numel() != channels)) {
+            throw shapes(op, "bias and scale need " + channels + " elements", x, s);
+        }
+        FloatTensor out = FloatTensor.zeros(x.shape());
+        float[] ad = a.data(), xd = x.data(), sd = s.data(), od = out.data();
+        float[] bd = b == null ? null : b.data();
+        parallel.forRange(batch * channels, plane, (p0, p1) -> {
+            for (int p = p0; p < p1; p++) {
+                int c = p % channels, base = p * plane;
+                float bias = bd == null ? 0f : bd[c], sc = sd[c];
+                for (int i = base; i < base + plane; i++) od[i] = ad[i] + (xd[i] + bias) * sc;
+            }
+        });
+        return out;
+    }
 
     @Override public Tensor mulPerChannel(Tensor xt, Tensor vt) { return perChannel(xt, vt, "mulPerChannel", false); }
 

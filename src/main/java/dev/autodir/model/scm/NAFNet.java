@@ -60,20 +60,26 @@ public final class NAFNet {
         return ops.crop2d(x, 0, 0, hh, ww);                                            // [B, 3, H, W]
     }
 
-    /** NAFBlock (DW_Expand = FFN_Expand = 2, no dropout). */
+    /**
+     * NAFBlock (DW_Expand = FFN_Expand = 2, no dropout). The biases of conv1, conv3, conv4 and conv5 are folded into
+     * the operation that follows each (the {@link Ops} fused forms: the same function, fewer passes over the
+     * activations where a backend fuses them).
+     */
     private Tensor nafBlock(Ops ops, Weights b, Tensor inp) {
         Tensor x = ops.layerNormChannels(inp, b.get(ops, "norm1.weight"), b.get(ops, "norm1.bias"), EPS);
-        x = conv(ops, b.sub("conv1"), x, 1, 0);                                        // [B, 2C, H, W]
+        x = ops.conv2d(x, b.get(ops, "conv1.weight"), null, 1, 0, 1);                  // conv1 (its bias below): [B, 2C, H, W]
         int c2 = x.shape()[1];
-        x = conv(ops, b.sub("conv2"), x, 1, 1, c2);                                    // depthwise 3x3
+        x = ops.conv2dWithInputBias(x, b.get(ops, "conv1.bias"), b.get(ops, "conv2.weight"), b.get(ops, "conv2.bias"),
+                1, 1, c2);                                                             // + conv1.bias, depthwise 3x3 conv2
         x = ops.simpleGate(x);                                                         // [B, C, H, W]
         Tensor s = conv(ops, b.sub("sca.1"), ops.globalAvgPool(x), 1, 0);             // sca: pool → 1x1: [B, C, 1, 1]
         x = ops.mulPerChannel(x, s);
-        x = conv(ops, b.sub("conv3"), x, 1, 0);                                        // [B, C, H, W]
-        Tensor y = ops.add(inp, ops.mulPerChannel(x, b.get(ops, "beta")));           // inp + x·beta
+        x = ops.conv2d(x, b.get(ops, "conv3.weight"), null, 1, 0, 1);                  // conv3 (its bias below): [B, C, H, W]
+        Tensor y = ops.addScaledPerChannel(inp, x, b.get(ops, "conv3.bias"), b.get(ops, "beta"));   // inp + (x + b3)·beta
         x = ops.layerNormChannels(y, b.get(ops, "norm2.weight"), b.get(ops, "norm2.bias"), EPS);
-        x = conv(ops, b.sub("conv4"), x, 1, 0);                                        // [B, 2C, H, W]
-        x = conv(ops, b.sub("conv5"), ops.simpleGate(x), 1, 0);                        // [B, C, H, W]
-        return ops.add(y, ops.mulPerChannel(x, b.get(ops, "gamma")));                  // y + x·gamma
+        x = ops.conv2d(x, b.get(ops, "conv4.weight"), null, 1, 0, 1);                  // conv4 (its bias below): [B, 2C, H, W]
+        x = ops.simpleGate(x, b.get(ops, "conv4.bias"));                               // SimpleGate(x + b4): [B, C, H, W]
+        x = ops.conv2d(x, b.get(ops, "conv5.weight"), null, 1, 0, 1);                  // conv5 (its bias below)
+        return ops.addScaledPerChannel(y, x, b.get(ops, "conv5.bias"), b.get(ops, "gamma"));       // y + (x + b5)·gamma
     }
 }
