@@ -1,7 +1,8 @@
 // conv2d_depthwise.cu — depthwise 2-D convolution (groups = Cin = Cout, one kh×kw filter per channel), float32
-// accumulation, any dtype (flags), any stride / padding:
-//   y[b, c, oy, ox] = bias[c] + sum_{ky, kx} x[b, c, oy*s - p + ky, ox*s - p + kx] * w[c, 0, ky, kx],
-//   zero padding outside x. NAFNet's 3×3 depthwise convolution (in every block, at up to full resolution).
+// accumulation, any dtype (flags), any stride / padding, with an optional input bias:
+//   y[b, c, oy, ox] = bias[c] + sum_{ky, kx} (x[b, c, oy*s - p + ky, ox*s - p + kx] + inBias[c]) * w[c, 0, ky, kx],
+//   zero padding outside x (the input bias is not added to padding). NAFNet's 3×3 depthwise convolution (in every
+//   block, at up to full resolution), with the preceding 1x1 convolution's bias folded in (Ops.conv2dWithInputBias).
 // Floor for a 3×3 filter on 64 FP16 channels of 512²: 18 FLOP per output, 2 bytes read + 2 written per element,
 // 33.5 MB each way, about 20 µs at 3.35 TB/s; compute is negligible. The generic direct kernel
 // spends a 64-bit division chain per output and re-reads every input kh·kw times from L1 (130 µs measured on the
@@ -20,9 +21,10 @@
 #define DW_TILE 32
 #define DW_MAXK 7
 
-extern "C" __global__ void conv2d_depthwise(const void* x, int xHalf, const void* w, int wHalf, const void* bias,
-                                            int biasHalf, int hasBias, void* y, int yHalf, int C, int H, int W,
-                                            int kh, int kw, int stride, int pad, int Ho, int Wo) {
+extern "C" __global__ void conv2d_depthwise(const void* x, int xHalf, const void* inBias, int inBiasHalf, int hasInBias,
+                                            const void* w, int wHalf, const void* bias, int biasHalf, int hasBias,
+                                            void* y, int yHalf, int C, int H, int W, int kh, int kw, int stride, int pad,
+                                            int Ho, int Wo) {
     extern __shared__ float tile[];
     __shared__ float wk[DW_MAXK * DW_MAXK];
     const int bc = blockIdx.z;                 // b*C + c
@@ -33,10 +35,11 @@ extern "C" __global__ void conv2d_depthwise(const void* x, int xHalf, const void
     const int tid = threadIdx.y * blockDim.x + threadIdx.x, nthreads = blockDim.x * blockDim.y;
     const i64 xPlane = (i64)bc * H * W;
     for (int i = tid; i < kh * kw; i += nthreads) wk[i] = ldx(w, wHalf, (i64)c * kh * kw + i);
+    const float ib = hasInBias ? ldx(inBias, inBiasHalf, c) : 0.f;
     for (int i = tid; i < tw * th; i += nthreads) {
         const int ty = i / tw, tx = i - ty * tw;
         const int iy = iy0 + ty, ix = ix0 + tx;
-        tile[i] = (iy >= 0 && iy < H && ix >= 0 && ix < W) ? ldx(x, xHalf, xPlane + (i64)iy * W + ix) : 0.f;
+        tile[i] = (iy >= 0 && iy < H && ix >= 0 && ix < W) ? ldx(x, xHalf, xPlane + (i64)iy * W + ix) + ib : 0.f;
     }
     __syncthreads();
     const float b = hasBias ? ldx(bias, biasHalf, c) : 0.f;

@@ -64,3 +64,31 @@ PER_CHANNEL_FAST(per_channel_fast_f16_v8, half_t, 8)
 PER_CHANNEL_FAST(per_channel_fast_f16_v1, half_t, 1)
 PER_CHANNEL_FAST(per_channel_fast_f32_v4, float, 4)
 PER_CHANNEL_FAST(per_channel_fast_f32_v1, float, 1)
+
+// ---- per_channel_residual_fast_{f16,f32}_v{V} (Features.fastKernels; not yet run on a GPU) ---------------
+// Ops.addScaledPerChannel, NAFNet's residual with a folded convolution bias:
+//   y[b, c, p] = a[b, c, p] + (x[b, c, p] + bias[c]) * scale[c]   (bias may be null: hasBias 0)
+// for a, x, y [B, C, P] and bias, scale [C], all of one dtype T; rows = B*C planes of P elements. Replaces three
+// passes (the 1x1 convolution's bias, mulPerChannel, add) by one: 3 * B*C*P * sizeof(T) bytes (two reads, one
+// write). V and the launch as per_channel_fast (fastRowsLaunch in CudaOps).
+// Checked by: the conformance suites' fusedForms on a GPU; without one, FastKernelsEmulationTest.perChannelResidual.
+template <typename T, int V>
+__device__ __forceinline__ void per_channel_residual_fast_body(const T* a, const T* x, const T* bias, const T* scale, T* y,
+                                                               int rows, int P, int C, int hasBias) {
+    for (int r = blockIdx.y; r < rows; r += gridDim.y) {
+        const int c = r % C;
+        const float b = hasBias ? to_float(bias[c]) : 0.f, s = to_float(scale[c]);
+        const i64 base = (i64)r * P;
+        fast_row2<T, V>(a + base, x + base, y + base, P / V, [=](float av, float xv) { return av + (xv + b) * s; });
+    }
+}
+
+#define PER_CHANNEL_RESIDUAL_FAST(NAME, T, V) \
+    extern "C" __global__ void __launch_bounds__(256) NAME(const T* a, const T* x, const T* bias, const T* scale, T* y, \
+                                                           int rows, int P, int C, int hasBias) { \
+        per_channel_residual_fast_body<T, V>(a, x, bias, scale, y, rows, P, C, hasBias); \
+    }
+PER_CHANNEL_RESIDUAL_FAST(per_channel_residual_fast_f16_v8, half_t, 8)
+PER_CHANNEL_RESIDUAL_FAST(per_channel_residual_fast_f16_v1, half_t, 1)
+PER_CHANNEL_RESIDUAL_FAST(per_channel_residual_fast_f32_v4, float, 4)
+PER_CHANNEL_RESIDUAL_FAST(per_channel_residual_fast_f32_v1, float, 1)

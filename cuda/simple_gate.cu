@@ -41,3 +41,29 @@ SIMPLE_GATE_FAST(simple_gate_fast_f16_v8, half_t, 8)
 SIMPLE_GATE_FAST(simple_gate_fast_f16_v1, half_t, 1)
 SIMPLE_GATE_FAST(simple_gate_fast_f32_v4, float, 4)
 SIMPLE_GATE_FAST(simple_gate_fast_f32_v1, float, 1)
+
+// ---- simple_gate_bias_fast_{f16,f32}_v{V} (Features.fastKernels; not yet run on a GPU) -------------------
+// Ops.simpleGate(x, bias), NAFNet's SimpleGate with the preceding 1x1 convolution's bias folded in:
+//   y[b, c, p] = (x[b, c, p] + bias[c]) * (x[b, C + c, p] + bias[C + c])   for x [B, 2C, P], bias [2C], y [B, C, P]
+// of one dtype T; rows = B*C output planes of P elements (two input planes each). One pass instead of two (the
+// bias add and SimpleGate): 3 * B*C*P * sizeof(T) bytes. V = 16 / sizeof(T) when P is a multiple of it, else 1;
+// launch as the other row-wise fast kernels (fastRowsLaunch(B*C, P, V) in CudaOps).
+// Checked by: the conformance suites' fusedForms on a GPU; without one, FastKernelsEmulationTest.simpleGateBias.
+template <typename T, int V>
+__device__ __forceinline__ void simple_gate_bias_fast_body(const T* x, const T* bias, T* y, int rows, int C, int P) {
+    for (int r = blockIdx.y; r < rows; r += gridDim.y) {
+        const int b = r / C, c = r - b * C;
+        const float b1 = to_float(bias[c]), b2 = to_float(bias[C + c]);
+        const T* lo = x + ((i64)b * 2 * C + c) * P;
+        fast_row2<T, V>(lo, lo + (i64)C * P, y + (i64)r * P, P / V, [=](float p, float q) { return (p + b1) * (q + b2); });
+    }
+}
+
+#define SIMPLE_GATE_BIAS_FAST(NAME, T, V) \
+    extern "C" __global__ void __launch_bounds__(256) NAME(const T* x, const T* bias, T* y, int rows, int C, int P) { \
+        simple_gate_bias_fast_body<T, V>(x, bias, y, rows, C, P); \
+    }
+SIMPLE_GATE_BIAS_FAST(simple_gate_bias_fast_f16_v8, half_t, 8)
+SIMPLE_GATE_BIAS_FAST(simple_gate_bias_fast_f16_v1, half_t, 1)
+SIMPLE_GATE_BIAS_FAST(simple_gate_bias_fast_f32_v4, float, 4)
+SIMPLE_GATE_BIAS_FAST(simple_gate_bias_fast_f32_v1, float, 1)

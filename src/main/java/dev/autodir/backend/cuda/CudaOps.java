@@ -474,7 +474,7 @@ public final class CudaOps implements Ops {
         int ho = (h + 2 * padding - kh) / stride + 1, wo = (wd + 2 * padding - kw) / stride + 1;
         CudaTensor y = alloc(precision, batch, cout, ho, wo);
         if (y.numel() == 0) return y;
-        if (options.features().fastKernels() && depthwise(x, w, b, y, cin, cout, groups, h, wd, kh, kw, stride, padding, ho, wo, op)) {
+        if (options.features().fastKernels() && depthwise(x, null, w, b, y, cin, cout, groups, h, wd, kh, kw, stride, padding, ho, wo, op)) {
             return y;
         }
         if (POINTWISE_GEMM && kh == 1 && kw == 1 && stride == 1 && padding == 0 && groups == 1 && (long) h * wd <= Integer.MAX_VALUE) {
@@ -526,14 +526,17 @@ public final class CudaOps implements Ops {
     }
 
     /**
-     * A depthwise convolution (groups = Cin = Cout, filters up to 7×7) through conv2d_depthwise.cu, bias included;
-     * false (nothing launched) for any other shape or when the input tile would not fit 47 KiB of shared memory (48 KiB less the filter).
+     * A depthwise convolution (groups = Cin = Cout, filters up to 7×7) through conv2d_depthwise.cu, input bias (or
+     * null) and bias included; false (nothing launched) for any other shape or when the input tile would not fit 47 KiB
+     * of shared memory (48 KiB less the filter).
      */
-    private boolean depthwise(CudaTensor x, CudaTensor w, CudaTensor b, CudaTensor y, int cin, int cout, int groups, int h,
-                              int wd, int kh, int kw, int stride, int padding, int ho, int wo, String op) {
+    private boolean depthwise(CudaTensor x, CudaTensor ib, CudaTensor w, CudaTensor b, CudaTensor y, int cin, int cout, int groups,
+                              int h, int wd, int kh, int kw, int stride, int padding, int ho, int wo, String op) {
         long[] l = depthwiseLaunch(y.dim(0), cin, cout, groups, kh, kw, stride, ho, wo);
         if (l == null) return false;
-        launcher.kernel(Kernel.CONV2D_DEPTHWISE).ptr(x, op).i32(x.dtype().halfFlag()).ptr(w, op).i32(w.dtype().halfFlag())
+        launcher.kernel(Kernel.CONV2D_DEPTHWISE).ptr(x, op).i32(x.dtype().halfFlag())
+                .ptr(ib == null ? 0 : ib.address(op)).i32(ib == null ? 0 : ib.dtype().halfFlag()).i32(ib == null ? 0 : 1)
+                .ptr(w, op).i32(w.dtype().halfFlag())
                 .ptr(b == null ? 0 : b.address(op)).i32(b == null ? 0 : b.dtype().halfFlag()).i32(b == null ? 0 : 1)
                 .ptr(y, op).i32(y.dtype().halfFlag()).i32(cin).i32(h).i32(wd).i32(kh).i32(kw).i32(stride).i32(padding)
                 .i32(ho).i32(wo)
@@ -1058,6 +1061,77 @@ public final class CudaOps implements Ops {
         launcher.kernel(Kernel.PER_CHANNEL).ptr(x, op).i32(x.dtype().halfFlag()).ptr(v, op).i32(v.dtype().halfFlag())
                 .ptr(y, op).i32(y.dtype().halfFlag()).i64(x.numel()).i64(plane).i64(v.numel()).i32(code)
                 .launch(blocks(x.numel()), THREADS);
+    }
+
+    // ---- fused forms (Ops defaults compose; with fastKernels one kernel each, not yet run on a GPU) ----------
+
+    @Override
+    public Tensor conv2dWithInputBias(Tensor xt, Tensor ibt, Tensor wt, Tensor bt, int stride, int padding, int groups) {
+        if (ibt == null || !options.features().fastKernels()) return Ops.super.conv2dWithInputBias(xt, ibt, wt, bt, stride, padding, groups);
+        String op = "conv2dWithInputBias";
+        enter(op);
+        CudaTensor x = cast(xt, op, "x"), ib = cast(ibt, op, "inputBias"), w = cast(wt, op, "weight");
+        CudaTensor b = bt == null ? null : cast(bt, op, "bias");
+        if (x.rank() != 4 || w.rank() != 4 || ib.numel() != x.dim(1)) {
+            throw new IllegalArgumentException(op + ": x " + Arrays.toString(x.shapeRef()) + ", input bias " + Arrays.toString(ib.shapeRef())
+                    + ", weight " + Arrays.toString(w.shapeRef()) + " (expected [B, C, H, W], [C], [Cout, C/groups, kh, kw])");
+        }
+        int batch = x.dim(0), cin = x.dim(1), h = x.dim(2), wd = x.dim(3), cout = w.dim(0), kh = w.dim(2), kw = w.dim(3);
+        if (depthwiseLaunch(batch, cin, cout, groups, kh, kw, stride, 1, 1) == null || w.dim(1) != 1 || stride < 1 || padding < 0
+                || h + 2 * padding < kh || wd + 2 * padding < kw || (b != null && b.numel() != cout)) {
+            return Ops.super.conv2dWithInputBias(xt, ibt, wt, bt, stride, padding, groups);   // not the depthwise kernel's case
+        }
+        int ho = (h + 2 * padding - kh) / stride + 1, wo = (wd + 2 * padding - kw) / stride + 1;
+        CudaTensor y = alloc(precision, batch, cout, ho, wo);
+        if (y.numel() == 0) return y;
+        if (!depthwise(x, ib, w, b, y, cin, cout, groups, h, wd, kh, kw, stride, padding, ho, wo, op)) {
+            return Ops.super.conv2dWithInputBias(xt, ibt, wt, bt, stride, padding, groups);   // a grid too large for the kernel
+        }
+        return y;
+    }
+
+    @Override
+    public Tensor addScaledPerChannel(Tensor at, Tensor xt, Tensor bt, Tensor st) {
+        String op = "addScaledPerChannel";
+        if (!options.features().fastKernels()) return Ops.super.addScaledPerChannel(at, xt, bt, st);
+        enter(op);
+        CudaTensor a = t(at, op, "a"), x = t(xt, op, "x"), s = t(st, op, "scale"), b = bt == null ? null : t(bt, op, "bias");
+        if (x.rank() != 4 || !Arrays.equals(a.shapeRef(), x.shapeRef()) || s.numel() != x.dim(1) || (b != null && b.numel() != x.dim(1))) {
+            throw new IllegalArgumentException(op + ": a " + Arrays.toString(a.shapeRef()) + ", x " + Arrays.toString(x.shapeRef())
+                    + ", scale " + Arrays.toString(s.shapeRef()) + (b == null ? "" : ", bias " + Arrays.toString(b.shapeRef()))
+                    + " (expected a and x [B, C, H, W], bias and scale [C])");
+        }
+        long plane = (long) x.dim(2) * x.dim(3), rows = (long) x.dim(0) * x.dim(1);
+        boolean oneType = b == null ? fastKernels(a, x, s) : fastKernels(a, x, s, b);
+        if (!oneType || plane > FAST_MAX_ROW || rows > Integer.MAX_VALUE) return Ops.super.addScaledPerChannel(at, xt, bt, st);
+        CudaTensor y = alloc(x.dtype(), x.shapeRef());
+        if (y.numel() == 0) return y;
+        int v = fastWidth(op, plane, a, x, y);
+        launchFastRows(launcher.kernel(Kernel.fast("per_channel_residual", x.dtype(), v > 1)).ptr(a, op).ptr(x, op)
+                .ptr(b == null ? 0 : b.address(op)).ptr(s, op).ptr(y, op).i32((int) rows).i32((int) plane).i32(x.dim(1))
+                .i32(b == null ? 0 : 1), rows, plane, v);
+        return y;
+    }
+
+    @Override
+    public Tensor simpleGate(Tensor xt, Tensor bt) {
+        String op = "simpleGate";
+        if (bt == null || !options.features().fastKernels()) return Ops.super.simpleGate(xt, bt);
+        enter(op);
+        CudaTensor x = t(xt, op, "x"), b = t(bt, op, "bias");
+        if (x.rank() != 4 || x.dim(1) % 2 != 0 || b.numel() != x.dim(1)) {
+            throw new IllegalArgumentException(op + ": x " + Arrays.toString(x.shapeRef()) + ", bias " + Arrays.toString(b.shapeRef())
+                    + " (expected [B, 2C, H, W] and [2C])");
+        }
+        int c = x.dim(1) / 2;
+        long plane = (long) x.dim(2) * x.dim(3), rows = (long) x.dim(0) * c;
+        if (!fastKernels(x, b) || plane > FAST_MAX_ROW || rows > Integer.MAX_VALUE) return Ops.super.simpleGate(xt, bt);
+        CudaTensor y = alloc(x.dtype(), x.dim(0), c, x.dim(2), x.dim(3));
+        if (y.numel() == 0) return y;
+        int v = fastWidth(op, plane, x, y);
+        launchFastRows(launcher.kernel(Kernel.fast("simple_gate_bias", x.dtype(), v > 1)).ptr(x, op).ptr(b, op).ptr(y, op)
+                .i32((int) rows).i32(c).i32((int) plane), rows, plane, v);
+        return y;
     }
 
     // ---- fastKernels helpers (Features.fastKernels: the *_fast_* kernels, not yet run on a GPU) -------------

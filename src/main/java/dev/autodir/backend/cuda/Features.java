@@ -11,8 +11,10 @@ package dev.autodir.backend.cuda;
  *       512-wide head) as two cuBLASLt products around a row softmax, the N×N scores in float32 scratch, queries
  *       taken in chunks so the scratch stays bounded; instead of the generic register-tiled kernel.</li>
  *   <li>{@code fastKernels}: vectorised, division-free variants of the memory-bound kernels (LayerNorm over
- *       channels, GroupNorm(+SiLU), global average pooling, per-channel and binary elementwise, SimpleGate) and a
- *       shared-memory-tiled depthwise convolution.</li>
+ *       channels, GroupNorm(+SiLU), global average pooling, per-channel and binary elementwise, SimpleGate), a
+ *       shared-memory-tiled depthwise convolution, and one kernel for each of NAFNet's fused forms (a 1x1
+ *       convolution's bias folded into the depthwise convolution, the residual {@code a + (x + b)·s}, SimpleGate
+ *       with bias) where the default composes several.</li>
  *   <li>{@code convIm2col}: FP16 k×k convolutions may run as an im2col expansion plus one cuBLASLt product; each
  *       convolution shape times that against cuDNN's choice once, on first use, and keeps the faster
  *       ({@code CudaOps.convChoices()} lists the decisions, {@code bench} prints them; the column buffer is capped

@@ -42,7 +42,7 @@ record Kernel(String file, String function, String signature) {
     static final Kernel CONV2D_DIRECT = k("conv2d_direct", "conv2d_direct", "pipipiipiiiiiiiiiiiii");
     static final Kernel CONV2D_IGEMM = k("conv2d_igemm", "conv2d_igemm_f16", "ppppiiiiiiiiiiiii");
     static final Kernel SOFTMAX_ROWS = k("softmax_rows", "softmax_rows", "ppii");
-    static final Kernel CONV2D_DEPTHWISE = k("conv2d_depthwise", "conv2d_depthwise", "pipipiipiiiiiiiiii");
+    static final Kernel CONV2D_DEPTHWISE = k("conv2d_depthwise", "conv2d_depthwise", "pipiipipiipiiiiiiiiii");
     /** conv2d_depthwise.cu's output tile edge and largest filter edge. */
     static final int DEPTHWISE_TILE = 32, DEPTHWISE_MAX_K = 7;
     static final Kernel IM2COL = k("im2col", "im2col_f16", "ppiiiiiiiiiii");
@@ -50,17 +50,23 @@ record Kernel(String file, String function, String signature) {
     static final Kernel GLOBAL_AVG_POOL_FINISH = k("global_avg_pool", "global_avg_pool_finish", "ppiiii");
 
     /**
-     * The files with {@code <file>_fast_{f16,f32}_v{V}} kernels ({@link Features#fastKernels()}): every tensor of one
-     * dtype, V elements per access (the 16-byte vector, or 1), and each one's signature.
+     * The {@code <name>_fast_{f16,f32}_v{V}} kernels ({@link Features#fastKernels()}): every tensor of one dtype, V
+     * elements per access (the 16-byte vector, or 1); per name, its signature and (when it differs from the name)
+     * its file.
      */
     private static final Map<String, String> FAST_SIGNATURES = new LinkedHashMap<>();
+    private static final Map<String, String> FAST_FILES = new LinkedHashMap<>();
 
     static {
         FAST_SIGNATURES.put("layer_norm_channels", "ppppiiif");
         FAST_SIGNATURES.put("global_avg_pool", "pppiii");
         FAST_SIGNATURES.put("per_channel", "pppiiii");
+        FAST_SIGNATURES.put("per_channel_residual", "pppppiiii");
+        FAST_FILES.put("per_channel_residual", "per_channel");
         FAST_SIGNATURES.put("binary", "pppiii");
         FAST_SIGNATURES.put("simple_gate", "ppii");
+        FAST_SIGNATURES.put("simple_gate_bias", "pppiii");
+        FAST_FILES.put("simple_gate_bias", "simple_gate");
     }
 
     /** Elements of {@code dtype} in one 16-byte access: the vector width of the fast kernels. */
@@ -72,10 +78,11 @@ record Kernel(String file, String function, String signature) {
      * {@code <file>_fast_{f16,f32}_v{V}}: V = {@link #fastVectorWidth} when {@code vector}, else 1 (scalar accesses,
      * for extents that would misalign the rows).
      */
-    static Kernel fast(String file, Precision dtype, boolean vector) {
-        String sig = FAST_SIGNATURES.get(file);
-        if (sig == null) throw new IllegalArgumentException("no fast kernel in " + file + ".cu (have " + FAST_SIGNATURES.keySet() + ")");
-        return new Kernel(file, file + "_fast_" + dtype.lower().replace("fp", "f") + "_v" + (vector ? fastVectorWidth(dtype) : 1), sig);
+    static Kernel fast(String name, Precision dtype, boolean vector) {
+        String sig = FAST_SIGNATURES.get(name);
+        if (sig == null) throw new IllegalArgumentException("no fast kernel " + name + " (have " + FAST_SIGNATURES.keySet() + ")");
+        return new Kernel(FAST_FILES.getOrDefault(name, name),
+                name + "_fast_" + dtype.lower().replace("fp", "f") + "_v" + (vector ? fastVectorWidth(dtype) : 1), sig);
     }
 
     /** Head widths (rounded up to 16) that attention_flash.cu instantiates. */

@@ -130,6 +130,50 @@ class FastKernelsEmulationTest {
         assertClose("per_channel fast, v" + v, new FloatTensor(y.as(half), rows, p), new FloatTensor(ref, rows, p), tol(half));
     }
 
+    @ParameterizedTest(name = "[{0},{1},{2},{3}] bias {4} half {5}")
+    @CsvSource({"2, 64, 24, 40, true, true", "2, 6, 5, 7, true, false", "1, 3, 16, 16, false, true", "3, 5, 1, 12, true, false"})
+    void perChannelResidual(int b, int c, int h, int w, boolean withBias, boolean half) {
+        int p = h * w, rows = b * c;
+        FloatTensor a = rnd(c * 19L + h, 1, 0, half, rows, p), x = rnd(c * 23L + w, 1, 0, half, rows, p);
+        FloatTensor bias = rnd(c + 2, 0.5, 0, half, c), sc = rnd(c + 3, 0.7, 0.2, half, c);
+        int v = width(half, p);
+        long[] l = CudaOps.fastRowsLaunch(rows, p, v);
+        KernelEmulator.Buf y = KernelEmulator.Buf.zeros((long) x.numel() * prec(half).bytes());
+        KernelEmulator.launch(Kernel.fast("per_channel_residual", prec(half), v > 1), l[0], l[1], 1, (int) l[2], 1, 1, 0,
+                KernelEmulator.Buf.of(a.data(), half), KernelEmulator.Buf.of(x.data(), half),
+                withBias ? KernelEmulator.Buf.of(bias.data(), half) : null, KernelEmulator.Buf.of(sc.data(), half), y,
+                rows, p, c, withBias ? 1 : 0);
+        float[] ref = new float[x.numel()];
+        for (int r = 0; r < rows; r++) {
+            double bb = withBias ? bias.data()[r % c] : 0, s = sc.data()[r % c];
+            for (int i = 0; i < p; i++) ref[r * p + i] = (float) (a.data()[r * p + i] + (x.data()[r * p + i] + bb) * s);
+        }
+        assertClose("per_channel_residual fast, v" + v, new FloatTensor(y.as(half), rows, p), new FloatTensor(ref, rows, p), tol(half));
+    }
+
+    @ParameterizedTest(name = "[{0},{1},{2},{3}] half {4}")
+    @CsvSource({"2, 128, 24, 40, true", "2, 6, 5, 7, false", "3, 4, 2, 2, true", "1, 2, 3, 3, false"})
+    void simpleGateBias(int b, int c2, int h, int w, boolean half) {
+        int c = c2 / 2, p = h * w, rows = b * c;
+        FloatTensor x = rnd(c2 * 5L + w, 1, 0, half, b, c2, p), bias = rnd(c2 + 7L, 0.5, 0, half, c2);
+        int v = width(half, p);
+        long[] l = CudaOps.fastRowsLaunch(rows, p, v);
+        KernelEmulator.Buf y = KernelEmulator.Buf.zeros((long) rows * p * prec(half).bytes());
+        KernelEmulator.launch(Kernel.fast("simple_gate_bias", prec(half), v > 1), l[0], l[1], 1, (int) l[2], 1, 1, 0,
+                KernelEmulator.Buf.of(x.data(), half), KernelEmulator.Buf.of(bias.data(), half), y, rows, c, p);
+        float[] ref = new float[rows * p];
+        for (int bi = 0; bi < b; bi++) {
+            for (int ci = 0; ci < c; ci++) {
+                for (int i = 0; i < p; i++) {
+                    double lo = x.data()[(bi * c2 + ci) * p + i] + (double) bias.data()[ci];
+                    double hi = x.data()[(bi * c2 + c + ci) * p + i] + (double) bias.data()[c + ci];
+                    ref[(bi * c + ci) * p + i] = (float) (lo * hi);
+                }
+            }
+        }
+        assertClose("simple_gate_bias fast, v" + v, new FloatTensor(y.as(half), b, c, p), new FloatTensor(ref, b, c, p), tol(half));
+    }
+
     @ParameterizedTest(name = "rows {0} len {1} op {2} half {3}")
     @CsvSource({
             "1, 61440, 0, true", "1, 105, 1, false", "1, 26997, 0, true", "128, 960, 1, true", "2, 5936, 0, false",

@@ -117,28 +117,38 @@ class KernelEmulationTest {
         assertClose("softmax_rows emulated", tensor(p.as(half), rows, n), tensor(ref, rows, n), half ? 2e-3 : 1e-6);
     }
 
-    @ParameterizedTest(name = "B{0} C{1} {2}x{3} k{4} s{5} p{6} bias {7} half {8}")
+    @ParameterizedTest(name = "B{0} C{1} {2}x{3} k{4} s{5} p{6} bias {7} half {8} input bias {9}")
     @CsvSource({
-            "2, 3, 70, 45, 3, 1, 1, true, false",    // several 32x32 tiles, ragged right and bottom edges, batch 2
-            "1, 2, 37, 33, 3, 2, 1, true, false",    // stride 2: a wider input tile
-            "1, 2, 20, 21, 5, 1, 2, false, false",   // 5x5, no bias
-            "1, 2, 9, 40, 7, 1, 3, true, false",     // 7x7, the largest filter
-            "2, 2, 33, 34, 3, 1, 1, true, true",     // FP16 storage
-            "1, 1, 6, 5, 3, 1, 0, true, false",      // no padding: a 4x3 output
+            "2, 3, 70, 45, 3, 1, 1, true, false, false",    // several 32x32 tiles, ragged right and bottom edges, batch 2
+            "1, 2, 37, 33, 3, 2, 1, true, false, false",    // stride 2: a wider input tile
+            "1, 2, 20, 21, 5, 1, 2, false, false, false",   // 5x5, no bias
+            "1, 2, 9, 40, 7, 1, 3, true, false, false",     // 7x7, the largest filter
+            "2, 2, 33, 34, 3, 1, 1, true, true, false",     // FP16 storage
+            "1, 1, 6, 5, 3, 1, 0, true, false, false",      // no padding: a 4x3 output
+            "2, 3, 40, 35, 3, 1, 1, true, false, true",     // input bias (a folded 1x1 bias): not added to the padding
+            "1, 2, 33, 34, 3, 2, 1, true, true, true",      // input bias, stride 2, FP16
     })
-    void depthwiseConvolution(int b, int c, int h, int w, int k, int stride, int pad, boolean withBias, boolean half) {
+    void depthwiseConvolution(int b, int c, int h, int w, int k, int stride, int pad, boolean withBias, boolean half, boolean inBias) {
         dev.autodir.backend.Precision p = half ? dev.autodir.backend.Precision.FP16 : dev.autodir.backend.Precision.FP32;
         FloatTensor x = representable(random(6 + h, b, c, h, w), p), wt = representable(randomScaled(7, 0.3, 0, c, 1, k, k), p);
         FloatTensor bias = withBias ? representable(random(8, c), p) : null;
+        FloatTensor ib = inBias ? representable(random(9, c), p) : null;
         int ho = (h + 2 * pad - k) / stride + 1, wo = (w + 2 * pad - k) / stride + 1;
         long[] l = CudaOps.depthwiseLaunch(b, c, c, c, k, k, stride, ho, wo);
         assertNotNull(l, "depthwise launch refused");
         KernelEmulator.Buf y = KernelEmulator.Buf.zeros((long) b * c * ho * wo * (half ? 2 : 4));
         int hf = half ? 1 : 0;
         KernelEmulator.launch(Kernel.CONV2D_DEPTHWISE, l[0], l[1], l[2], 32, 8, 1, (int) l[3],
-                KernelEmulator.Buf.of(x.data(), half), hf, KernelEmulator.Buf.of(wt.data(), half), hf,
+                KernelEmulator.Buf.of(x.data(), half), hf, inBias ? KernelEmulator.Buf.of(ib.data(), half) : null, hf, inBias ? 1 : 0,
+                KernelEmulator.Buf.of(wt.data(), half), hf,
                 withBias ? KernelEmulator.Buf.of(bias.data(), half) : null, hf, withBias ? 1 : 0, y, hf, c, h, w, k, k, stride, pad, ho, wo);
-        FloatTensor ref = Reference.conv2d(x, wt, bias, stride, pad, c);
+        FloatTensor shifted = x;
+        if (inBias) {   // x + ib per channel, before the zero padding
+            shifted = FloatTensor.zeros(x.shape());
+            int plane = h * w;
+            for (int i = 0; i < x.numel(); i++) shifted.data()[i] = x.data()[i] + ib.data()[(i / plane) % c];
+        }
+        FloatTensor ref = Reference.conv2d(shifted, wt, bias, stride, pad, c);
         // float32 accumulation of at most 49 products against float64: 1e-6; FP16 output rounding: 2e-3
         assertClose("conv2d_depthwise emulated", tensor(y.as(half), b, c, ho, wo), ref, half ? 2e-3 : 1e-6);
     }
