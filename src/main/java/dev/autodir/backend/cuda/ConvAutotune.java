@@ -24,6 +24,10 @@ import static org.bytedeco.cuda.global.cudart.cudaEventSynchronize;
  * remembered, so its next eager use times it. When the im2col path throws while being timed, the shape stays on
  * cuDNN and the error is logged.
  *
+ * <p>With a {@link Comparison}, the two paths' results are also compared once, before the timing: an im2col result
+ * whose relative L2 distance from cuDNN's exceeds {@link #AGREEMENT} keeps the shape on cuDNN (and is logged), so a
+ * wrong fast path cannot win on speed. The im2col path has not run on a GPU yet (Features.convIm2col).
+ *
  * <p>The device work comes in as {@link Runnable}s and the timing through a {@link Clock} (CUDA events on the
  * device: {@link EventClock}), so the bookkeeping is tested without a GPU.
  */
@@ -32,6 +36,13 @@ final class ConvAutotune {
 
     static final int WARMUPS = 1;
     static final int RUNS = 3;
+    /** Largest relative L2 distance between the two paths' FP16 results that counts as the same convolution. */
+    static final double AGREEMENT = 1e-2;
+
+    /** The relative L2 distance of candidate's result from reference's (each run leaves its result in the output). */
+    interface Comparison {
+        double distance(Runnable reference, Runnable candidate);
+    }
 
     enum Choice { CUDNN, IM2COL }
 
@@ -62,24 +73,41 @@ final class ConvAutotune {
      * {@code capturing} is false) and returns the path whose result is left in the output.
      */
     Choice run(Convolution.Key key, boolean capturing, Supplier<? extends Clock> clocks, Runnable cudnn, Runnable im2col) {
+        return run(key, capturing, clocks, null, cudnn, im2col);
+    }
+
+    /** As above, comparing the two results first when {@code comparison} is not null. */
+    Choice run(Convolution.Key key, boolean capturing, Supplier<? extends Clock> clocks, Comparison comparison, Runnable cudnn,
+               Runnable im2col) {
         Choice c = forced;
         if (c == null) {
             Decision d = decisions.get(key);
             if (d != null) c = d.choice();
             else if (capturing) c = Choice.CUDNN;
-            else c = decide(key, clocks, cudnn, im2col).choice();
+            else c = decide(key, clocks, comparison, cudnn, im2col).choice();
         }
         (c == Choice.IM2COL ? im2col : cudnn).run();
         return c;
     }
 
-    private Decision decide(Convolution.Key key, Supplier<? extends Clock> clocks, Runnable cudnn, Runnable im2col) {
+    private Decision decide(Convolution.Key key, Supplier<? extends Clock> clocks, Comparison comparison, Runnable cudnn,
+                            Runnable im2col) {
         double[] tc = new double[RUNS], ti = new double[RUNS];
         Decision d;
         try (Clock clock = clocks.get()) {
             for (int i = 0; i < WARMUPS; i++) cudnn.run();
             try {
                 for (int i = 0; i < WARMUPS; i++) im2col.run();
+                if (comparison != null) {
+                    double distance = comparison.distance(cudnn, im2col);
+                    if (!(distance <= AGREEMENT)) {   // NaN disagrees too
+                        d = new Decision(Choice.CUDNN, Double.NaN, Double.NaN,
+                                String.format(Locale.ROOT, "im2col disagrees with cuDNN: rel-L2 %.3e", distance));
+                        decisions.put(key, d);
+                        LOG.log(System.Logger.Level.WARNING, "conv2d " + describe(key) + ": " + d.note() + "; cuDNN is used");
+                        return d;
+                    }
+                }
                 for (int i = 0; i < RUNS; i++) {
                     tc[i] = clock.millis(cudnn);
                     ti[i] = clock.millis(im2col);
@@ -92,10 +120,10 @@ final class ConvAutotune {
             }
         }
         double mc = median(tc), mi = median(ti);
-        d = new Decision(mi < mc ? Choice.IM2COL : Choice.CUDNN, mc, mi, "");
-        decisions.put(key, d);
-        LOG.log(System.Logger.Level.INFO, () -> "conv2d " + describe(key) + ": " + line(d));
-        return d;
+        Decision timed = new Decision(mi < mc ? Choice.IM2COL : Choice.CUDNN, mc, mi, "");
+        decisions.put(key, timed);
+        LOG.log(System.Logger.Level.INFO, () -> "conv2d " + describe(key) + ": " + line(timed));
+        return timed;
     }
 
     static double median(double[] v) {

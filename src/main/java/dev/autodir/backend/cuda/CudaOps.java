@@ -501,6 +501,12 @@ public final class CudaOps implements Ops {
                     conv.forward(plan, key, x.address(op), w.address(op), y.address(op));
                 } else {   // unverified feature convIm2col: cuDNN or im2col + cuBLASLt, whichever was faster for this shape
                     convAutotune().run(key, capturing, () -> new ConvAutotune.EventClock(stream),
+                            (reference, candidate) -> {   // once per shape: both results, downloaded and compared
+                                reference.run();
+                                FloatTensor expected = download(y);
+                                candidate.run();
+                                return download(y).relL2(expected);
+                            },
                             () -> conv.forward(plan, key, x.address(op), w.address(op), y.address(op)),
                             () -> convIm2col(columns, key, x, w, y, wo, op));
                 }

@@ -114,4 +114,28 @@ class ConvAutotuneTest {
         assertEquals(2.0, ConvAutotune.median(new double[] {3, 1, 2}), 0);
         assertEquals(2.5, ConvAutotune.median(new double[] {4, 1, 3, 2}), 0);
     }
+
+    @Test
+    void aCandidateThatDisagreesWithCudnnIsNeverChosenHoweverFast() {
+        ConvAutotune tune = new ConvAutotune();
+        ScriptedClock clock = new ScriptedClock(new double[] {1.0, 1.0, 1.0}, new double[] {0.1, 0.1, 0.1});
+        assertEquals(ConvAutotune.Choice.CUDNN, tune.run(UNET, false, () -> clock, (r, c) -> 0.5, cudnn, im2col));
+        assertTrue(tune.decision(UNET).note().contains("disagrees"), tune.decision(UNET).note());
+        ConvAutotune nan = new ConvAutotune();
+        assertEquals(ConvAutotune.Choice.CUDNN, nan.run(UNET, false, () -> clock, (r, c) -> Double.NaN, cudnn, im2col));
+    }
+
+    @Test
+    void anAgreeingFasterCandidateIsChosen() {
+        ConvAutotune tune = new ConvAutotune();
+        ScriptedClock clock = new ScriptedClock(new double[] {1.0, 1.0, 1.0}, new double[] {0.1, 0.1, 0.1});
+        int[] compared = {0};
+        assertEquals(ConvAutotune.Choice.IM2COL, tune.run(UNET, false, () -> clock, (r, c) -> {
+            compared[0]++;
+            r.run();
+            c.run();
+            return 1e-3;
+        }, cudnn, im2col));
+        assertEquals(1, compared[0], "compared once");
+    }
 }
