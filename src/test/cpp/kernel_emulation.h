@@ -86,6 +86,11 @@ inline float rsqrtf(float x) { return 1.0f / std::sqrt(x); }
 inline float __expf(float x) { return std::exp(x); }
 inline float exp2f_emu(float x) { return std::exp2(x); }
 inline float __fdividef(float a, float b) { return a / b; }
+// correctly rounded single operations (the kernels use them to forbid FMA contraction; -ffp-contract=off here too)
+inline float __fmul_rn(float a, float b) { return a * b; }
+inline float __fadd_rn(float a, float b) { return a + b; }
+inline float __fsub_rn(float a, float b) { return a - b; }
+inline float __fdiv_rn(float a, float b) { return a / b; }
 inline float __frcp_rn(float a) { return 1.0f / a; }
 inline float __saturatef(float x) { return x < 0.f ? 0.f : (x > 1.f ? 1.f : x); }
 template <typename T> inline T __ldg(const T* p) { return *p; }

@@ -200,7 +200,7 @@ final class KernelEmulator {
         Files.writeString(dir.resolve(k.file() + ".cpp"), rewritten);
         Files.writeString(dir.resolve("common.cuh"), common);
         Files.writeString(dir.resolve("driver.cpp"), driver(k));
-        String err = exec(List.of("g++", "-std=c++20", "-O1", "-pthread", "-w", "-include", SHIM.toAbsolutePath().toString(),
+        String err = exec(List.of("g++", "-std=c++20", "-O1", "-ffp-contract=off", "-pthread", "-w", "-include", SHIM.toAbsolutePath().toString(),
                 dir.resolve(k.file() + ".cpp").toString(), dir.resolve("driver.cpp").toString(), "-o", binary.toString()), 300);
         if (err != null) throw new AssertionError("cannot compile " + k.file() + ".cu for emulation: " + err);
         return binary;
