@@ -103,8 +103,10 @@ import static org.bytedeco.cuda.global.cudnn.cudnnGetErrorString;
  * {@link #forward} builds one variant pack per call (unique ids, the three data pointers, the workspace), executes
  * the plan on the handle's stream and destroys the pack.
  *
- * <p>Attribute types, taken from NVIDIA's backend descriptor reference and cross-checked against how cudnn-frontend
- * sets the same attributes: DATA_TYPE, CONVOLUTION_MODE and HEUR_MODE are C enums passed as arrays of 4-byte ints;
+ * <p>Attribute types, read from how NVIDIA's cudnn-frontend (its C++ layer over this API: ConvDesc, Tensor,
+ * Operation, OperationGraph, Heuristics, ExecutionPlan, VariantPack, Filters) sets and gets the same attributes, and
+ * from the attribute and type enums of the JavaCPP preset (cuDNN 9.19 headers); NVIDIA's backend reference pages
+ * were only seen in excerpts, so the ordering follows cudnn-frontend, not the reference: DATA_TYPE, CONVOLUTION_MODE and HEUR_MODE are C enums passed as arrays of 4-byte ints;
  * dims, strides, paddings, dilations, unique ids, alignment, spatial-dim count and workspace size are INT64;
  * descriptors (ops, x/w/y, engine configs, engines) are BACKEND_DESCRIPTOR arrays of {@code void*}; the handle is a
  * HANDLE array of one {@code cudnnHandle_t}; data pointers and the workspace are VOID_PTR arrays. JavaCPP pitfalls
