@@ -79,6 +79,7 @@ final class Convolution implements AutoCloseable {
     private final FloatPointer zero = new FloatPointer(0f);
     private final Map<Key, Plan> plans = new LinkedHashMap<>();
     private DeviceMemory workspace;
+    private CudnnGraphConvolution graph;
     private boolean closed;
 
     Convolution(CUstream_st stream) {
@@ -125,6 +126,16 @@ final class Convolution implements AutoCloseable {
     }
 
     int plans() { return plans.size(); }
+
+    /**
+     * The graph-API convolutions (unverified feature convGraph), made on first use on this object's handle, so they
+     * share its stream; closed before the handle.
+     */
+    CudnnGraphConvolution graph() {
+        if (closed) throw new IllegalStateException("cuDNN convolution used after close()");
+        if (graph == null) graph = new CudnnGraphConvolution(handle);
+        return graph;
+    }
 
     private Plan create(Key k) {
         Plan p = new Plan();
@@ -241,11 +252,23 @@ final class Convolution implements AutoCloseable {
     public void close() {
         if (closed) return;
         closed = true;
+        RuntimeException graphFailure = null;
+        try {
+            if (graph != null) graph.close();   // its plans hold the handle
+        } catch (RuntimeException e) {
+            graphFailure = e;
+        }
         List<Plan> list = new ArrayList<>(plans.values());
         for (int i = list.size() - 1; i >= 0; i--) destroy(list.get(i));
         plans.clear();
         try {
-            if (workspace != null) workspace.close();
+            try {
+                if (workspace != null) workspace.close();
+            } catch (RuntimeException e) {
+                if (graphFailure == null) graphFailure = e;
+                else graphFailure.addSuppressed(e);
+            }
+            if (graphFailure != null) throw graphFailure;
         } finally {
             CudaCheck.dnn(cudnnDestroy(handle), "cudnnDestroy");
             one.close();

@@ -16,6 +16,7 @@ import org.bytedeco.javacpp.Pointer;
 
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.EnumMap;
 import java.util.HashMap;
 import java.util.IdentityHashMap;
 import java.util.LinkedHashMap;
@@ -497,18 +498,21 @@ public final class CudaOps implements Ops {
                     throw new CudaException("cuDNN output " + plan.ho + "x" + plan.wo + " differs from " + ho + "x" + wo + " for " + key);
                 }
                 Im2colPlan columns = im2colPlan(key, w, ho, wo, op);
-                if (columns == null) {
+                Supplier<Runnable> graph = graphCandidate(conv, key, x, w, y, ho, wo, op);
+                if (columns == null && graph == null) {
                     conv.forward(plan, key, x.address(op), w.address(op), y.address(op));
-                } else {   // unverified feature convIm2col: cuDNN or im2col + cuBLASLt, whichever was faster for this shape
+                } else {   // unverified features convIm2col / convGraph: whichever path was fastest for this shape
+                    Map<ConvAutotune.Choice, Supplier<Runnable>> candidates = new EnumMap<>(ConvAutotune.Choice.class);
+                    if (columns != null) candidates.put(ConvAutotune.Choice.IM2COL, () -> () -> convIm2col(columns, key, x, w, y, wo, op));
+                    if (graph != null) candidates.put(ConvAutotune.Choice.GRAPH, graph);
                     convAutotune().run(key, capturing, () -> new ConvAutotune.EventClock(stream),
-                            (reference, candidate) -> {   // once per shape: both results, downloaded and compared
+                            (reference, candidate) -> {   // once per shape and candidate: both results, downloaded and compared
                                 reference.run();
                                 FloatTensor expected = download(y);
                                 candidate.run();
                                 return download(y).relL2(expected);
                             },
-                            () -> conv.forward(plan, key, x.address(op), w.address(op), y.address(op)),
-                            () -> convIm2col(columns, key, x, w, y, wo, op));
+                            () -> conv.forward(plan, key, x.address(op), w.address(op), y.address(op)), candidates);
                 }
                 if (b != null) perChannelRaw(y, b, y, 0, op);
             }
@@ -575,8 +579,9 @@ public final class CudaOps implements Ops {
     void forceConvChoice(ConvAutotune.Choice choice) { convAutotune().force(choice); }
 
     /**
-     * The per-shape decisions of the convIm2col feature, one line each: shape, the path used and the median times of
-     * cuDNN and of im2col + cuBLASLt that decided it; empty when the feature is off or no shape was timed yet.
+     * The per-shape decisions of the convIm2col / convGraph features, one line each: shape, the path used and the
+     * median times of cuDNN and of each candidate that decided it (and why any was excluded); empty when both
+     * features are off or no shape was timed yet.
      */
     public String convChoices() { return convAutotune == null ? "" : convAutotune.describe(); }
 
@@ -621,6 +626,38 @@ public final class CudaOps implements Ops {
         } finally {
             arena.release(col);   // the top of the arena (y came before it): later work reuses it in stream order
         }
+    }
+
+    // ---- convolution through cuDNN's graph API (Features.convGraph, unverified) ----------------------
+
+    /**
+     * The graph-API candidate for {@code key}, or null where it is not offered: the feature is off, not FP16, or x, w
+     * or y not {@link CudnnGraphConvolution#ALIGNMENT}-byte aligned (a view). The supplier plans on first use (inside
+     * the tuner, which never plans during a capture without a decision) and returns the body that runs the plan. A
+     * forced GRAPH choice on such a call throws.
+     */
+    private Supplier<Runnable> graphCandidate(Convolution conv, Convolution.Key key, CudaTensor x, CudaTensor w, CudaTensor y,
+                                              int ho, int wo, String op) {
+        boolean forced = convAutotune != null && convAutotune.forced() == ConvAutotune.Choice.GRAPH;
+        if (!forced && (!options.features().convGraph() || precision != Precision.FP16)) return null;   // the default path
+        String why = null;
+        if (!options.features().convGraph()) why = "the feature convGraph is off";
+        else if (precision != Precision.FP16) why = "precision " + precision + " (the path is FP16 only)";
+        else if (((x.address(op) | w.address(op) | y.address(op)) & (CudnnGraphConvolution.ALIGNMENT - 1)) != 0) {
+            why = "x, w or y is not " + CudnnGraphConvolution.ALIGNMENT + "-byte aligned";
+        }
+        if (why != null) {
+            if (forced) throw new IllegalStateException(op + ": cuDNN graph forced but not possible for " + ConvAutotune.describe(key) + ": " + why);
+            return null;
+        }
+        return () -> {
+            CudnnGraphConvolution graph = conv.graph();
+            CudnnGraphConvolution.Plan plan = graph.plan(key, !capturing, () -> CudaCheck.rt(cudaStreamSynchronize(stream), "cudaStreamSynchronize"));
+            if (plan.ho != ho || plan.wo != wo) {
+                throw new CudaException("cuDNN graph output " + plan.ho + "x" + plan.wo + " differs from " + ho + "x" + wo + " for " + key);
+            }
+            return () -> graph.forward(plan, x.address(op), w.address(op), y.address(op));
+        };
     }
 
     /** The convolution implementation this call uses (AUTO resolved). */

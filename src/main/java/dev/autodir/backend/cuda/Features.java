@@ -19,25 +19,30 @@ package dev.autodir.backend.cuda;
  *       convolution shape times that against cuDNN's choice once, on first use, and keeps the faster
  *       ({@code CudaOps.convChoices()} lists the decisions, {@code bench} prints them; the column buffer is capped
  *       by {@code -Dautodir.cuda.im2colMiB}, default 256).</li>
+ *   <li>{@code convGraph}: FP16 convolutions may also run through cuDNN's graph ("backend") API
+ *       ({@link CudnnGraphConvolution}: engine heuristics mode A, then the fallback list), which reaches engines the
+ *       legacy API's algorithm enum does not; it is one more candidate of the same per-shape timing, compared with
+ *       cuDNN's legacy result before it may win.</li>
  * </ul>
  *
  * <p>Checked without a GPU: the kernels these paths add run on the host through the tests' kernel emulation
  * ({@code KernelEmulationTest}, {@code Im2colProductsTest}), and the cuBLASLt call sequences through a float64
  * emulation of {@link Matmul.Gemm} ({@code AttentionProductsTest}, {@code Im2colProductsTest}). Not checked: cuBLASLt
- * and cuDNN themselves, the device's timing, graph capture, NVRTC.
+ * and cuDNN themselves (the graph API's attribute sequence has never been executed: no libcudnn on the build
+ * machine), the device's timing, graph capture, NVRTC.
  *
  * <p>System properties: {@code autodir.cuda.unverified=true} turns every feature on; {@code
- * autodir.cuda.attentionGemm}, {@code autodir.cuda.fastKernels} and {@code autodir.cuda.convIm2col} set one each
- * (and win over the umbrella).
+ * autodir.cuda.attentionGemm}, {@code autodir.cuda.fastKernels}, {@code autodir.cuda.convIm2col} and {@code
+ * autodir.cuda.convGraph} set one each (and win over the umbrella).
  */
-public record Features(boolean attentionGemm, boolean fastKernels, boolean convIm2col) {
-    public static final Features NONE = new Features(false, false, false);
-    public static final Features ALL = new Features(true, true, true);
+public record Features(boolean attentionGemm, boolean fastKernels, boolean convIm2col, boolean convGraph) {
+    public static final Features NONE = new Features(false, false, false, false);
+    public static final Features ALL = new Features(true, true, true, true);
 
     public static Features fromProperties() {
         String all = System.getProperty("autodir.cuda.unverified", "false");
         return new Features(flag("autodir.cuda.attentionGemm", all), flag("autodir.cuda.fastKernels", all),
-                flag("autodir.cuda.convIm2col", all));
+                flag("autodir.cuda.convIm2col", all), flag("autodir.cuda.convGraph", all));
     }
 
     private static boolean flag(String name, String fallback) {
@@ -55,6 +60,7 @@ public record Features(boolean attentionGemm, boolean fastKernels, boolean convI
         if (attentionGemm) b.append("attentionGemm ");
         if (fastKernels) b.append("fastKernels ");
         if (convIm2col) b.append("convIm2col ");
+        if (convGraph) b.append("convGraph ");
         return b.toString().trim() + " (unverified)";
     }
 }

@@ -110,6 +110,26 @@ public final class CudaBench {
                     System.out.println("conv " + shape + " im2col FAILED: " + e);
                 }
             }
+            if (CudaOps.Options.defaults(Precision.FP16).features().convGraph()) {
+                // the unverified cuDNN graph-API path forced, alone (fastKernels off, so the grouped shape reaches cuDNN
+                // too); the timed three-way choice is printed by the im2col block
+                CudaOps.Options graphOptions = CudaOps.Options.defaults(Precision.FP16).withConv(CudaOps.ConvAlgorithm.CUDNN)
+                        .withFeatures(new Features(false, false, false, true));
+                try (CudaOps o = new CudaOps(graphOptions)) {
+                    Tensor x = o.upload(hx);
+                    Tensor w = o.upload(hw);
+                    Tensor b = o.upload(hb);
+                    o.forceConvChoice(ConvAutotune.Choice.GRAPH);
+                    double ms = time(o, s[5] > 1 ? "dwconv3x3" : "conv3x3", "fp16 cuDNN-graph (forced)", shape, iters, flops, "TFLOP/s",
+                            () -> o.conv2d(x, w, b, 1, 1, s[5]));
+                    if (ms < best) {
+                        best = ms;
+                        bestImpl = "GRAPH";
+                    }
+                } catch (RuntimeException e) {
+                    System.out.println("conv " + shape + " cuDNN-graph FAILED: " + e);
+                }
+            }
             verdicts.add(String.format(Locale.ROOT, "conv %-28s fastest %s (%.3f ms)", shape, bestImpl, best));
         }
         System.out.println("--- convolution verdicts (the default is AUTO = cuDNN when it loads) ---");

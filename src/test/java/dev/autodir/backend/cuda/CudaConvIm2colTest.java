@@ -137,8 +137,9 @@ class CudaConvIm2colTest {
             }
             String choices = o.convChoices();
             assertEquals(1, choices.lines().count(), "one shape, timed once: " + choices);
+            // Features.ALL: the cuDNN-graph candidate is timed (or excluded, with the reason) beside im2col
             assertTrue(choices.startsWith("B2 64x32x32 -> 64 k3x3 s1 p1 FP16") && choices.contains("cuDNN ")
-                    && choices.contains(" ms, im2col ") && choices.matches("(?s).*(im2col|cuDNN) \\(cuDNN.*"), choices);
+                    && choices.contains(" ms, im2col ") && choices.matches("(?s).*(im2col|cuDNN|cuDNN-graph) \\(cuDNN .*"), choices);
         }
     }
 
