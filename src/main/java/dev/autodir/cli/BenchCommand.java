@@ -99,7 +99,7 @@ final class BenchCommand implements Callable<Integer> {
             if (profile) System.out.print(b.profile());
             if (ops instanceof CudaOps cuda) System.out.println(cuda.describe());
             if (ops instanceof CudaOps cuda && !cuda.convChoices().isEmpty()) {
-                System.out.print("convolution choices (feature convIm2col, timed on first use):\n" + cuda.convChoices());
+                System.out.print("convolution choices (features convIm2col / convGraph, timed against cuDNN on first use):\n" + cuda.convChoices());
             }
         }
         return 0;
