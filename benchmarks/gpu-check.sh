@@ -155,7 +155,7 @@ has_command() { local help; help=$(timeout 30 "${CLI[@]}" "$1" --help 2>&1) && g
 ISOLATE=""
 if [ -d "$WORK/golden/A" ] && has_command golden-check; then
   # every check twice: the verified default paths, then with the Features paths written without a GPU
-  # (-Dautodir.cuda.unverified=true: attentionGemm, fastKernels, convIm2col)
+  # (-Dautodir.cuda.unverified=true: attentionGemm, fastKernels, convIm2col, convGraph)
   for feat in off on; do
     for prec in fp32 fp16; do
       extra=(); [ "$prec" = fp16 ] && extra=(--precision fp16)
@@ -168,7 +168,7 @@ if [ -d "$WORK/golden/A" ] && has_command golden-check; then
   # a failure with the features on: which feature? each alone, in the precisions that failed
   for prec in $ISOLATE; do
     extra=(); [ "$prec" = fp16 ] && extra=(--precision fp16)
-    for f in attentionGemm fastKernels convIm2col; do
+    for f in attentionGemm fastKernels convIm2col convGraph; do
       run_step "golden-check $prec only $f" "$T_GOLDEN" "$GOLDENLOG" "$JAVA" "${JOPTS[@]}" -Dautodir.cuda.$f=true \
           -jar "$WORK/autodir.jar" golden-check "$WORK/golden/A" --backend cuda "${extra[@]}"
       record "golden-check cuda $prec only $f" "$STATUS" "$SECS" "$(grep -E 'passed, ' "$GOLDENLOG" | tail -1)"
