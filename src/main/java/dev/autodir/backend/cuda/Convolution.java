@@ -78,7 +78,7 @@ final class Convolution implements AutoCloseable {
     private final FloatPointer one = new FloatPointer(1f);
     private final FloatPointer zero = new FloatPointer(0f);
     private final Map<Key, Plan> plans = new LinkedHashMap<>();
-    private DeviceMemory workspace;
+    private final Workspace workspace = new Workspace("cuDNN workspace");
     private CudnnGraphConvolution graph;
     private boolean closed;
 
@@ -104,17 +104,7 @@ final class Convolution implements AutoCloseable {
             plan = create(key);
             plans.put(key, plan);
         }
-        long have = workspace == null ? 0 : workspace.bytes();
-        if (plan.workspaceBytes > have) {
-            if (!mayAllocate) {
-                throw new IllegalStateException("cuDNN workspace must grow to " + plan.workspaceBytes
-                        + " bytes during a CUDA graph capture; run the body once before capturing");
-            }
-            synchronize.run();   // the old workspace may still be in use by queued convolutions
-            if (workspace != null) workspace.close();
-            workspace = null;
-            workspace = DeviceMemory.allocate(plan.workspaceBytes, "cuDNN workspace");
-        }
+        workspace.ensure(plan.workspaceBytes, mayAllocate, synchronize);
         return plan;
     }
 
@@ -133,7 +123,7 @@ final class Convolution implements AutoCloseable {
      */
     CudnnGraphConvolution graph() {
         if (closed) throw new IllegalStateException("cuDNN convolution used after close()");
-        if (graph == null) graph = new CudnnGraphConvolution(handle);
+        if (graph == null) graph = new CudnnGraphConvolution(handle, workspace);
         return graph;
     }
 
@@ -263,7 +253,7 @@ final class Convolution implements AutoCloseable {
         plans.clear();
         try {
             try {
-                if (workspace != null) workspace.close();
+                workspace.close();
             } catch (RuntimeException e) {
                 if (graphFailure == null) graphFailure = e;
                 else graphFailure.addSuppressed(e);

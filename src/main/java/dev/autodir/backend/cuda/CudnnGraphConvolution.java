@@ -155,12 +155,13 @@ final class CudnnGraphConvolution implements AutoCloseable {
     private final LongPointer ids = int64s(X_ID, W_ID, Y_ID);
     private final LongPointer dataPointers = int64s(0, 0, 0);
     private final LongPointer workspacePointer = int64s(0);
-    private DeviceMemory workspace;
+    private final Workspace workspace;   // shared with (and owned by) Convolution
     private boolean closed;
 
-    /** Plans on {@code handle} (set to the backend's stream by its owner), which must outlive this object. */
-    CudnnGraphConvolution(cudnnContext handle) {
+    /** Plans on {@code handle} (set to the backend's stream by its owner) with the owner's {@code workspace}; both must outlive this object. */
+    CudnnGraphConvolution(cudnnContext handle, Workspace workspace) {
         this.handle = handle;
+        this.workspace = workspace;
     }
 
     /**
@@ -174,17 +175,7 @@ final class CudnnGraphConvolution implements AutoCloseable {
             plan = create(key);
             plans.put(key, plan);
         }
-        long have = workspace == null ? 0 : workspace.bytes();
-        if (plan.workspaceBytes > have) {
-            if (!mayAllocate) {
-                throw new IllegalStateException("cuDNN graph workspace must grow to " + plan.workspaceBytes
-                        + " bytes during a CUDA graph capture; run the body once before capturing");
-            }
-            synchronize.run();   // the old workspace may still be in use by queued convolutions
-            if (workspace != null) workspace.close();
-            workspace = null;
-            workspace = DeviceMemory.allocate(plan.workspaceBytes, "cuDNN graph workspace");
-        }
+        workspace.ensure(plan.workspaceBytes, mayAllocate, synchronize);
         return plan;
     }
 
@@ -538,17 +529,9 @@ final class CudnnGraphConvolution implements AutoCloseable {
         List<Plan> list = new ArrayList<>(plans.values());
         for (int i = list.size() - 1; i >= 0; i--) first = destroyAll(list.get(i).descriptors, first);
         plans.clear();
-        try {
-            if (workspace != null) workspace.close();
-        } catch (RuntimeException e) {
-            if (first == null) first = e;
-            else first.addSuppressed(e);
-        } finally {
-            workspace = null;
-            workspacePointer.close();
-            dataPointers.close();
-            ids.close();
-        }
+        workspacePointer.close();   // the workspace itself belongs to Convolution
+        dataPointers.close();
+        ids.close();
         if (first != null) throw first;
     }
 }
