@@ -1,6 +1,5 @@
 package dev.autodir.backend.cuda;
 
-import dev.autodir.backend.Ops;
 import dev.autodir.backend.OpsConformanceTest;
 import dev.autodir.backend.Precision;
 import dev.autodir.backend.Tensor;
@@ -53,21 +52,12 @@ class CudaConvIm2colTest {
         CudaTestSupport.assumeGpu();
     }
 
-    private static CudaOps.Options options() {
-        return CudaOps.Options.defaults(Precision.FP16).withFeatures(Features.ALL).withConv(CudaOps.ConvAlgorithm.CUDNN)
-                .withArenaBytes(256L << 20);
-    }
+    private static CudaOps.Options options() { return CudaTestSupport.fp16ConvOptions(Features.ALL); }
 
     private static FloatTensor half(FloatTensor t) { return representable(t, Precision.FP16); }
 
     private FloatTensor reference(FloatTensor x, FloatTensor w, FloatTensor b, int stride, int pad) {
-        return onCpu(cpu, o -> o.conv2d(o.upload(x), o.upload(w), b == null ? null : o.upload(b), stride, pad, 1));
-    }
-
-    private static FloatTensor onCpu(Ops o, java.util.function.Function<Ops, Tensor> f) {
-        FloatTensor out = o.download(f.apply(o));
-        o.endStage();
-        return out;
+        return CudaTestSupport.cpuConv2d(cpu, x, w, b, stride, pad, 1);
     }
 
     /** Runs conv2d on the forced im2col path (and with cap bytes of column buffer when cap > 0) and compares. */
@@ -172,7 +162,7 @@ class CudaConvIm2colTest {
                     FloatTensor in = half(random(53 + i, b, cin, h, w));
                     o.uploadInto(x, in);
                     g.replay();
-                    FloatTensor ref = onCpu(cpu, c -> c.silu(c.conv2d(c.upload(in), c.upload(wt), c.upload(bias), 1, 1, 1)));
+                    FloatTensor ref = CudaTestSupport.onCpu(cpu, c -> c.silu(c.conv2d(c.upload(in), c.upload(wt), c.upload(bias), 1, 1, 1)));
                     assertClose("graph replay " + i, o.download(g.output()), ref, TOL);   // rel-L2 ≤ 2e-3 (see TOL)
                 }
             }

@@ -1,6 +1,5 @@
 package dev.autodir.backend.cuda;
 
-import dev.autodir.backend.Ops;
 import dev.autodir.backend.OpsConformanceTest;
 import dev.autodir.backend.Precision;
 import dev.autodir.backend.Tensor;
@@ -55,20 +54,12 @@ class CudaGraphConvolutionTest {
         CudaTestSupport.assumeGpu();
     }
 
-    private static CudaOps.Options options(Features f) {
-        return CudaOps.Options.defaults(Precision.FP16).withFeatures(f).withConv(CudaOps.ConvAlgorithm.CUDNN).withArenaBytes(256L << 20);
-    }
+    private static CudaOps.Options options(Features f) { return CudaTestSupport.fp16ConvOptions(f); }
 
     private static FloatTensor half(FloatTensor t) { return representable(t, Precision.FP16); }
 
     private FloatTensor reference(FloatTensor x, FloatTensor w, FloatTensor b, int stride, int pad, int groups) {
-        return onCpu(cpu, o -> o.conv2d(o.upload(x), o.upload(w), b == null ? null : o.upload(b), stride, pad, groups));
-    }
-
-    private static FloatTensor onCpu(Ops o, java.util.function.Function<Ops, Tensor> f) {
-        FloatTensor out = o.download(f.apply(o));
-        o.endStage();
-        return out;
+        return CudaTestSupport.cpuConv2d(cpu, x, w, b, stride, pad, groups);
     }
 
     @ParameterizedTest(name = "B{0} Cin{1} Cout{2} {3}x{4} k{5} s{6} p{7} g{8}")
@@ -154,7 +145,7 @@ class CudaGraphConvolutionTest {
                     FloatTensor in = half(random(83 + i, b, cin, h, w));
                     o.uploadInto(x, in);
                     g.replay();
-                    FloatTensor ref = onCpu(cpu, c -> c.silu(c.conv2d(c.upload(in), c.upload(wt), c.upload(bias), 1, 1, 1)));
+                    FloatTensor ref = CudaTestSupport.onCpu(cpu, c -> c.silu(c.conv2d(c.upload(in), c.upload(wt), c.upload(bias), 1, 1, 1)));
                     assertClose("graph replay " + i, o.download(g.output()), ref, TOL);   // rel-L2 ≤ 2e-3 (see TOL)
                 }
             }

@@ -76,4 +76,21 @@ final class CudaTestSupport {
         fail(String.format("%s: rel-L2 %.3e > %.1e; worst at flat index %d: got %s, expected %s", what, rel, tol, worst,
                 out.data()[worst], ref.data()[worst]));
     }
+
+    /** FP16, the given features, cuDNN as the convolution reference path, a 256 MiB arena: the convolution-candidate tests. */
+    static CudaOps.Options fp16ConvOptions(Features f) {
+        return CudaOps.Options.defaults(Precision.FP16).withFeatures(f).withConv(CudaOps.ConvAlgorithm.CUDNN).withArenaBytes(256L << 20);
+    }
+
+    /** f on the cpu backend (the oracle), downloaded; the stage is ended. */
+    static FloatTensor onCpu(dev.autodir.backend.Ops cpu, java.util.function.Function<dev.autodir.backend.Ops, dev.autodir.backend.Tensor> f) {
+        FloatTensor out = cpu.download(f.apply(cpu));
+        cpu.endStage();
+        return out;
+    }
+
+    /** conv2d on the cpu backend, downloaded. */
+    static FloatTensor cpuConv2d(dev.autodir.backend.Ops cpu, FloatTensor x, FloatTensor w, FloatTensor b, int stride, int pad, int groups) {
+        return onCpu(cpu, o -> o.conv2d(o.upload(x), o.upload(w), b == null ? null : o.upload(b), stride, pad, groups));
+    }
 }
