@@ -41,6 +41,23 @@ __device__ __forceinline__ half_t f2h(float f) {
 // may not declare CUDA's uint4
 struct alignas(16) u32x4 { unsigned x, y, z, w; };
 
+#ifndef AUTODIR_HOST_EMULATION
+// Tensor-core helpers of the mma kernels (attention_flash.cu, conv2d_igemm.cu); not available to the host emulation.
+// The 32-bit shared-memory address of a generic pointer into shared memory (for ldmatrix).
+__device__ __forceinline__ unsigned smem_addr(const void* p) {
+    unsigned a;
+    asm("{ .reg .u64 t; cvta.to.shared.u64 t, %1; cvt.u32.u64 %0, t; }" : "=r"(a) : "l"(p));
+    return a;
+}
+
+__device__ __forceinline__ void mma_16816(float (&c)[4], const unsigned (&a)[4], unsigned b0, unsigned b1) {
+    asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 "
+                 "{%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, {%0, %1, %2, %3};"
+                 : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+}
+#endif
+
 // two floats -> one 32-bit register holding {lo in bits 0..15, hi in bits 16..31}
 __device__ __forceinline__ unsigned pack_half2(float lo, float hi) {
     return (unsigned)f2h(lo) | ((unsigned)f2h(hi) << 16);

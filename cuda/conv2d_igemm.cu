@@ -22,27 +22,14 @@
 #define APITCH (CBK + 8)
 #define BPITCH (CBN + 8)
 
-struct alignas(16) conv_u32x4 { unsigned x, y, z, w; };
-
-__device__ __forceinline__ unsigned conv_smem_addr(const void* p) {
-    unsigned a;
-    asm("{ .reg .u64 t; cvta.to.shared.u64 t, %1; cvt.u32.u64 %0, t; }" : "=r"(a) : "l"(p));
-    return a;
-}
-
-__device__ __forceinline__ void conv_mma(float (&c)[4], const unsigned (&a)[4], unsigned b0, unsigned b1) {
-    asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 "
-                 "{%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, {%0, %1, %2, %3};"
-                 : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
-                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
-}
+// u32x4 (16 bytes), smem_addr and mma_16816 come from common.cuh
 
 extern "C" __global__ void __launch_bounds__(256) conv2d_igemm_f16(
         const half_t* __restrict__ x, const half_t* __restrict__ w, const half_t* __restrict__ bias,
         half_t* __restrict__ y, int B, int Cin, int H, int W, int Cout, int kh, int kw, int stride, int pad,
         int Ho, int Wo, int groups, int hasBias) {
-    __shared__ conv_u32x4 AsRaw[CBM * APITCH / 8];   // 16-byte aligned by the element type (ldmatrix needs it)
-    __shared__ conv_u32x4 BsRaw[CBK * BPITCH / 8];
+    __shared__ u32x4 AsRaw[CBM * APITCH / 8];   // 16-byte aligned by the element type (ldmatrix needs it)
+    __shared__ u32x4 BsRaw[CBK * BPITCH / 8];
     half_t* As = (half_t*)AsRaw;
     half_t* Bs = (half_t*)BsRaw;
 
@@ -122,12 +109,12 @@ extern "C" __global__ void __launch_bounds__(256) conv2d_igemm_f16(
                 unsigned b0, b1, b2, b3;
                 asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0, %1, %2, %3}, [%4];"
                              : "=r"(b0), "=r"(b1), "=r"(b2), "=r"(b3)
-                             : "r"(conv_smem_addr(bp))
+                             : "r"(smem_addr(bp))
                              : "memory");
 #pragma unroll
                 for (int mt = 0; mt < 2; mt++) {
-                    conv_mma(acc[mt][2 * np], af[mt], b0, b1);
-                    conv_mma(acc[mt][2 * np + 1], af[mt], b2, b3);
+                    mma_16816(acc[mt][2 * np], af[mt], b0, b1);
+                    mma_16816(acc[mt][2 * np + 1], af[mt], b2, b3);
                 }
             }
         }
