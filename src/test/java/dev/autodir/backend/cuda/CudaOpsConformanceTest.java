@@ -13,8 +13,11 @@ import org.junit.jupiter.api.BeforeEach;
 public class CudaOpsConformanceTest extends OpsConformanceTest {
     @Override
     protected Ops createOps() {
-        return CudaAvailability.usable() ? new CudaOps(CudaOps.Options.defaults(Precision.FP32).withFeatures(features())) : null;
+        return CudaAvailability.usable() ? new CudaOps(CudaOps.Options.defaults(precision()).withFeatures(features())) : null;
     }
+
+    /** The storage precision under test ({@link CudaOpsFp16ConformanceTest} overrides it). */
+    Precision precision() { return Precision.FP32; }
 
     /** The unverified fast paths this suite runs (none; {@link CudaOpsConformanceUnverifiedTest} turns all on). */
     Features features() { return Features.NONE; }

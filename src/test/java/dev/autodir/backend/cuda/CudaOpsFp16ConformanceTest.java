@@ -1,12 +1,8 @@
 package dev.autodir.backend.cuda;
 
 import dev.autodir.backend.Precision;
-import dev.autodir.backend.Ops;
-import dev.autodir.backend.OpsConformanceTest;
 import dev.autodir.backend.Tensor;
 import dev.autodir.tensor.FloatTensor;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.extension.ConditionEvaluationResult;
 import org.junit.jupiter.api.extension.ExecutionCondition;
 import org.junit.jupiter.api.extension.ExtendWith;
@@ -26,14 +22,9 @@ import java.util.Set;
  * weight caching).
  */
 @ExtendWith(CudaOpsFp16ConformanceTest.Float32ExactCases.class)
-public class CudaOpsFp16ConformanceTest extends OpsConformanceTest {
+public class CudaOpsFp16ConformanceTest extends CudaOpsConformanceTest {
     @Override
-    protected Ops createOps() {
-        return CudaAvailability.usable() ? new CudaOps(CudaOps.Options.defaults(Precision.FP16).withFeatures(features())) : null;
-    }
-
-    /** The unverified fast paths this suite runs (none; {@link CudaOpsFp16ConformanceUnverifiedTest} turns all on). */
-    Features features() { return Features.NONE; }
+    Precision precision() { return Precision.FP16; }
 
     @Override
     protected double tolerance() { return 2e-3; }
@@ -41,16 +32,6 @@ public class CudaOpsFp16ConformanceTest extends OpsConformanceTest {
     @Override
     protected Tensor up(FloatTensor t) {
         return t == null ? null : super.up(CudaTestSupport.representable(t, Precision.FP16));
-    }
-
-    @BeforeEach
-    void needsGpu() {
-        CudaTestSupport.assumeGpu();
-    }
-
-    @AfterEach
-    void endStage() {
-        if (ops != null) ops.endStage();
     }
 
     /** Disables the cases that require float32 storage, naming why. */
