@@ -36,7 +36,6 @@ class AutoDIREngineTest {
     private static AutoDIREngine engine;
 
     @BeforeAll static void open() {
-        TinyModel.assumePresent();
         engine = AutoDIREngine.open(TinyModel.settings());
     }
 
