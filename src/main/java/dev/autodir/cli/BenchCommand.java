@@ -40,7 +40,7 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--precision", defaultValue = "fp32", paramLabel = "P", description = "fp32 or fp16 (device backends). Default: ${DEFAULT-VALUE}.")
     String precision;
 
-    @Option(names = "--weights", paramLabel = "FILE", description = "A checkpoint to time instead of random weights.")
+    @Option(names = "--weights", paramLabel = "FILE", description = "A checkpoint to time instead of random weights of the official sizes (or random:tiny).")
     java.nio.file.Path weights;
 
     @Option(names = "--config", paramLabel = "FILE", description = "YAML config for --weights (head counts, schedule).")
@@ -69,7 +69,11 @@ final class BenchCommand implements Callable<Integer> {
         AutoDIRConfig cfg;
         if (weights == null) {
             cfg = AutoDIRConfig.official();
-            store = new RandomWeightStore(cfg, 7);
+            store = new RandomWeightStore(cfg, RandomWeightStore.SPEC_SEED);
+        } else if (RandomWeightStore.isSpec(weights)) {
+            RandomWeightStore random = RandomWeightStore.fromSpec(weights);
+            store = random;
+            cfg = random.config();
         } else {
             store = WeightStore.open(weights);
             cfg = ConfigInference.infer(store, config == null ? ModelYaml.none() : ModelYaml.read(config));
