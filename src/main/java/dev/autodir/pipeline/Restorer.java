@@ -117,7 +117,7 @@ public final class Restorer implements AutoCloseable {
         Observer obs = observer == null ? new Observer() { } : observer;
         List<String> remaining = new ArrayList<>(BIQA.CLASSES);
         List<PassResult> passes = new ArrayList<>();
-        FloatTensor current = image;
+        FloatTensor current = opts.resize() > 0 ? NeedResize.apply(image, opts.resize()) : image;
         int maxPasses = opts.automatic() ? opts.maxPasses() : 1;
         FloatTensor promptContext = null;
         String stop = opts.automatic() ? "reached max passes (" + maxPasses + ")" : "prompt mode runs one pass";
@@ -159,7 +159,7 @@ public final class Restorer implements AutoCloseable {
             vae.endStage();
             long t2 = System.nanoTime();
 
-            float[] sigmas = schedule.getSigmas(opts.steps());
+            float[] sigmas = opts.sampler().sigmas(schedule, opts.schedule(), opts.steps());
             obs.onConditioning(pass, cConcat, cCrossattn, sigmas);
             NoiseSource noise = noiseOverride != null ? noiseOverride : new SeededNoise(opts.seed());
             FloatTensor z0 = noise.initial(cConcat.shape());
@@ -170,7 +170,7 @@ public final class Restorer implements AutoCloseable {
             CFGDenoiser denoiser = new CFGDenoiser(models.unet(), schedule, unet.upload(cConcat), unet.upload(cCrossattn),
                     uncond == null ? null : unet.upload(uncond), opts.cfgText(), opts.cfgImage(), false, unetCall);
             final int passIndex = pass;
-            Tensor zT = EulerAncestralSampler.sample(unet, denoiser, unet.uploadFloat32(z0), sigmas, noise,
+            Tensor zT = opts.sampler().sample(unet, denoiser, unet.uploadFloat32(z0), sigmas, noise,
                     (step, steps, sigma, z, den) -> obs.onStep(passIndex, step, steps, sigma, schedule.sigmaToT(sigma), unet, z, den));
             FloatTensor z = unet.download(zT);
             // a captured graph lives for one pass: later stages may grow (reallocate) the backend's scratch memory,
