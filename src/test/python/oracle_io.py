@@ -25,3 +25,21 @@ def write_safetensors(path, tensors, metadata=None):
         f.write(raw)
         for b in blobs:
             f.write(b)
+
+
+def read_safetensors(path):
+    """{name: tensor} of a .safetensors file (F32, F16, I64)."""
+    import numpy as np
+    with open(path, "rb") as f:
+        n = struct.unpack("<Q", f.read(8))[0]
+        header = json.loads(f.read(n))
+        data = f.read()
+    kinds = {"F32": np.float32, "F16": np.float16, "I64": np.int64}
+    out = {}
+    for name, spec in header.items():
+        if name == "__metadata__":
+            continue
+        b, e = spec["data_offsets"]
+        a = np.frombuffer(data[b:e], dtype=kinds[spec["dtype"]]).reshape(spec["shape"])
+        out[name] = torch.from_numpy(a.copy())
+    return out
