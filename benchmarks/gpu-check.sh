@@ -3,7 +3,7 @@
 #
 #   run command: bash benchmarks/gpu-check.sh     carry: [".device"]     timeout_s: 500
 #   (prepare here first: benchmarks/gpu/prepare.sh builds .device/payload.tar.xz: Java runtime, jar, test
-#   classes, golden set A; ~53 MB of the 64 MiB that may travel). About 8-9 device minutes with the start,
+#   classes, benchmark classes; golden set A travels in the working tree; the sizes are checked by prepare.sh). About 8-9 device minutes with the start,
 #   which leaves a rerun inside the 15. Overrides: BUDGET, T_TESTS, T_GOLDEN, T_CUDABENCH, T_TORCH, T_BENCH,
 #   BENCH_NETWORKS, e.g. "BUDGET=250 bash benchmarks/gpu-check.sh" for a shorter rerun.
 #
@@ -20,6 +20,7 @@
 #   cudabench  CudaBench: kernels and libraries at network shapes (conv: cuDNN vs implicit GEMM)
 #   torch    benchmarks/gpu/torch_bench.py: PyTorch fp16 UNet / VAE decode / NAFNet / CLIP-L and micro-shapes
 #   bench    "bench --network N --backend cuda" per network, Features off then on, side by side
+#   guard    the latency guard's GPU form (benchmarks/src/main/java/dev/autodir/benchmarks/LatencyGuard.java)
 #   pipeline one automatic pass at 512² (20 steps), Features off then on
 # Files back in $OUT (8 at most): env.log tests.log junit.xml golden.log cudabench.log torch.log bench.log
 # summary.txt. The summary is printed last.
@@ -71,8 +72,11 @@ if ! tar -xJf .device/payload.tar.xz -C "$WORK" 2>"$OUT/env.log" &&
   exit 1
 fi
 JAVA=$WORK/jre/bin/java
+# golden set A: the payload's when prepare.sh was given GOLDEN=DIR, else the working tree's copy
+GOLDEN_DIR=$WORK/golden/A
+[ -d "$GOLDEN_DIR" ] || GOLDEN_DIR=$ROOT/src/test/resources/golden/A
 JOPTS=(--add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED -Xmx24g -XX:+UseParallelGC
-       -Dautodir.golden="$WORK/golden/A")
+       -Dautodir.golden="$GOLDEN_DIR")
 CP="$WORK/autodir.jar:$WORK/test-classes"
 
 # ---- env ----------------------------------------------------------------------------------------------
@@ -153,14 +157,14 @@ GOLDENLOG=$OUT/golden.log
 # a command exists when its --help exits 0 and names it (a CLI that ignores its arguments does not count)
 has_command() { local help; help=$(timeout 30 "${CLI[@]}" "$1" --help 2>&1) && grep -q -- "$1" <<<"$help"; }
 ISOLATE=""
-if [ -d "$WORK/golden/A" ] && has_command golden-check; then
+if [ -d "$GOLDEN_DIR" ] && has_command golden-check; then
   # every check twice: the verified default paths, then with the Features paths written without a GPU
   # (-Dautodir.cuda.unverified=true: attentionGemm, fastKernels, convIm2col, convGraph)
   for feat in off on; do
     for prec in fp32 fp16; do
       extra=(); [ "$prec" = fp16 ] && extra=(--precision fp16)
       run_step "golden-check $prec features $feat" "$T_GOLDEN" "$GOLDENLOG" "$JAVA" "${JOPTS[@]}" -Dautodir.cuda.unverified=$([ $feat = on ] && echo true || echo false) \
-          -jar "$WORK/autodir.jar" golden-check "$WORK/golden/A" --backend cuda "${extra[@]}"
+          -jar "$WORK/autodir.jar" golden-check "$GOLDEN_DIR" --backend cuda "${extra[@]}"
       record "golden-check cuda $prec feat $feat" "$STATUS" "$SECS" "$(grep -E 'passed, ' "$GOLDENLOG" | tail -1)"
       [ "$feat" = on ] && [ "$STATUS" != PASS ] && ISOLATE="$ISOLATE $prec"
     done
@@ -170,7 +174,7 @@ if [ -d "$WORK/golden/A" ] && has_command golden-check; then
     extra=(); [ "$prec" = fp16 ] && extra=(--precision fp16)
     for f in attentionGemm fastKernels convIm2col convGraph; do
       run_step "golden-check $prec only $f" "$T_GOLDEN" "$GOLDENLOG" "$JAVA" "${JOPTS[@]}" -Dautodir.cuda.$f=true \
-          -jar "$WORK/autodir.jar" golden-check "$WORK/golden/A" --backend cuda "${extra[@]}"
+          -jar "$WORK/autodir.jar" golden-check "$GOLDEN_DIR" --backend cuda "${extra[@]}"
       record "golden-check cuda $prec only $f" "$STATUS" "$SECS" "$(grep -E 'passed, ' "$GOLDENLOG" | tail -1)"
     done
   done
@@ -211,6 +215,20 @@ if has_command bench; then
 else
   echo "bench: SKIPPED (the jar has no bench command)" >>"$BL"
   record "bench (lead's CLI)" "SKIPPED" 0 "no bench command in the jar"
+fi
+
+# ---- the per-step latency guard, GPU form: UNet step, VAE decode, SCM at 512 (FP16) over a cuBLAS sgemm calibration ----
+# Never run yet (written without a GPU). With benchmarks/latency-guard/cuda-baseline.json absent it only records
+# the ratios (the JSON goes into bench.log): three such runs make the baseline (LatencyGuard --make-baseline).
+GUARD_BASE=$ROOT/benchmarks/latency-guard/cuda-baseline.json
+[ -f "$GUARD_BASE" ] || GUARD_BASE=""
+if [ -d "$WORK/jmh-classes" ]; then
+  run_step "latency guard cuda" "${T_GUARD:-120}" "$BL" "$JAVA" "${JOPTS[@]}" -cp "$WORK/jmh-classes:$WORK/autodir.jar" \
+      dev.autodir.benchmarks.LatencyGuard --backend cuda --baseline "$GUARD_BASE" --out "$WORK/latency-guard.json"
+  cat "$WORK/latency-guard.json" >>"$BL" 2>/dev/null
+  record "latency guard cuda" "$STATUS" "$SECS" "$(grep -E '^latency guard:' "$BL" | tail -1 | cut -c1-90)"
+else
+  record "latency guard cuda" "SKIPPED" 0 "no jmh-classes in the payload"
 fi
 
 # ---- one automatic pass at 512x512 with full-size random weights, 20 steps, all stages on cuda ----------------
