@@ -30,9 +30,10 @@ import java.util.Map;
  * <p>Absolute times move with the machine's load, so the guard compares a ratio measured in one JVM: each network's
  * time over the time of a fixed calibration workload that does not use the engine's code (OpenBLAS sgemm of 512³ on
  * every core and a streaming loop on the cpu; cuBLAS sgemm of 4096³ on cuda), run just before and just after each
- * network evaluation (the ratio uses their mean), interleaved over the rounds, so a load change moves both. The median ratio over the rounds is compared with the
- * committed baseline of the same backend (benchmarks/latency-guard/BACKEND-baseline.json: the ratios, the machine
- * they were measured on, the run-to-run spread and the margin derived from it): above baseline · (1 + margin) fails.
+ * network evaluation (the ratio uses their mean), interleaved over the rounds, so a load change moves both. The
+ * median ratio over the rounds (15 by default) is compared with the committed baseline of the same backend
+ * (benchmarks/latency-guard/BACKEND-baseline.json: the ratios, the machine they were measured on, the run-to-run
+ * spread and the margin derived from it): above baseline · (1 + margin) fails.
  *
  * <pre>
  * mvn -q -B -Platency-guard verify                                  # cpu, against cpu-baseline.json
@@ -61,7 +62,7 @@ public final class LatencyGuard {
         }
         String backend = "cpu";
         Path baseline = null, out = Path.of("target", "latency-guard.json");
-        int rounds = 7, warmup = 2, size = -1;
+        int rounds = 15, warmup = 2, size = -1;
         for (int i = 0; i < args.length; i++) {
             switch (args[i]) {
                 case "--backend" -> backend = args[++i];
@@ -100,6 +101,7 @@ public final class LatencyGuard {
         result.put("planted_unet_slowdown", planted);
         result.put("java", System.getProperty("java.vm.name") + " " + System.getProperty("java.version"));
         result.put("cores", Runtime.getRuntime().availableProcessors());
+        result.put("load_average_before", procLine("/proc/loadavg"));
         Map<String, double[]> ratios = new LinkedHashMap<>(), netMs = new LinkedHashMap<>(), calMs = new LinkedHashMap<>();
         try (AutoDIRModels models = new AutoDIRModels(new RandomWeightStore(cfg, RandomWeightStore.SPEC_SEED), cfg);
              StageBackends backends = Backends.create(BackendSpec.all(backend), backend.equals("cpu") ? Precision.FP32 : Precision.FP16, System.err);
@@ -131,6 +133,7 @@ public final class LatencyGuard {
                 if (r >= 0) System.out.printf(Locale.ROOT, "round %d: %s%n", r + 1, roundLine(NETWORKS, ratios, r));
             }
         }
+        result.put("load_average_after", procLine("/proc/loadavg"));
         ObjectNode med = result.putObject("ratios"), nms = result.putObject("network_ms"), cms = result.putObject("calibration_ms");
         ObjectNode samples = result.putObject("ratio_samples");
         for (String n : NETWORKS) {
@@ -141,6 +144,14 @@ public final class LatencyGuard {
             for (double v : ratios.get(n)) a.add(v);
         }
         return result;
+    }
+
+    private static String procLine(String file) {
+        try {
+            return Files.readAllLines(Path.of(file)).get(0).trim();
+        } catch (IOException | RuntimeException e) {
+            return "unavailable";
+        }
     }
 
     private static String roundLine(List<String> nets, Map<String, double[]> ratios, int r) {
