@@ -22,6 +22,9 @@ public interface Ops extends AutoCloseable {
     /** A short name: "cpu", "cuda", ... */
     String name();
 
+    /** The precision this backend stores weights and activations in (the cpu backend: always float32). */
+    default Precision precision() { return Precision.FP32; }
+
     // ---- data movement ------------------------------------------------------------------------
 
     /** A backend tensor holding a copy of host data. */
