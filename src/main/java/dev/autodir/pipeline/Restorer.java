@@ -27,6 +27,8 @@ public final class Restorer implements AutoCloseable {
     /** Hooks for progress and for recording intermediates (all optional). */
     public interface Observer {
         default void onPassStart(int pass, int maxPasses) { }
+        /** A stage of the pass begins (the previous stage has ended). */
+        default void onStageStart(int pass, Stage stage) { }
         default void onAssessment(int pass, BIQA.Result assessment) { }
         default void onConditioning(int pass, FloatTensor cConcat, FloatTensor cCrossattn, float[] sigmas) { }
         /** z is x before the step; both live on the UNet backend. */
@@ -34,8 +36,12 @@ public final class Restorer implements AutoCloseable {
         default void onPassEnd(int pass, PassResult result) { }
     }
 
-    /** Wall time per stage of one pass, in milliseconds. */
-    public record StageTimes(double assessMs, double encodeMs, double sampleMs, double decodeMs, double scmMs) {
+    /** Wall time per stage of one pass, in milliseconds, and of each sampling step ({@link StepClock}). */
+    public record StageTimes(double assessMs, double encodeMs, double sampleMs, double decodeMs, double scmMs, double[] stepMs) {
+        public StageTimes { stepMs = stepMs.clone(); }
+
+        @Override public double[] stepMs() { return stepMs.clone(); }
+
         public double totalMs() { return assessMs + encodeMs + sampleMs + decodeMs + scmMs; }
 
         public Map<String, Double> asMap() {
@@ -125,6 +131,7 @@ public final class Restorer implements AutoCloseable {
         for (int pass = 0; pass < maxPasses; pass++) {
             obs.onPassStart(pass, maxPasses);
             long t0 = System.nanoTime();
+            obs.onStageStart(pass, opts.automatic() ? Stage.BIQA : Stage.PROMPT);
             BIQA.Result assessment = null;
             FloatTensor cCrossattn;
             String chosen = null;
@@ -151,6 +158,7 @@ public final class Restorer implements AutoCloseable {
             boolean guided = opts.cfgText() != 1f || opts.cfgImage() != 1f;
             FloatTensor uncond = guided ? nullContext() : null;
             long t1 = System.nanoTime();
+            obs.onStageStart(pass, Stage.VAE_ENCODE);
 
             int h = current.dim(2), w = current.dim(3);
             FloatTensor padded = Images.reflectPad(current, models.sizeMultiple());
@@ -158,6 +166,7 @@ public final class Restorer implements AutoCloseable {
             FloatTensor cConcat = vae.download(models.vae().encode(vae, vae.upload(padded)).mean());
             vae.endStage();
             long t2 = System.nanoTime();
+            obs.onStageStart(pass, Stage.SAMPLE);
 
             float[] sigmas = schedule.getSigmas(opts.steps());
             obs.onConditioning(pass, cConcat, cCrossattn, sigmas);
@@ -170,19 +179,22 @@ public final class Restorer implements AutoCloseable {
             CFGDenoiser denoiser = new CFGDenoiser(models.unet(), schedule, unet.upload(cConcat), unet.upload(cCrossattn),
                     uncond == null ? null : unet.upload(uncond), opts.cfgText(), opts.cfgImage(), false, unetCall);
             final int passIndex = pass;
+            StepClock clock = new StepClock(opts.steps());
             Tensor zT = EulerAncestralSampler.sample(unet, denoiser, unet.uploadFloat32(z0), sigmas, noise,
-                    (step, steps, sigma, z, den) -> obs.onStep(passIndex, step, steps, sigma, schedule.sigmaToT(sigma), unet, z, den));
+                    (step, steps, sigma, z, den) -> { clock.lap(); obs.onStep(passIndex, step, steps, sigma, schedule.sigmaToT(sigma), unet, z, den); });
             FloatTensor z = unet.download(zT);
             // a captured graph lives for one pass: later stages may grow (reallocate) the backend's scratch memory,
             // which would leave a graph replayed in the next pass pointing at freed memory
             unetCall.close();
             unet.endStage();
             long t3 = System.nanoTime();
+            obs.onStageStart(pass, Stage.VAE_DECODE);
 
             FloatTensor xPadded = vae.download(models.vae().decodeFirstStage(vae, vae.upload(z), models.config().schedule().scaleFactor()));
             vae.endStage();
             FloatTensor x = Images.crop(xPadded, h, w);
             long t4 = System.nanoTime();
+            obs.onStageStart(pass, Stage.SCM);
 
             Ops scm = backends.scm();
             FloatTensor result = scm.download(models.nafnet().forward(scm, scm.upload(Images.concatChannels(current, x)), opts.scmWeight()));
@@ -191,7 +203,7 @@ public final class Restorer implements AutoCloseable {
 
             FloatTensor xOut = ColorCorrection.apply(opts.colorCorrect(), x, current);
             FloatTensor rOut = ColorCorrection.apply(opts.colorCorrect(), result, current);
-            StageTimes times = new StageTimes(ms(t0, t1), ms(t1, t2), ms(t2, t3), ms(t3, t4), ms(t4, t5));
+            StageTimes times = new StageTimes(ms(t0, t1), ms(t1, t2), ms(t2, t3), ms(t3, t4), ms(t4, t5), clock.laps());
             PassResult pr = new PassResult(pass, chosen, assessment, cConcat, z, x, result, xOut, rOut, times);
             passes.add(pr);
             obs.onPassEnd(pass, pr);
