@@ -10,7 +10,6 @@ import dev.autodir.backend.Backends;
 import dev.autodir.backend.Ops;
 import dev.autodir.backend.Precision;
 import dev.autodir.backend.StagePlacement;
-import dev.autodir.backend.cuda.CudaOps;
 import dev.autodir.bench.Machine;
 import dev.autodir.bench.NetworkBench;
 import dev.autodir.io.RandomWeightStore;
@@ -78,7 +77,7 @@ final class BenchCommand implements Callable<Integer> {
             description = "Print one JSON object instead of text: network, size, weights, backend (requested, used, precision"
                     + " requested and used, fallback reason), first_ms, times_ms (every timed run), median_ms, min_ms, max_ms,"
                     + " spread ((max - min) / median), gflop, tflops, and the machine (cpu model, cores, os, jvm, max heap)"
-                    + " with the GPU's description on cuda.")
+                    + " with the device backend's description (e.g. the GPU), and how the network was evaluated.")
     boolean json;
 
     @Override public Integer call() {
@@ -108,49 +107,52 @@ final class BenchCommand implements Callable<Integer> {
                      notices -> Backends.create(BackendSpec.all(requested.unet()), p, strictBackend, notices))) {
             Ops ops = backends.unet();
             StagePlacement placement = backends.report().stage("unet");
-            NetworkBench b = new NetworkBench(models, ops, net, size, CLIPTokenizer.loadDefault());
-            long t0 = System.nanoTime();
-            b.run();                                                   // first run: weight conversion / upload
-            double firstMs = (System.nanoTime() - t0) / 1e6;
-            double flops = b.countFlops();
-            for (int i = 1; i < warmup; i++) b.run();
-            double[] ms = new double[runs];
-            for (int i = 0; i < runs; i++) {
-                long s = System.nanoTime();
-                b.run();
-                ms[i] = (System.nanoTime() - s) / 1e6;
+            try (NetworkBench b = new NetworkBench(models, ops, net, size, CLIPTokenizer.loadDefault())) {
+                measure(b, ops, net, placement, p, out);
             }
-            double[] sorted = ms.clone();
-            Arrays.sort(sorted);
-            double median = runs % 2 == 1 ? sorted[runs / 2] : (sorted[runs / 2 - 1] + sorted[runs / 2]) / 2;
-            String gpu = ops instanceof CudaOps cuda ? cuda.describe() : null;
-            if (json) {
-                out.print(json(net, placement, p, firstMs, ms, median, flops, gpu));
-            } else {
-                out.printf(Locale.ROOT, "%s size %d backend %s precision %s weights %s%n", net.cliName(), size, placement.backend(),
-                        placement.precision().lower(), weights == null ? "random (official sizes)" : weights);
-                if (placement.fellBack() || placement.precision() != p) {
-                    out.printf(Locale.ROOT, "requested backend %s precision %s%s%n", placement.requested(), p.lower(),
-                            placement.fellBack() ? " (fell back: " + placement.reason() + ")" : "");
-                }
-                out.printf(Locale.ROOT, "first run %.1f ms (includes weight conversion)%n", firstMs);
-                out.printf(Locale.ROOT, "median %.2f ms  min %.2f  max %.2f  (%d runs)  %.1f GFLOP  %.2f TFLOP/s%n",
-                        median, sorted[0], sorted[runs - 1], runs, flops / 1e9, flops / 1e12 / (median / 1e3));
-                if (profile) out.print(b.profile());
-                if (gpu != null) out.println(gpu);
-                if (ops instanceof CudaOps cuda && !cuda.convChoices().isEmpty()) {
-                    out.print("convolution choices (features convIm2col / convGraph, timed against cuDNN on first use):\n" + cuda.convChoices());
-                }
-            }
-            out.flush();
         }
         return 0;
     }
 
+    private void measure(NetworkBench b, Ops ops, NetworkBench.Network net, StagePlacement placement, Precision p, PrintWriter out) {
+        long t0 = System.nanoTime();
+        b.run();                                                   // first run: weight conversion / upload
+        double firstMs = (System.nanoTime() - t0) / 1e6;
+        double flops = b.countFlops();
+        for (int i = 1; i < warmup; i++) b.run();
+        double[] ms = new double[runs];
+        for (int i = 0; i < runs; i++) {
+            long s = System.nanoTime();
+            b.run();
+            ms[i] = (System.nanoTime() - s) / 1e6;
+        }
+        double[] sorted = ms.clone();
+        Arrays.sort(sorted);
+        double median = runs % 2 == 1 ? sorted[runs / 2] : (sorted[runs / 2 - 1] + sorted[runs / 2]) / 2;
+        String device = ops.describe().equals(ops.name()) ? null : ops.describe();
+        if (json) {
+            out.print(json(net, placement, p, firstMs, ms, median, flops, device, b.describe()));
+        } else {
+            out.printf(Locale.ROOT, "%s size %d backend %s precision %s weights %s (%s)%n", net.cliName(), size, placement.backend(),
+                    placement.precision().lower(), weights == null ? "random (official sizes)" : weights, b.describe());
+            if (placement.fellBack() || placement.precision() != p) {
+                out.printf(Locale.ROOT, "requested backend %s precision %s%s%n", placement.requested(), p.lower(),
+                        placement.fellBack() ? " (fell back: " + placement.reason() + ")" : "");
+            }
+            out.printf(Locale.ROOT, "first run %.1f ms (includes weight conversion)%n", firstMs);
+            out.printf(Locale.ROOT, "median %.2f ms  min %.2f  max %.2f  (%d runs)  %.1f GFLOP  %.2f TFLOP/s%n",
+                    median, sorted[0], sorted[runs - 1], runs, flops / 1e9, flops / 1e12 / (median / 1e3));
+            if (profile) out.print(b.profile());
+            if (device != null) out.println(device);
+        }
+        out.flush();
+    }
+
     private String json(NetworkBench.Network net, StagePlacement placement, Precision requested, double firstMs, double[] ms,
-                        double median, double flops, String gpu) {
+                        double median, double flops, String device, String how) {
         ObjectNode root = JSON.createObjectNode();
         root.put("network", net.cliName());
+        root.put("evaluation", how);
         root.put("size", size);
         root.put("weights", weights == null ? "random (official sizes)" : weights.toAbsolutePath().normalize().toString());
         ObjectNode b = root.putObject("backend");
@@ -177,7 +179,7 @@ final class BenchCommand implements Callable<Integer> {
         root.put("tflops", flops / 1e12 / (median / 1e3));
         ObjectNode m = root.putObject("machine");
         Machine.current().asMap().forEach((k, v) -> m.putPOJO(k, v));
-        m.put("gpu", gpu);
+        m.put("device", device);
         try {
             return JSON.writeValueAsString(root) + "\n";
         } catch (JsonProcessingException e) {

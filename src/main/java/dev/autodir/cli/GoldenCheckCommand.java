@@ -72,11 +72,12 @@ final class GoldenCheckCommand implements Callable<Integer> {
         CommandLine cli = spec.commandLine();
         GoldenCheck.Report report;
         try (AutoDIRModels models = AutoDIRModels.load(w, yaml);
-             StageBackends ops = Notices.to(cli.getErr(), notices -> Backends.create(backends, p, strictBackend, notices))) {
+             StageBackends ops = Notices.to(cli.getErr(), notices -> Backends.create(backends, p, strictBackend, notices));
+             GoldenCases cases = new GoldenCases(models, ops, tok)) {
             // what really runs: after a fallback to cpu, the fp32 tolerances apply
             boolean fp16 = ops.report().stages().stream().anyMatch(st -> st.precision() == Precision.FP16);
             out.println("golden-check " + dir + "  weights " + w + "  backends " + ops.describe() + "  precision " + ops.report().precisions());
-            report = new GoldenCheck(set, new GoldenCases(models, ops, tok), fp16 ? fp16Tolerance : 0).run(out);
+            report = new GoldenCheck(set, cases, fp16 ? fp16Tolerance : 0).run(out);
         }
         return report.passed() ? 0 : Main.FAILURE;
     }

@@ -245,13 +245,14 @@ public final class AutoDIREngine implements AutoCloseable {
     }
 
     /**
-     * After a restore stopped half-way (cancelled or failed): frees what it left on the backends (a captured UNet
-     * graph, the current stage's scratch memory), so that the next call starts clean.
+     * After a restore stopped half-way: frees the current stage's transient memory on every backend, so that the next
+     * call starts clean. A cancellation stops between network runs, so the compiled networks stay valid and are
+     * kept; after a failure they are closed too (a failed run may have left one unusable) and compiled again on use.
      */
     private void abandon(Throwable cause) {
         try {
-            restorer.close();
             for (Ops o : backends.distinct()) o.endStage();
+            if (!(cause instanceof CancellationException)) restorer.close();
         } catch (RuntimeException | Error e) {
             cause.addSuppressed(e);
         }
