@@ -108,7 +108,10 @@ public final class TestRunReport implements TestExecutionListener {
         root.removeHandler(holder);
         for (Handler h : rootHandlers) root.addHandler(h);
         for (Map.Entry<String, Set<String>> e : skipReasons.entrySet()) {
-            out.println("tests: skipped " + skipCounts.get(e.getKey()) + " in " + String.join(", ", e.getValue()) + ": " + e.getKey());
+            List<String> classes = new ArrayList<>(e.getValue());
+            String where = classes.size() <= 4 ? String.join(", ", classes)
+                    : String.join(", ", classes.subList(0, 4)) + " and " + (classes.size() - 4) + " more classes";
+            out.println("tests: skipped " + skipCounts.get(e.getKey()) + " in " + where + ": " + e.getKey());
         }
         out.printf(Locale.ROOT, "tests: %d run, %d passed, %d failed, %d skipped (%.0f s)%n", passed + failed, passed, failed,
                 skipped, (System.nanoTime() - start) / 1e9);
