@@ -591,8 +591,8 @@ final class PickleReader {
     }
 
     private Object textLong(String s) {
-        checkLiteral(s, "integer");
         String t = s.endsWith("L") ? s.substring(0, s.length() - 1) : s;
+        checkLiteral(t.trim().startsWith("-") || t.trim().startsWith("+") ? t.trim().substring(1) : t.trim(), "integer");
         try {
             BigInteger v = new BigInteger(t.trim());
             return v.bitLength() < 64 ? (Object) v.longValue() : v;
