@@ -27,7 +27,9 @@ import java.util.concurrent.Callable;
 @Command(name = "inspect",
         description = {"Show the networks in a checkpoint, their configs inferred from tensor shapes, parameter"
                 + " counts and dtypes, and the keys no network uses. Reads no tensor data except the"
-                + " alphas_cumprod schedule buffer; validates every weight against the inferred config."})
+                + " alphas_cumprod schedule buffer; validates every weight against the inferred config.",
+                "", "With --scan, also reads every float tensor and reports those holding NaN or infinity"
+                + " (one such weight makes every output NaN); exit status 1 if any does."})
 final class InspectCommand implements Callable<Integer> {
     @Spec CommandSpec spec;
 
@@ -40,17 +42,61 @@ final class InspectCommand implements Callable<Integer> {
                     + " (head counts, schedule); values it gives must agree with the weights. Default: the official values.")
     Path config;
 
+    @Option(names = "--scan", description = "Read every float tensor and report NaN and infinite values (reads all the data:"
+            + " seconds per GB).")
+    boolean scan;
+
+    /** One tensor's non-finite values. */
+    record NonFinite(String key, long nan, long positiveInfinity, long negativeInfinity, long numel) { }
+
     @Override public Integer call() {
         ModelYaml yaml = config == null ? ModelYaml.none() : ModelYaml.read(config);
         String report;
+        List<NonFinite> bad = List.of();
         try (WeightStore store = WeightStore.open(checkpoint)) {
             report = render(store, ConfigInference.inspect(store, yaml), yaml);
+            if (scan) {
+                bad = scan(store);
+                report += scanReport(store, bad);
+            }
         }
         // all or nothing: the report is printed only once everything has been read and validated
         PrintWriter out = spec.commandLine().getOut();
         out.print(report);
         out.flush();
+        if (!bad.isEmpty()) {
+            throw new IllegalArgumentException(checkpoint + ": " + bad.size() + " tensor" + (bad.size() == 1 ? " holds" : "s hold")
+                    + " NaN or infinite values, the first " + bad.get(0).key());
+        }
         return 0;
+    }
+
+    /** Every float tensor that holds a NaN or an infinity, read one at a time. */
+    static List<NonFinite> scan(WeightStore store) {
+        List<NonFinite> bad = new java.util.ArrayList<>();
+        for (String k : store.keys()) {
+            if (!store.info(k).dtype().isFloat()) continue;
+            float[] d = store.readFloat(k).data();
+            long nan = 0, pos = 0, neg = 0;
+            for (float v : d) {
+                if (Float.isNaN(v)) nan++;
+                else if (v == Float.POSITIVE_INFINITY) pos++;
+                else if (v == Float.NEGATIVE_INFINITY) neg++;
+            }
+            if (nan + pos + neg > 0) bad.add(new NonFinite(k, nan, pos, neg, d.length));
+        }
+        return bad;
+    }
+
+    private static String scanReport(WeightStore store, List<NonFinite> bad) {
+        long floats = store.keys().stream().filter(k -> store.info(k).dtype().isFloat()).count();
+        StringBuilder b = new StringBuilder("\nscan  ").append(floats).append(" float tensors read, ").append(bad.size())
+                .append(" with NaN or infinite values\n");
+        for (NonFinite n : bad) {
+            b.append(String.format(Locale.ROOT, "  %s  %d NaN, %d +inf, %d -inf of %d%n", n.key(), n.nan(), n.positiveInfinity(),
+                    n.negativeInfinity(), n.numel()));
+        }
+        return b.toString();
     }
 
     static String render(WeightStore store, ConfigInference.Inference r, ModelYaml yaml) {

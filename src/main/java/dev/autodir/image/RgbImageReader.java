@@ -136,6 +136,30 @@ public final class RgbImageReader {
         return new RgbImage(planes, width, height, decoded.bitDepth, file, warnings);
     }
 
+    /**
+     * The width and height the file's header gives, as stored (before orientation), checked against the
+     * default limits; decodes no pixels. For memory checks before the work starts.
+     */
+    public static int[] size(Path file) {
+        try (ImageInputStream in = new FileImageInputStream(file.toFile())) {
+            ImageReader reader = firstReader(in);
+            if (reader == null) throw new ImageFileException(file, "not a recognised image format (PNG, JPEG, TIFF, BMP or GIF expected)");
+            try {
+                reader.setInput(in, true, true);
+                String format = reader.getFormatName().toUpperCase(Locale.ROOT);
+                int width = reader.getWidth(0), height = reader.getHeight(0);
+                checkSize(file, format, width, height, ReadOptions.DEFAULT);
+                return new int[] {width, height};
+            } finally {
+                reader.dispose();
+            }
+        } catch (ImageFileException e) {
+            throw e;
+        } catch (IOException | RuntimeException e) {
+            throw new ImageFileException(file, "cannot read the image header (corrupt or unsupported file): " + e, e);
+        }
+    }
+
     // ---------------------------------------------------------------- header checks
 
     private static ImageReader firstReader(ImageInputStream in) {

@@ -152,7 +152,7 @@ final class TorchCheckpointReader {
         return r;
     }
 
-    private static Object persistentLoad(Object pid) {
+    static Object persistentLoad(Object pid) {
         if (!(pid instanceof PickleReader.Tuple t) || t.size() != 5 || !"storage".equals(t.get(0))) {
             throw new IllegalArgumentException("unsupported persistent id " + describePid(pid) + " (expected ('storage', type, key, location, numel))");
         }
@@ -236,7 +236,7 @@ final class TorchCheckpointReader {
                     + WeightStores.MAX_TENSORS + " tensors (AutoDIR has about 2,000)");
         }
         LinkedHashMap<String, StoredTensor> tensors = new LinkedHashMap<>();
-        WeightStores.ExpansionBudget expansion = new WeightStores.ExpansionBudget();
+        WeightStores.ExpansionBudget expansion = new WeightStores.ExpansionBudget(file.size());
         Map<String, ZipArchiveEntry> storages = new HashMap<>();
         for (Map.Entry<?, ?> e : stateDict.entrySet()) {
             if (!(e.getKey() instanceof String key)) {

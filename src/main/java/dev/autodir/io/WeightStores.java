@@ -22,8 +22,12 @@ final class WeightStores {
     static final int MAX_TENSORS = 100_000;
     /** An expanded (stride 0) or overlapping view may hold at most this many elements (4 MiB as float32) ... */
     static final long MAX_EXPANDED_ELEMENTS = 1L << 20;
-    /** ... and all such views of one file together at most this many (64 MiB as float32). */
+    /**
+     * ... and all such views of one file together at most as many elements as the file has bytes (at least
+     * 65,536, at most 2^24 = 64 MiB as float32), so what a read materialises stays a small multiple of the file.
+     */
     static final long MAX_EXPANDED_TOTAL = 1L << 24;
+    static final long MIN_EXPANDED_TOTAL = 1L << 16;
 
     /**
      * Keeps a file's expanded views small: a view that reaches fewer storage elements than it has (a
@@ -32,7 +36,12 @@ final class WeightStores {
      * (HF CLIP's position_ids is a [1, 77] view with stride 0 on its size-1 dimension, which reaches all 77).
      */
     static final class ExpansionBudget {
+        private final long limit;
         private long total;
+
+        ExpansionBudget(long fileBytes) {
+            limit = Math.min(MAX_EXPANDED_TOTAL, Math.max(MIN_EXPANDED_TOTAL, fileBytes));
+        }
 
         /** Null when {@code t} (already bounds-checked) is fine, else the problem with the numbers. */
         String charge(StoredTensor t) {
@@ -45,8 +54,9 @@ final class WeightStores {
                         + MAX_EXPANDED_ELEMENTS + " elements";
             }
             total += numel;
-            if (total > MAX_EXPANDED_TOTAL) {
-                return "expanded or overlapping views add up to more than " + MAX_EXPANDED_TOTAL + " elements";
+            if (total > limit) {
+                return "expanded or overlapping views add up to more than " + limit + " elements (the limit for a file of"
+                        + " this size)";
             }
             return null;
         }

@@ -99,7 +99,7 @@ public final class Restorer implements AutoCloseable {
     /** BIQA alone on an image [1, 3, H, W] in [-1, 1], over all classes. */
     public BIQA.Result assess(FloatTensor image) {
         try {
-            return biqa.assess(backends.clip(), image, BIQA.CLASSES);
+            return FiniteCheck.check(biqa.assess(backends.clip(), image, BIQA.CLASSES));
         } finally {
             backends.clip().endStage();
         }
@@ -132,6 +132,7 @@ public final class Restorer implements AutoCloseable {
                 if (remaining.size() < 2) { stop = "no classes left to assess"; break; }
                 assessment = biqa.assess(backends.clip(), current, remaining);
                 backends.clip().endStage();
+                FiniteCheck.check(assessment);
                 obs.onAssessment(pass, assessment);
                 if (assessment.main().equals("no")) {
                     finalAssessment = assessment;
@@ -149,6 +150,7 @@ public final class Restorer implements AutoCloseable {
                 cCrossattn = promptContext;
             }
             boolean guided = opts.cfgText() != 1f || opts.cfgImage() != 1f;
+            FiniteCheck.check("the conditioning (CLIP text encoder)", cCrossattn);
             FloatTensor uncond = guided ? nullContext() : null;
             long t1 = System.nanoTime();
 
@@ -157,6 +159,7 @@ public final class Restorer implements AutoCloseable {
             Ops vae = backends.vae();
             FloatTensor cConcat = vae.download(models.vae().encode(vae, vae.upload(padded)).mean());
             vae.endStage();
+            FiniteCheck.check("the VAE encoder", cConcat);
             long t2 = System.nanoTime();
 
             float[] sigmas = schedule.getSigmas(opts.steps());
@@ -177,16 +180,19 @@ public final class Restorer implements AutoCloseable {
             // which would leave a graph replayed in the next pass pointing at freed memory
             unetCall.close();
             unet.endStage();
+            FiniteCheck.check("the UNet (sampling)", z);
             long t3 = System.nanoTime();
 
             FloatTensor xPadded = vae.download(models.vae().decodeFirstStage(vae, vae.upload(z), models.config().schedule().scaleFactor()));
             vae.endStage();
+            FiniteCheck.check("the VAE decoder", xPadded);
             FloatTensor x = Images.crop(xPadded, h, w);
             long t4 = System.nanoTime();
 
             Ops scm = backends.scm();
             FloatTensor result = scm.download(models.nafnet().forward(scm, scm.upload(Images.concatChannels(current, x)), opts.scmWeight()));
             scm.endStage();
+            FiniteCheck.check("the SCM (NAFNet)", result);
             long t5 = System.nanoTime();
 
             FloatTensor xOut = ColorCorrection.apply(opts.colorCorrect(), x, current);

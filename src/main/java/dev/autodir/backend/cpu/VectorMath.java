@@ -40,44 +40,46 @@ final class VectorMath {
     // ---- exp: Cody-Waite range reduction and Cephes' expf polynomial (max error ~1 ulp) ----------------
 
     private static final float LOG2E = 1.44269504088896341f;
-    private static final float ROUND = 0x1.8p23f;                 // adding it rounds |v| < 2^22 to an integer
+    /** 1.5 · 2^23: adding it rounds |v| < 2^22 to an integer, which then sits in the low mantissa bits. */
+    private static final float ROUND = 0x1.8p23f;
+    private static final int ROUND_BITS = 0x4b400000;
     private static final float LN2_HI = 0.693359375f, LN2_LO = -2.12194440e-4f;
     private static final float E0 = 1.9875691500e-4f, E1 = 1.3981999507e-3f, E2 = 8.3334519073e-3f,
             E3 = 4.1665795894e-2f, E4 = 1.6666665459e-1f, E5 = 5.0000001201e-1f;
-    /** ln(Float.MAX_VALUE): above it exp is +inf. */
-    private static final float EXP_HI = 88.72283905f;
-    /** Below it exp(x) is under half the smallest subnormal, so 0. */
-    private static final float EXP_LO = -103.97208f;
+    /**
+     * Inputs are clamped to [-104, 89]: exp(89) · (1 ± 1 ulp) overflows to +inf and exp(-104) rounds to 0 by the
+     * final scaling itself, so no special case (and no blend, which costs as much as the rest) is needed; NaN
+     * stays NaN through min and max.
+     */
+    private static final float EXP_HI = 89f, EXP_LO = -104f;
 
     /** e^x in float32 (NaN → NaN, +inf → +inf, −inf → 0), the same bits as every lane of {@link #exp(FloatVector)}. */
     static float exp(float x) {
         float c = Math.min(Math.max(x, EXP_LO), EXP_HI);
-        float n = Math.fma(c, LOG2E, ROUND) - ROUND;
+        float t = Math.fma(c, LOG2E, ROUND);
+        float n = t - ROUND;
         float r = Math.fma(n, -LN2_LO, Math.fma(n, -LN2_HI, c));
         float p = Math.fma(Math.fma(Math.fma(Math.fma(Math.fma(E0, r, E1), r, E2), r, E3), r, E4), r, E5);
         float y = Math.fma(p, r * r, r) + 1f;
-        int k = (int) n, k1 = k >> 1, k2 = k - k1;                // two factors keep 2^k in range for k in [-150, 128]
-        float v = y * Float.intBitsToFloat((k1 + 127) << 23) * Float.intBitsToFloat((k2 + 127) << 23);
-        if (x > EXP_HI) return Float.POSITIVE_INFINITY;
-        if (x < EXP_LO) return 0f;
-        return v;
+        int k = Float.floatToRawIntBits(t) - ROUND_BITS, k1 = k >> 1, k2 = k - k1; // 2^k in two factors: k in [-150, 128]
+        return y * Float.intBitsToFloat((k1 + 127) << 23) * Float.intBitsToFloat((k2 + 127) << 23);
     }
 
     static FloatVector exp(FloatVector x) {
         FloatVector c = x.max(EXP_LO).min(EXP_HI);
-        FloatVector n = c.fma(FloatVector.broadcast(F, LOG2E), FloatVector.broadcast(F, ROUND)).sub(ROUND);
+        FloatVector t = c.fma(FloatVector.broadcast(F, LOG2E), FloatVector.broadcast(F, ROUND));
+        FloatVector n = t.sub(ROUND);
         FloatVector r = n.fma(FloatVector.broadcast(F, -LN2_LO), n.fma(FloatVector.broadcast(F, -LN2_HI), c));
         FloatVector p = FloatVector.broadcast(F, E0).fma(r, FloatVector.broadcast(F, E1));
         p = p.fma(r, FloatVector.broadcast(F, E2)); p = p.fma(r, FloatVector.broadcast(F, E3));
         p = p.fma(r, FloatVector.broadcast(F, E4)); p = p.fma(r, FloatVector.broadcast(F, E5));
         FloatVector y = p.fma(r.mul(r), r).add(1f);
-        IntVector k = (IntVector) n.convert(VectorOperators.F2I, 0);
+        // the integer n from t's bits, not convert(F2I), which JDK 17 does not compile to one instruction (10x slower)
+        IntVector k = t.reinterpretAsInts().sub(ROUND_BITS);
         IntVector k1 = k.lanewise(VectorOperators.ASHR, 1), k2 = k.sub(k1);
         FloatVector s1 = k1.add(127).lanewise(VectorOperators.LSHL, 23).reinterpretAsFloats();
         FloatVector s2 = k2.add(127).lanewise(VectorOperators.LSHL, 23).reinterpretAsFloats();
-        FloatVector v = y.mul(s1).mul(s2);
-        v = v.blend(Float.POSITIVE_INFINITY, x.compare(VectorOperators.GT, EXP_HI));
-        return v.blend(0f, x.compare(VectorOperators.LT, EXP_LO));
+        return y.mul(s1).mul(s2);
     }
 
     /** The sum of a vector's lanes in lane order, in double: the same bits compiled or interpreted. */

@@ -1,0 +1,104 @@
+package dev.autodir.fuzz;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.lang.management.ManagementFactory;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Locale;
+import java.util.concurrent.ConcurrentHashMap;
+
+/**
+ * What every fuzz target shares: a scratch file per target (on /dev/shm when there is one: the readers map
+ * files), the check that an input cost bounded memory and time, and counters printed at exit
+ * (executions, slowest input, worst allocation per input byte) for the figures in README.
+ *
+ * <p>Bounds a target asserts: allocated heap ≤ {@code perByte} × input length + {@link #SLACK_BYTES}, and, once
+ * the JIT has warmed up ({@link #WARM_EXECUTIONS} executions), at most {@link #MAX_NANOS} per input while
+ * fuzzing (not in the default test run, where a loaded CI machine could trip it).
+ */
+public final class FuzzSupport {
+    private FuzzSupport() { }
+
+    public static final long SLACK_BYTES = 8L << 20;
+    static final long MAX_NANOS = 1_000_000_000L;
+    static final long WARM_EXECUTIONS = 2_000;
+    private static final boolean FUZZING = System.getenv("JAZZER_FUZZ") != null && !System.getenv("JAZZER_FUZZ").isEmpty();
+
+    private static final com.sun.management.ThreadMXBean THREADS =
+            (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
+    private static final ConcurrentHashMap<String, Stats> STATS = new ConcurrentHashMap<>();
+
+    static {
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> STATS.forEach((name, s) -> System.err.println(s.line(name)))));
+    }
+
+    /** Counters of one target. */
+    static final class Stats {
+        long executions;
+        long slowestNanos;
+        int slowestLength;
+        double worstBytesPerInputByte;
+        long worstAllocated;
+        int worstLength;
+
+        synchronized void add(long nanos, long allocated, int length) {
+            executions++;
+            if (executions > WARM_EXECUTIONS && nanos > slowestNanos) {
+                slowestNanos = nanos;
+                slowestLength = length;
+            }
+            double perByte = (double) Math.max(0, allocated - SLACK_BYTES) / Math.max(length, 1);
+            if (allocated > worstAllocated) {
+                worstAllocated = allocated;
+                worstLength = length;
+            }
+            worstBytesPerInputByte = Math.max(worstBytesPerInputByte, perByte);
+        }
+
+        synchronized String line(String name) {
+            return String.format(Locale.ROOT, "fuzz %s: %d executions; slowest input after warm-up %.1f ms (%d bytes);"
+                            + " most allocated %.1f MiB (input %d bytes); worst (allocated - %d MiB) / input bytes = %.1f",
+                    name, executions, slowestNanos / 1e6, slowestLength, worstAllocated / 1048576.0, worstLength,
+                    SLACK_BYTES >> 20, worstBytesPerInputByte);
+        }
+    }
+
+    /** A scratch path for {@code target}'s inputs, reused across executions. */
+    public static Path scratch(String target, String suffix) {
+        Path dir = Files.isDirectory(Path.of("/dev/shm")) ? Path.of("/dev/shm") : Path.of(System.getProperty("java.io.tmpdir"));
+        return dir.resolve("autodir-fuzz-" + target + "-" + ProcessHandle.current().pid() + suffix);
+    }
+
+    public static Path write(Path file, byte[] data) {
+        try {
+            return Files.write(file, data);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    /** A body that may throw only what the target expects. */
+    @FunctionalInterface public interface Body { void run() throws Exception; }
+
+    /**
+     * Runs {@code body} on an input of {@code length} bytes and checks its cost: allocation within
+     * {@code perByte} × length + {@link #SLACK_BYTES}, and time within {@link #MAX_NANOS} while fuzzing.
+     */
+    public static void measure(String target, int length, long perByte, Body body) throws Exception {
+        long a0 = THREADS.getCurrentThreadAllocatedBytes();
+        long t0 = System.nanoTime();
+        body.run();
+        long nanos = System.nanoTime() - t0;
+        long allocated = THREADS.getCurrentThreadAllocatedBytes() - a0;
+        Stats s = STATS.computeIfAbsent(target, k -> new Stats());
+        s.add(nanos, allocated, length);
+        if (allocated > perByte * Math.max(length, 1) + SLACK_BYTES) {
+            throw new AssertionError(String.format(Locale.ROOT, "%s: an input of %d bytes allocated %.1f MiB, over %d x its size + %d MiB",
+                    target, length, allocated / 1048576.0, perByte, SLACK_BYTES >> 20));
+        }
+        if (FUZZING && s.executions > WARM_EXECUTIONS && nanos > MAX_NANOS) {
+            throw new AssertionError(String.format(Locale.ROOT, "%s: an input of %d bytes took %.0f ms", target, length, nanos / 1e6));
+        }
+    }
+}
