@@ -14,8 +14,10 @@ import java.nio.file.Path;
  * hostile values instead.
  */
 class ConfigFuzzTest {
-    /** snakeyaml builds ~50-100 bytes of objects per byte of a dense document, plus the lookups' strings. */
+    /** snakeyaml builds ~50-100 bytes of objects per byte of a dense document. */
     static final long YAML_PER_BYTE = 4096;
+    /** The lookups themselves: 1,840 paths x 5 accessors, most a ConfigException with its stack trace (~8 MiB). */
+    static final long LOOKUPS_BYTES = 32L << 20;
 
     private static final Path YAML = FuzzSupport.scratch("yaml", ".yaml");
     private static final FakeStore NO_BUFFERS = new FakeStore(Path.of("empty.ckpt"));
@@ -30,7 +32,7 @@ class ConfigFuzzTest {
 
     @FuzzTest(maxDuration = "10m")
     void yamlConfig(byte[] input) throws Exception {
-        FuzzSupport.measure("yaml-config", input.length, YAML_PER_BYTE, () -> {
+        FuzzSupport.measure("yaml-config", input.length, YAML_PER_BYTE, LOOKUPS_BYTES, () -> {
             ModelYaml y;
             try {
                 y = ModelYaml.read(FuzzSupport.write(YAML, input));

@@ -20,9 +20,9 @@ import jdk.incubator.vector.VectorSpecies;
  * (add, mul, fma, div, min, max, conversions), which give the same bits whether the JIT has compiled the
  * Vector API code or it still runs interpreted. The Vector API's own {@code lanewise(EXP)} does not: the
  * compiled code calls a vector math library (SVML on x86) and the interpreted fallback {@code Math.exp},
- * which round some results differently, so the output depended on how far the JIT had got (measured: up to
- * 2.1e-5 between two runs of one restore). {@link #exp(FloatVector)} and {@link #exp(float)} compute one
- * function, lane and tail alike. For the same reason sums over lanes use {@link #addLanes} (a fixed order),
+ * which round some results differently, so the output depended on how far the JIT had got (two runs of one
+ * restore differed by up to 2.1e-5; 4 of 16 test images by one uint8 level somewhere).
+ * {@link #exp(FloatVector)} and {@link #exp(float)} compute one function, lane and tail alike. For the same reason sums over lanes use {@link #addLanes} (a fixed order),
  * not {@code reduceLanes(ADD)}, whose order the API leaves unspecified.
  */
 final class VectorMath {
