@@ -317,6 +317,12 @@ final class TorchCheckpointReader {
             long size = storageEntryBytes(file, e);
             return file.bytes(e.getDataOffset(), (int) size);
         }
+        if (e.getMethod() != ZipMethod.DEFLATED.getCode()) {
+            // commons-compress would reach for optional codecs (zstd, xz, bzip2, ...), some not on the class path:
+            // a NoClassDefFoundError escaped here (found by fuzzing)
+            throw new CheckpointException(file.path(), "zip entry " + WeightStores.abbreviate(e.getName()) + " uses "
+                    + methodName(e.getMethod()) + "; only stored and deflated entries are read");
+        }
         long compressed = Math.max(0, e.getCompressedSize());
         if (compressed > file.size()) {
             throw new CheckpointException(file.path(), "zip entry " + e.getName() + " claims " + compressed

@@ -104,6 +104,9 @@ final class WeightStores {
         } catch (OutOfMemoryError e) {
             throw new CheckpointException(path, "reading its table of tensors needs more memory than the Java heap has ("
                     + (Runtime.getRuntime().maxMemory() >> 20) + " MiB); the file is corrupt or hostile");
+        } catch (LinkageError e) {
+            // a library reaching for an optional codec that is not on the class path
+            throw new CheckpointException(path, "needs a decoder this build does not have (" + e.getMessage() + ")");
         } catch (RuntimeException e) {
             // a reader's own checks throw CheckpointException; anything else is a case they missed, still a bad file
             throw new CheckpointException(path, "corrupt or unsupported checkpoint: " + e.getMessage());

@@ -212,6 +212,26 @@ class HostileCheckpointTest {
     }
 
     @Test
+    void anEntryCompressedWithAnotherMethodIsRefusedNotAnErrorFromAMissingCodec() throws IOException {
+        // found by fuzzing: method 93 (zstd) made commons-compress throw NoClassDefFoundError (zstd-jni is optional)
+        byte[] pickle = PickleBuilder.proto2().emptyDict().stop().bytes();
+        Path f = dir.resolve("zstd.ckpt");
+        try (ZipOutputStream z = new ZipOutputStream(Files.newOutputStream(f))) {
+            z.putNextEntry(new ZipEntry("archive/data.pkl"));
+            z.write(pickle);
+            z.closeEntry();
+        }
+        byte[] b = Files.readAllBytes(f);
+        for (int i = 0; i + 4 < b.length; i++) {               // the method field of the local and the central header
+            if (b[i] == 'P' && b[i + 1] == 'K' && b[i + 2] == 3 && b[i + 3] == 4) b[i + 8] = 93;
+            if (b[i] == 'P' && b[i + 1] == 'K' && b[i + 2] == 1 && b[i + 3] == 2) b[i + 10] = 93;
+        }
+        Files.write(f, b);
+        String m = openFails(f);
+        assertTrue(m.contains("archive/data.pkl uses") && m.contains("only stored and deflated entries are read"), m);
+    }
+
+    @Test
     void tooManyValuesAreRefused() {
         byte[] b = new byte[(1 << 22) + 8];
         java.util.Arrays.fill(b, (byte) 'N');
