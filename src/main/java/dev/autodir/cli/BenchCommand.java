@@ -4,7 +4,6 @@ import dev.autodir.backend.BackendSpec;
 import dev.autodir.backend.Backends;
 import dev.autodir.backend.Ops;
 import dev.autodir.backend.Precision;
-import dev.autodir.backend.cuda.CudaOps;
 import dev.autodir.bench.NetworkBench;
 import dev.autodir.io.RandomWeightStore;
 import dev.autodir.io.WeightStore;
@@ -77,7 +76,15 @@ final class BenchCommand implements Callable<Integer> {
         try (AutoDIRModels models = new AutoDIRModels(store, cfg);
              StageBackends backends = Backends.create(spec, p, System.err)) {
             Ops ops = backends.unet();
-            NetworkBench b = new NetworkBench(models, ops, net, size, CLIPTokenizer.loadDefault());
+            try (NetworkBench b = new NetworkBench(models, ops, net, size, CLIPTokenizer.loadDefault())) {
+                measure(b, ops, net, p);
+            }
+        }
+        return 0;
+    }
+
+    private void measure(NetworkBench b, Ops ops, NetworkBench.Network net, Precision p) {
+        {
             long t0 = System.nanoTime();
             b.run();                                                   // first run: weight conversion / upload
             double firstMs = (System.nanoTime() - t0) / 1e6;
@@ -91,17 +98,13 @@ final class BenchCommand implements Callable<Integer> {
             }
             Arrays.sort(ms);
             double median = runs % 2 == 1 ? ms[runs / 2] : (ms[runs / 2 - 1] + ms[runs / 2]) / 2;
-            System.out.printf(Locale.ROOT, "%s size %d backend %s precision %s weights %s%n", net.cliName(), size, ops.name(),
-                    p.name().toLowerCase(Locale.ROOT), weights == null ? "random (official sizes)" : weights);
+            System.out.printf(Locale.ROOT, "%s size %d backend %s precision %s weights %s (%s)%n", net.cliName(), size, ops.name(),
+                    p.name().toLowerCase(Locale.ROOT), weights == null ? "random (official sizes)" : weights, b.describe());
             System.out.printf(Locale.ROOT, "first run %.1f ms (includes weight conversion)%n", firstMs);
             System.out.printf(Locale.ROOT, "median %.2f ms  min %.2f  max %.2f  (%d runs)  %.1f GFLOP  %.2f TFLOP/s%n",
                     median, ms[0], ms[runs - 1], runs, flops / 1e9, flops / 1e12 / (median / 1e3));
             if (profile) System.out.print(b.profile());
-            if (ops instanceof CudaOps cuda) System.out.println(cuda.describe());
-            if (ops instanceof CudaOps cuda && !cuda.convChoices().isEmpty()) {
-                System.out.print("convolution choices (features convIm2col / convGraph, timed against cuDNN on first use):\n" + cuda.convChoices());
-            }
+            if (!ops.describe().equals(ops.name())) System.out.println(ops.describe());
         }
-        return 0;
     }
 }

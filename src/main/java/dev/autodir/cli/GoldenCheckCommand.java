@@ -62,9 +62,10 @@ final class GoldenCheckCommand implements Callable<Integer> {
         PrintStream out = System.out;
         GoldenCheck.Report report;
         try (AutoDIRModels models = AutoDIRModels.load(w, yaml);
-             StageBackends ops = Backends.create(spec, p, System.err)) {
+             StageBackends ops = Backends.create(spec, p, System.err);
+             GoldenCases cases = new GoldenCases(models, ops, tok)) {
             out.println("golden-check " + dir + "  weights " + w + "  backends " + ops.describe() + "  precision " + p.name().toLowerCase());
-            report = new GoldenCheck(set, new GoldenCases(models, ops, tok), p == Precision.FP16 ? fp16Tolerance : 0).run(out);
+            report = new GoldenCheck(set, cases, p == Precision.FP16 ? fp16Tolerance : 0).run(out);
         }
         return report.passed() ? 0 : Main.FAILURE;
     }
