@@ -99,6 +99,12 @@ final class RestoreReport {
         image.put("error", error);
     }
 
+    /** --skip-existing: the image was restored by an earlier run. */
+    static void skipped(ObjectNode image, Path output) {
+        image.put("status", "skipped");
+        image.put("output", abs(output));
+    }
+
     static void read(ObjectNode image, RgbImage img) {
         image.put("width", img.width());
         image.put("height", img.height());
