@@ -81,6 +81,11 @@ public final class SingleImage {
         return RestoreCommand.stem(input) + "_restored." + extension;
     }
 
+    /** Whether a folder's file is an image the command takes (by extension: png, jpg, jpeg, tif, tiff). */
+    public static boolean isImageName(String fileName) {
+        return InputCollector.hasImageExtension(fileName);
+    }
+
     /** The command's one-line message of a failure (what {@code autodir: ...} prints). */
     public static String message(Throwable e) {
         return Main.message(e);
