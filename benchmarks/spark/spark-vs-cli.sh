@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The time of N images (default 20) through the Spark job in local[2] against the command line's batch, on this
-# machine, with the tiny model of ../shared/golden/A and the same settings. Run from the repository root after
-#   mvn -q -B -f all/pom.xml package -DskipTests
-# Prints one line per run; take the machine's heavy-job lock around it (flock /tmp/autodir-heavy.lock ...).
+# machine, with the tiny model of ../shared/golden/A and the same settings. Run from the repository root:
+#   flock /tmp/autodir-heavy.lock benchmarks/spark/spark-vs-cli.sh [N] [STEPS]
+# It builds the jars first (not timed), then times one run of each; each includes its JVM's start-up.
 set -euo pipefail
 n="${1:-20}"; steps="${2:-20}"
 root="$(pwd)"
@@ -26,20 +26,28 @@ for i in range(n):
     png(os.path.join(out, 'img%02d.png' % i), 64, 64, px)
 PY
 
+mvn -q -B -o -f all/pom.xml package -DskipTests dependency:build-classpath -Dmdep.includeScope=compile \
+  -Dmdep.outputFile=target/classpath.txt > /dev/null
+
 jvm=(-XX:MaxRAMPercentage=75 -XX:+UseSerialGC -XX:PretenureSizeThreshold=4m)
 t0=$(date +%s.%N)
-AUTODIR_JAVA_OPTS="${jvm[*]}" bin/autodir restore "$work/in" --weights "$weights" --config "$config" --steps "$steps" -o "$work/cli" -q > /dev/null
+AUTODIR_JAVA_OPTS="${jvm[*]}" bin/autodir restore "$work/in" --weights "$weights" --config "$config" --steps "$steps" -o "$work/cli" -q > "$work/cli.txt"
 t1=$(date +%s.%N)
-echo "cli batch:        $n images, --steps $steps: $(echo "$t1 - $t0" | bc) s"
+echo "cli batch:        $n images, --steps $steps: $(echo "$t1 - $t0" | bc) s; per image (restore + write): $(
+  sed -n 's/.*(\([0-9]*\) pass.*; \([0-9.]*\) s)$/\1 \2/p' "$work/cli.txt" | awk '{p+=$1; t+=$2} END {printf "%d passes, %.1f s in all", p, t}')"
 
-cp="$(cd spark && mvn -q -B -o dependency:build-classpath -Dmdep.includeScope=compile -Dmdep.outputFile=/dev/stdout)"
+cp="$(cat spark/target/classpath.txt)"
 opens="$(sed -n 's/.*<spark.jvm.args>\(.*\)<\/spark.jvm.args>.*/\1/p' spark/pom.xml)"
 t0=$(date +%s.%N)
 # shellcheck disable=SC2086
 java $opens "${jvm[@]}" -Dspark.master='local[2]' -Dspark.ui.enabled=false -cp "spark/target/autodir-spark.jar:$cp" \
   dev.autodir.spark.RestoreJob --input "$work/in" --output "$work/spark" --weights "$weights" --config "$config" \
-  --steps "$steps" 2> "$work/spark.log"
+  --steps "$steps" --results-format json 2> "$work/spark.log"
 t1=$(date +%s.%N)
 grep "autodir-spark: run" "$work/spark.log" || { cat "$work/spark.log"; exit 1; }
 echo "spark local[2]:   $n images, --steps $steps: $(echo "$t1 - $t0" | bc) s (JVM and Spark start-up included)"
+cat "$work"/spark/autodir-results/*.json | /usr/bin/python3 -c '
+import json, sys
+rows = [json.loads(l) for l in sys.stdin if l.strip()]
+print("spark per image (restore + write): %d passes, %.1f s in all" % (sum(r["passes"] for r in rows), sum(r["totalMs"] for r in rows) / 1000))'
 echo "outputs: cli $(ls "$work/cli" | wc -l), spark $(ls "$work/spark" | grep -c _restored)"

@@ -12,9 +12,9 @@
  *                          (--add-modules=jdk.incubator.vector, -Djava.awt.headless=true and the class path are always given)
  *
  *   Errors: every function returns an autodir_status. AUTODIR_OK is 0; for any other status,
- *   autodir_last_error() gives a one-line message (UTF-8) naming the problem. The message is per thread: it
- *   belongs to the last failed call on the calling thread and stays valid until that thread's next call into
- *   this library. No C++ exception, Java exception or longjmp ever leaves a function of this library.
+ *   autodir_last_error() gives a one-line message (UTF-8) naming the problem. The message is per thread: it is
+ *   that of the calling thread's last call into this library ("" after a success), valid until the thread's next
+ *   call. No C++ exception, Java exception or longjmp ever leaves a function of this library.
  *
  *   Threading: any thread may call any function. An engine may be shared by threads: its restores run one at a
  *   time (the engine holds a lock; a second caller waits), because the backends hold per-call scratch memory.
@@ -124,7 +124,7 @@ typedef struct autodir_engine autodir_engine;
 /* The library's ABI version (AUTODIR_ABI_VERSION of the header it was built with). Needs no JVM. */
 AUTODIR_API uint32_t autodir_abi_version(void);
 
-/* The message of the calling thread's last failed call ("" if none). Needs no JVM. */
+/* The message of the calling thread's last call ("" after a success). Needs no JVM. */
 AUTODIR_API const char* autodir_last_error(void);
 
 /* A constant name for a status ("AUTODIR_CANCELLED"). */
@@ -157,7 +157,7 @@ AUTODIR_API autodir_status autodir_engine_create(const autodir_options* options,
 AUTODIR_API void autodir_engine_destroy(autodir_engine* engine);
 
 /*
- * Restores input into output (same width and height; the formats may differ). options: restore options for this
+ * Restores input into output (same width and height; the formats may differ; output may be input's memory). options: restore options for this
  * call over the engine's (NULL: the engine's). progress: NULL for none. report_json: NULL, or receives the JSON
  * report of `autodir restore --report` for this image (release with autodir_free); it is set only on AUTODIR_OK.
  */

@@ -152,6 +152,19 @@ class CApiHostTest {
                 + expected.get(expected.size() - 1)), hostOutput);
     }
 
+    @Test
+    void theReadmesCExampleCompilesAndLinks() throws Exception {
+        String readme = Files.readString(Path.of("README.md"));
+        int start = readme.indexOf("```c\n");
+        assertTrue(start >= 0, "README.md has no ```c block");
+        String code = readme.substring(start + 5, readme.indexOf("```", start + 5));
+        Path src = dir.resolve("readme_example.c");
+        Files.writeString(src, code + "\nint main(void) { return 0; }\n");
+        Path lib = NATIVE.resolve("lib");
+        run(List.of("cc", "-std=c11", "-Wall", "-Wextra", "-Werror", "-I" + NATIVE.resolve("include"), src.toString(),
+                "-o", dir.resolve("readme_example").toString(), "-L" + lib, "-lautodir"), 120, null);
+    }
+
     /** Every sample within one level (same-seed rounding may move a value across a level boundary). */
     static void assertLevelsClose(byte[] expected, byte[] actual, String what) {
         assertEquals(expected.length, actual.length, what + ": length");

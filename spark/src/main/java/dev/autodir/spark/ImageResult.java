@@ -7,7 +7,7 @@ import java.util.List;
  * One row of a job's results, per image: the input and output paths, what happened ({@code status}: restored, skipped
  * (a complete output was already there) or failed, with {@code error}: the one-line message the command line prints),
  * the image size, the passes, the class BIQA chose in each ("prompt" in prompt mode), why the loop stopped, the wall
- * times (whole image; sampling summed over the passes), where it ran, and the JSON report of {@code restore --report}
+ * times (whole image, including the wait for the executor's shared engine; sampling summed over the passes), where it ran, and the JSON report of {@code restore --report}
  * for this image. Columns are the bean properties (camelCase).
  */
 public final class ImageResult implements Serializable {

@@ -51,8 +51,8 @@ import static org.apache.spark.sql.functions.col;
                 + " autodir-spark.jar ...).", "",
                 "Each image's output is OUTPUT/NAME_restored.<ext>, as `autodir restore -o OUTPUT` names it; outputs are"
                         + " written atomically and never replaced: an image whose output is already there and reads as a"
-                        + " complete image is skipped, so a re-run does only what is left. Two inputs with one NAME are"
-                        + " both refused. Paths may be on any Hadoop file system (hdfs://, s3a://, file://).", ""})
+                        + " complete image is skipped, so a re-run does only what is left. Of two inputs with one NAME"
+                        + " the second is refused. Paths may be on any Hadoop file system (hdfs://, s3a://, file://).", ""})
 public final class RestoreJob implements Callable<Integer> {
     /** The restore command's file flags the job takes (besides the engine and restore options). */
     static final Set<String> RUN_FLAGS = Set.of("format");
