@@ -380,7 +380,8 @@ final class RestoreCommand implements Callable<Integer> {
         return files;
     }
 
-    private RestoreOptions options(CommandLine cl) {
+    /** The restore options of the parsed flags, checked (a bad value is a usage error naming its flag); also {@link OptionStrings}'. */
+    RestoreOptions options(CommandLine cl) {
         if (steps < 1 || steps > RestoreOptions.MAX_STEPS) {
             throw new CommandLine.ParameterException(cl, "--steps must be in 1.." + RestoreOptions.MAX_STEPS + ", got " + steps);
         }

@@ -164,7 +164,8 @@ final class RestoreReport {
         }
     }
 
-    private static String abs(Path p) { return p.toAbsolutePath().normalize().toString(); }
+    /** The absolute path, or null for none (an image restored from memory has no input or output file). */
+    private static String abs(Path p) { return p == null ? null : p.toAbsolutePath().normalize().toString(); }
 
     private static double round(double ms) { return Math.round(ms * 1000.0) / 1000.0; }
 }
