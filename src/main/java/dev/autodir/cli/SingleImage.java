@@ -45,7 +45,7 @@ public final class SingleImage {
         long t0 = System.nanoTime();
         String ext = output == null ? null : RestoreCommand.extension(null, RgbImageWriter.Format.ofFileName(output).name());
         RestoreReport rep = new RestoreReport(settings, options, ext, false, output == null ? null : output.toAbsolutePath().getParent());
-        rep.engineLoaded(engine.backends(), loadMs);
+        rep.engineLoaded(engine.backendReport(), loadMs);
         ObjectNode entry = rep.image(input);
         RestoreReport.read(entry, image);
         Restorer.Observer inner = observer == null ? new Restorer.Observer() { } : observer;
@@ -65,7 +65,7 @@ public final class SingleImage {
             }
         };
         Restorer.Outcome outcome = engine.restore(image.toTensor(), options, recording);
-        FloatTensor finalImage = RestoreCommand.finalOutput(outcome, options);
+        FloatTensor finalImage = AutoDIREngine.finalOutput(outcome, options);
         Path written = null;
         if (output != null) {
             RgbImageWriter.WriteOptions write = RgbImageWriter.WriteOptions.DEFAULT.withOverwrite(overwrite).withProtectedInput(input);
@@ -78,7 +78,7 @@ public final class SingleImage {
 
     /** The output file name the command gives an input: NAME_restored.EXT (NAME: the file name without its extension). */
     public static String outputName(Path input, String extension) {
-        return RestoreCommand.stem(input) + "_restored." + extension;
+        return OutputNames.stem(input) + "_restored." + extension;
     }
 
     /** Whether a folder's file is an image the command takes (by extension: png, jpg, jpeg, tif, tiff). */
