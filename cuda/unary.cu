@@ -4,6 +4,7 @@
 //         function without the cancellation of 1 + erf for negative x (at x = -3.5 that form loses 1e-4)
 //   op 3: x * sigmoid(1.702 x) (Ops.quickGelu)
 //   op 4: min(max(x, a), b) (Ops.clamp; NaN stays NaN like torch.clamp)
+//   op 5: e^x (Ops.exp)
 // Arithmetic in float32 with the accurate expf / erfcf (no fast-math).
 // Launch: 1-D grid-stride, blockDim 256. x and y may have different dtypes (flags).
 // Checked by: CudaOpsTest.unary* against the Java formulas, and the conformance suite (CpuOps).
@@ -19,6 +20,7 @@ extern "C" __global__ void unary(const void* x, int xHalf, void* y, int yHalf, i
             case 2: r = 0.5f * v * erfcf(-v * 0.7071067811865476f); break;
             case 3: r = v / (1.0f + expf(-1.702f * v)); break;
             case 4: r = v < a ? a : (v > b ? b : v); break;
+            case 5: r = expf(v); break;
             default: r = v; break;
         }
         stx(y, yHalf, i, r);

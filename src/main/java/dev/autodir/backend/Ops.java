@@ -2,6 +2,7 @@ package dev.autodir.backend;
 
 import dev.autodir.io.WeightStore;
 import dev.autodir.tensor.FloatTensor;
+import dev.autodir.tensor.IntTensor;
 
 import java.util.List;
 
@@ -16,11 +17,21 @@ import java.util.List;
  *
  * <p>Lifetime: results are transient (see {@link Tensor}); weights returned by {@link #weight} live
  * until the backend is closed.
+ *
+ * <p>Networks: {@link #compile} turns a {@link Network} (a function over these operations with named, statically
+ * shaped inputs) into a {@link CompiledNetwork}. The cpu backend runs it eagerly; the cuda backend captures it as a
+ * CUDA graph; runtimes (ONNX Runtime, TensorRT) build an engine from its recorded graph. Inside a network nothing
+ * reads back to the host: token ids, masks and indices are int32 input tensors.
  */
 public interface Ops extends AutoCloseable {
 
     /** A short name: "cpu", "cuda", ... */
     String name();
+
+    /** The precision this backend stores weights and activations in (the cpu backend: always float32). */
+    default Precision precision() { return Precision.FP32; }
+    /** What runs the operations, for reports: device, versions, precision, choices made (default: the name). */
+    default String describe() { return name(); }
 
     // ---- data movement ------------------------------------------------------------------------
 
@@ -33,8 +44,14 @@ public interface Ops extends AutoCloseable {
      */
     default Tensor uploadFloat32(FloatTensor host) { return upload(host); }
 
-    /** A host copy (float32) of a backend tensor. */
+    /** A backend int32 tensor holding a copy of host ids, masks or indices. */
+    Tensor upload(IntTensor host);
+
+    /** A host copy (float32) of a backend float tensor. */
     FloatTensor download(Tensor t);
+
+    /** A host copy of a backend int32 tensor. */
+    IntTensor downloadInts(Tensor t);
 
     /**
      * The checkpoint tensor {@code key} of {@code store} in this backend's format, converted or
@@ -44,6 +61,27 @@ public interface Ops extends AutoCloseable {
 
     /** Frees the transient tensors of the current stage (no-op where memory is garbage-collected). */
     default void endStage() { }
+
+    /**
+     * A copy of {@code t} (a tensor of this backend) that outlives {@link #endStage()} and the next run of the
+     * network that made it: for data that crosses stages or passes. The caller closes it. This default goes through
+     * the host; device backends copy on the device, and the cpu backend returns {@code t} itself (its tensors are
+     * never freed under the caller).
+     */
+    default Tensor keep(Tensor t) {
+        return switch (t.dataType()) {
+            case INT32 -> upload(downloadInts(t));
+            case FLOAT16 -> upload(download(t));
+            case FLOAT32 -> uploadFloat32(download(t));
+        };
+    }
+
+    /**
+     * The network compiled for this backend at its input specs: an executable with named inputs and outputs. This
+     * default runs the network's operations eagerly on this backend at every {@link CompiledNetwork#run}; backends
+     * that build graphs or engines override it. The caller closes the result.
+     */
+    default CompiledNetwork compile(Network network) { return new EagerNetwork(this, network); }
 
     /** A view with another shape over the same elements (the element count must match). */
     Tensor reshape(Tensor x, int... shape);
@@ -103,6 +141,12 @@ public interface Ops extends AutoCloseable {
     /** x · s. */
     Tensor scale(Tensor x, float s);
 
+    /** x · s for a tensor s of one element (e.g. a weight such as exp(logit_scale)). */
+    Tensor mulScalar(Tensor x, Tensor s);
+
+    /** e^x elementwise (float32). */
+    Tensor exp(Tensor x);
+
     /** min(max(x, lo), hi). */
     Tensor clamp(Tensor x, float lo, float hi);
 
@@ -111,6 +155,20 @@ public interface Ops extends AutoCloseable {
 
     /** x [B, C, H, W] · v, v [B, C] or [C] (or anything with B·C or C elements), broadcast over H, W. */
     Tensor mulPerChannel(Tensor x, Tensor v);
+
+    // ---- reductions and products of activations (CLIP's logits, BIQA's softmax and prompt mix) ----------
+
+    /** Softmax over the last dimension, in float32 with max subtraction. */
+    Tensor softmax(Tensor x);
+
+    /** x / ‖x‖₂ over the last dimension (the norm accumulated in float32 or wider). */
+    Tensor normalizeRows(Tensor x);
+
+    /** a [M, K] · b [K, N] → [M, N] for two activations (no weight layout). */
+    Tensor matmul(Tensor a, Tensor b);
+
+    /** The first index of the largest value along the last dimension: x [B, N] (int32 or float) → int32 [B]. */
+    Tensor argmax(Tensor x);
 
     // ---- fused forms (NAFNet's bias folding); the defaults compose the operations above ----------
 
@@ -161,11 +219,21 @@ public interface Ops extends AutoCloseable {
     /** [B, H·W, C] → [B, C, H, W]. */
     Tensor tokensToNchw(Tensor x, int h, int w);
 
-    /** Rows of {@code table} [V, C] for ids [B][N] → [B, N, C]; an id outside [0, V) throws. */
-    Tensor embedding(Tensor table, int[][] ids);
+    /**
+     * Rows of {@code table} [V, C] for int32 ids [B, N] → [B, N, C]. An id outside [0, V) throws where the backend
+     * can see it (on the host); device backends give a zero row.
+     */
+    Tensor embedding(Tensor table, Tensor ids);
 
-    /** One row per batch entry: x [B, N, C], rows[b] in [0, N) → [B, C]. */
-    Tensor gatherRows(Tensor x, int[] rows);
+    /** One row per batch entry: x [B, N, C], int32 rows [B] with rows[b] in [0, N) → [B, C] (range as for embedding). */
+    Tensor gatherRows(Tensor x, Tensor rows);
+
+    /**
+     * The CLIP image processor with do_resize=False: image [1, 3, H, W] in [-1, 1] → (x+1)·255/2, centre crop S×S of
+     * the full image (zero padding in pixel space where the image is smaller, as Hugging Face pads), ·1/255,
+     * (v − mean)/std per channel, all float32 → [1, 3, S, S].
+     */
+    Tensor clipPixelValues(Tensor image, int size, float[] mean, float[] std);
 
     // ---- diffusion helpers (small, but on the device they keep a sampling step free of host traffic) ----
 

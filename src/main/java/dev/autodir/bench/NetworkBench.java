@@ -1,27 +1,35 @@
 package dev.autodir.bench;
 
+import dev.autodir.backend.CompiledNetwork;
+import dev.autodir.backend.DataType;
 import dev.autodir.backend.Ops;
 import dev.autodir.backend.Tensor;
-import dev.autodir.backend.cuda.CudaOps;
-import dev.autodir.pipeline.UNetCall;
+import dev.autodir.backend.TensorSpec;
 import dev.autodir.model.AutoDIRModels;
-import dev.autodir.model.clip.CLIP;
+import dev.autodir.model.Networks;
 import dev.autodir.pipeline.BIQA;
 import dev.autodir.tensor.FloatTensor;
+import dev.autodir.tensor.IntTensor;
 import dev.autodir.text.CLIPTokenizer;
 
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.SplittableRandom;
 
 /**
- * One network evaluation at a benchmark size, with its inputs prepared once on the backend: the unit of work of
- * {@code autodir bench} and of the JMH benchmarks. {@link #run()} includes bringing the output to the host, which
- * also waits for a device backend to finish.
+ * One network evaluation at a benchmark size, as the pipeline runs it: the network compiled by the backend (a CUDA
+ * graph on cuda, a session on onnxruntime), with its inputs prepared once on the backend. The unit of work of
+ * {@code autodir bench} and of the JMH benchmarks. {@link #run()} includes bringing the first output to the host,
+ * which also waits for a device backend to finish.
  */
-public final class NetworkBench {
+public final class NetworkBench implements AutoCloseable {
 
     public enum Network {
-        UNET("unet"), VAE_ENCODE("vae-encode"), VAE_DECODE("vae-decode"), SCM("scm"), CLIP_VISION("clip-vision"), CLIP_TEXT("clip-text");
+        UNET("unet"), VAE_ENCODE("vae-encode"), VAE_DECODE("vae-decode"), SCM("scm"), CLIP_VISION("clip-vision"),
+        CLIP_TEXT("clip-text"), BIQA("biqa");
 
         private final String cliName;
 
@@ -31,106 +39,105 @@ public final class NetworkBench {
 
         public static Network parse(String s) {
             for (Network n : values()) if (n.cliName.equals(s.toLowerCase(Locale.ROOT))) return n;
-            throw new IllegalArgumentException("unknown network \"" + s + "\" (choose unet, vae-encode, vae-decode, scm, clip-vision, clip-text)");
+            throw new IllegalArgumentException("unknown network \"" + s + "\" (choose " + String.join(", ", Networks.NAMES) + ")");
         }
     }
 
-    private final AutoDIRModels models;
     private final Ops ops;
     private final Network network;
     private final int size;
-    private static final float[] T = {500.5f};
-    private Tensor a, c;
-    private int[][] ids, mask;
-    private final UNetCall unetCall;
+    private final dev.autodir.backend.Network definition;
+    private final CompiledNetwork compiled;
+    private final Map<String, Tensor> inputs = new LinkedHashMap<>();
+    private final List<Tensor> kept = new ArrayList<>();
 
-    /** @param size the image side in pixels (the UNet runs at size / VAE factor; CLIP vision uses its own size). */
+    /**
+     * @param size the image side in pixels (the UNet runs at size / VAE factor; CLIP uses its own sizes; clip-text
+     *             encodes the 8 BIQA prompts with their masks)
+     */
     public NetworkBench(AutoDIRModels models, Ops ops, Network network, int size, CLIPTokenizer tokenizer) {
-        this.models = models;
         this.ops = ops;
         this.network = network;
         this.size = size;
-        int m = models.sizeMultiple();
-        if (size < m || size % m != 0) {
-            throw new IllegalArgumentException("--size " + size + ": must be a positive multiple of " + m + " for these networks");
-        }
+        int tokens = models.config().clipText().maxPositions();
+        this.definition = network == Network.CLIP_TEXT
+                ? Networks.clipText(models, BIQA.CLASSES.size(), tokens)
+                : Networks.forExport(network.cliName(), models, size);
         SplittableRandom r = new SplittableRandom(1234);
-        int f = models.config().vae().downsampleFactor(), lat = size / f, e = models.config().vae().embedDim();
-        switch (network) {
-            case UNET -> {
-                a = input(random(r, 1, models.config().unet().inChannels(), lat, lat));
-                c = input(random(r, 1, 77, models.config().unet().contextDim()));
-            }
-            case VAE_ENCODE -> a = input(random(r, 1, 3, size, size));
-            case VAE_DECODE -> a = input(random(r, 1, e, lat, lat));
-            case SCM -> a = input(random(r, 1, models.config().nafnet().imgChannels(), size, size));
-            case CLIP_VISION -> {
-                int s = models.config().clipVision().imageSize();
-                a = input(random(r, 1, 3, s, s));
-            }
-            case CLIP_TEXT -> {
-                int k = BIQA.CLASSES.size();
-                ids = new int[k][];
-                mask = new int[k][];
-                BIQA biqa = new BIQA(models.clip(), tokenizer);
-                for (int i = 0; i < k; i++) {
-                    var t = tokenizer.encode(BIQA.prompt(BIQA.CLASSES.get(i)));
-                    ids[i] = biqa.fold(t.ids());
-                    mask[i] = t.attentionMask();
-                }
+        int[][] ids = null, mask = null;
+        if (network == Network.CLIP_TEXT || network == Network.BIQA) {
+            int k = BIQA.CLASSES.size();
+            ids = new int[k][];
+            mask = new int[k][];
+            for (int i = 0; i < k; i++) {
+                var t = tokenizer.encode(BIQA.prompt(BIQA.CLASSES.get(i)));
+                ids[i] = BIQA.foldIds(t.ids(), models.config().clipText().vocabSize(), tokenizer.vocabularySize(), tokenizer.bosId(), tokenizer.eosId());
+                mask[i] = t.attentionMask();
             }
         }
-        unetCall = network == Network.UNET ? UNetCall.forBackend(ops, models.unet(), System.err) : null;
-    }
-
-    /** An input that survives the end of each run's stage (a persistent device tensor on the cuda backend). */
-    private Tensor input(FloatTensor host) {
-        if (ops instanceof CudaOps cuda) {
-            Tensor t = cuda.persistent(cuda.precision(), host.shape());
-            cuda.uploadInto(t, host);
-            return t;
+        for (TensorSpec s : definition.inputs()) {
+            Tensor t;
+            if (s.type() == DataType.INT32) {
+                t = ops.upload(IntTensor.of(s.name().equals("input_ids") ? ids : mask));
+            } else if (s.name().equals("timesteps")) {
+                t = ops.uploadFloat32(new FloatTensor(new float[] {500.5f}, 1));
+            } else if (s.name().equals("scm_weight")) {
+                t = ops.uploadFloat32(new FloatTensor(new float[] {1f}, 1));
+            } else if (s.name().equals("class_bias")) {
+                t = ops.uploadFloat32(FloatTensor.zeros(s.shape()));
+            } else {
+                t = ops.upload(random(r, s.shape()));
+            }
+            Tensor k = ops.keep(t);            // survives the end of each run's stage
+            kept.add(k);
+            inputs.put(s.name(), k);
         }
-        return ops.upload(host);
+        ops.endStage();
+        this.compiled = ops.compile(definition);
     }
 
     public Network network() { return network; }
 
     public int size() { return size; }
 
-    /** One evaluation; returns the output on the host. */
-    public FloatTensor run() { return run(ops); }
+    /** How the backend runs the network ("cuda (CUDA graph)", "cpu (eager)", ...). */
+    public String describe() { return compiled.describe(); }
+
+    /** One evaluation; returns the first output on the host. */
+    public FloatTensor run() {
+        try {
+            return ops.download(compiled.run(inputs).values().iterator().next());
+        } finally {
+            ops.endStage();
+        }
+    }
 
     /** Time per operation kind of one evaluation (each op synchronised; see {@link OpProfiler}). */
     public String profile() {
         OpProfiler p = new OpProfiler(ops);
-        run(p);
+        runEagerly(p);
         return p.report();
     }
 
     /** The matrix FLOPs of one evaluation (counted once through {@link FlopCounter}). */
     public double countFlops() {
         FlopCounter counter = new FlopCounter(ops);
-        run(counter);
+        runEagerly(counter);
         return counter.flops();
     }
 
-    private FloatTensor run(Ops o) {
+    private void runEagerly(Ops o) {
         try {
-            Tensor out = switch (network) {
-                case UNET -> o == ops ? unetCall.eps(o, a, T, c) : models.unet().forward(o, a, T, c);
-                case VAE_ENCODE -> models.vae().encode(o, a).moments();
-                case VAE_DECODE -> models.vae().decodeFirstStage(o, a, models.config().schedule().scaleFactor());
-                case SCM -> models.nafnet().forward(o, a, 1f);
-                case CLIP_VISION -> {
-                    CLIP.VisionOutput v = models.clip().encodeImage(o, a);
-                    yield models.clip().projectImage(o, v.pooled());
-                }
-                case CLIP_TEXT -> models.clip().encodeText(o, ids, mask).lastHiddenState();
-            };
-            return o.download(out);
+            definition.forward(o, inputs);
         } finally {
             o.endStage();
         }
+    }
+
+    @Override public void close() {
+        compiled.close();
+        for (Tensor t : kept) t.close();
+        kept.clear();
     }
 
     private static FloatTensor random(SplittableRandom r, int... shape) {

@@ -1,23 +1,26 @@
 package dev.autodir.golden;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.autodir.backend.Network;
 import dev.autodir.backend.Ops;
 import dev.autodir.backend.Tensor;
 import dev.autodir.io.WeightStore;
 import dev.autodir.model.AutoDIRModels;
-import dev.autodir.model.clip.CLIP;
-import dev.autodir.model.vae.VAE;
+import dev.autodir.model.Networks;
 import dev.autodir.pipeline.BIQA;
 import dev.autodir.pipeline.CFGDenoiser;
 import dev.autodir.pipeline.ColorCorrection;
 import dev.autodir.pipeline.EulerAncestralSampler;
 import dev.autodir.pipeline.Images;
 import dev.autodir.pipeline.KDiffusionSchedule;
+import dev.autodir.pipeline.NetworkCache;
 import dev.autodir.pipeline.NoiseSource;
 import dev.autodir.pipeline.RestoreOptions;
 import dev.autodir.pipeline.Restorer;
 import dev.autodir.pipeline.StageBackends;
+import dev.autodir.pipeline.UNetEvaluator;
 import dev.autodir.tensor.FloatTensor;
+import dev.autodir.tensor.IntTensor;
 import dev.autodir.text.CLIPTokenizer;
 
 import java.util.ArrayList;
@@ -27,12 +30,15 @@ import java.util.Map;
 
 /**
  * The engine's side of each golden case: reads the case's inputs, runs the engine, and returns the outputs under
- * the manifest's names (float tensors as {@link FloatTensor}, integer and uint8 tensors as {@code long[]}).
+ * the manifest's names (float tensors as {@link FloatTensor}, integer and uint8 tensors as {@code long[]}). Every
+ * network case runs the network compiled by the stage's backend ({@link Networks}), as the pipeline does, so a
+ * runtime backend (ONNX Runtime) is checked on the graphs it really runs.
  */
-public final class GoldenCases implements GoldenCheck.Runner {
+public final class GoldenCases implements GoldenCheck.Runner, AutoCloseable {
     private final AutoDIRModels models;
     private final StageBackends ops;
     private final CLIPTokenizer tokenizer;
+    private final NetworkCache networks = new NetworkCache();
 
     public GoldenCases(AutoDIRModels models, StageBackends ops, CLIPTokenizer tokenizer) {
         this.models = models;
@@ -74,86 +80,112 @@ public final class GoldenCases implements GoldenCheck.Runner {
     }
 
     @Override public double logitScale() {
+        Ops o = ops.clip();
         try {
-            return models.clip().logitScale(ops.clip());
+            return o.download(models.clip().logitScale(o)).data()[0];
         } finally {
-            ops.clip().endStage();
+            o.endStage();
         }
+    }
+
+    /** A host input uploaded in float32 whatever the backend's storage precision (timesteps). */
+    private record Exact(FloatTensor t) { }
+
+    /**
+     * Runs {@code network} compiled on {@code o}; inputs by name are host tensors, uploaded ({@link IntTensor}s as
+     * int32, {@link FloatTensor}s in the backend's precision, {@link Exact} in float32).
+     */
+    private Map<String, Tensor> run(Ops o, Network network, Object... nameValue) {
+        Map<String, Tensor> in = new LinkedHashMap<>();
+        for (int i = 0; i < nameValue.length; i += 2) {
+            Object v = nameValue[i + 1];
+            Tensor t = v instanceof IntTensor it ? o.upload(it) : v instanceof Exact e ? o.uploadFloat32(e.t()) : o.upload((FloatTensor) v);
+            in.put((String) nameValue[i], t);
+        }
+        return networks.get(o, network).run(in);
     }
 
     private void unet(WeightStore in, Map<String, Object> out) {
         Ops o = ops.unet();
-        Tensor eps = models.unet().forward(o, o.upload(in.readFloat("input_x")), in.readFloat("input_timesteps").data(),
-                o.upload(in.readFloat("input_context")));
-        out.put("output_eps", o.download(eps));
+        FloatTensor x = in.readFloat("input_x"), ctx = in.readFloat("input_context");
+        Map<String, Tensor> r = run(o, Networks.unet(models, x.dim(0), x.dim(2), x.dim(3), ctx.dim(1)),
+                "x", x, "timesteps", new Exact(in.readFloat("input_timesteps")), "context", ctx);
+        out.put("output_eps", o.download(r.get("eps")));
     }
 
     private void applyModel(WeightStore in, Map<String, Object> out) {
         Ops o = ops.unet();
-        Tensor eps = models.unet().applyModel(o, o.upload(in.readFloat("input_x_noisy")), o.uploadFloat32(in.readFloat("input_t")),
-                o.upload(in.readFloat("input_c_concat")), o.upload(in.readFloat("input_c_crossattn")));
-        out.put("output_eps", o.download(eps));
+        FloatTensor ctx = in.readFloat("input_c_crossattn");
+        Tensor x = o.concat(List.of(o.upload(in.readFloat("input_x_noisy")), o.upload(in.readFloat("input_c_concat"))), 1);
+        int[] xs = x.shape();
+        Map<String, Tensor> r = networks.get(o, Networks.unet(models, xs[0], xs[2], xs[3], ctx.dim(1)))
+                .run(Map.of("x", x, "timesteps", o.uploadFloat32(in.readFloat("input_t")), "context", o.upload(ctx)));
+        out.put("output_eps", o.download(r.get("eps")));
     }
 
     private void vaeEncode(WeightStore in, Map<String, Object> out) {
         Ops o = ops.vae();
-        VAE.Posterior p = models.vae().encode(o, o.upload(in.readFloat("input_image")));
-        out.put("output_moments", o.download(p.moments()));
-        out.put("output_mean", o.download(p.mean()));
-        out.put("output_logvar_clamped", o.download(p.logvarClamped()));
+        FloatTensor image = in.readFloat("input_image");
+        Map<String, Tensor> r = run(o, Networks.vaeEncode(models, image.dim(0), image.dim(2), image.dim(3)), "image", image);
+        out.put("output_moments", o.download(r.get("moments")));
+        out.put("output_mean", o.download(r.get("mean")));
+        out.put("output_logvar_clamped", o.download(r.get("logvar")));
     }
 
     private void vaeDecode(WeightStore in, Map<String, Object> out) {
         Ops o = ops.vae();
-        Tensor x = models.vae().decodeFirstStage(o, o.upload(in.readFloat("input_z")), models.config().schedule().scaleFactor());
-        out.put("output_image", o.download(x));
+        FloatTensor z = in.readFloat("input_z");
+        out.put("output_image", o.download(run(o, Networks.vaeDecode(models, z.dim(0), z.dim(2), z.dim(3)), "z", z).get("image")));
     }
 
     private void nafnet(WeightStore in, Map<String, Object> out) {
         Ops o = ops.scm();
-        out.put("output", o.download(models.nafnet().forward(o, o.upload(in.readFloat("input")), 1f)));
+        FloatTensor x = in.readFloat("input");
+        out.put("output", o.download(run(o, Networks.scm(models, x.dim(0), x.dim(2), x.dim(3)), "input", x,
+                "scm_weight", new Exact(new FloatTensor(new float[] {1f}, 1))).get("output")));
     }
 
     private void clipText(WeightStore in, Map<String, Object> out) {
         Ops o = ops.clip();
-        CLIP clip = models.clip();
-        int[][] ids = ints(in, "input_ids"), mask = ints(in, "input_attention_mask");
-        CLIP.TextOutput masked = clip.encodeText(o, ids, mask);
-        out.put("output_last_hidden_state_masked", o.download(masked.lastHiddenState()));
-        out.put("output_pooled_masked", o.download(masked.pooled()));
-        out.put("output_text_embeds_masked", o.download(clip.projectText(o, masked.pooled())));
-        out.put("output_last_hidden_state_nomask", o.download(clip.encodeText(o, ids, null).lastHiddenState()));
+        IntTensor ids = ints(in, "input_ids"), mask = ints(in, "input_attention_mask");
+        Network text = Networks.clipText(models, ids.dim(0), ids.dim(1));
+        Map<String, Tensor> masked = run(o, text, "input_ids", ids, "attention_mask", mask);
+        out.put("output_last_hidden_state_masked", o.download(masked.get("last_hidden_state")));
+        out.put("output_pooled_masked", o.download(masked.get("pooled")));
+        out.put("output_text_embeds_masked", o.download(masked.get("text_embeds")));
+        out.put("output_last_hidden_state_nomask", o.download(run(o, text, "input_ids", ids, "attention_mask", ones(ids)).get("last_hidden_state")));
     }
 
     private void clipVision(WeightStore in, Map<String, Object> out) {
         Ops o = ops.clip();
-        CLIP.VisionOutput v = models.clip().encodeImage(o, o.upload(in.readFloat("input_pixel_values")));
-        out.put("output_last_hidden_state", o.download(v.lastHiddenState()));
-        out.put("output_pooled", o.download(v.pooled()));
-        out.put("output_image_embeds", o.download(models.clip().projectImage(o, v.pooled())));
+        FloatTensor pixels = in.readFloat("input_pixel_values");
+        Map<String, Tensor> v = run(o, Networks.clipVision(models, pixels.dim(0)), "pixel_values", pixels);
+        out.put("output_last_hidden_state", o.download(v.get("last_hidden_state")));
+        out.put("output_pooled", o.download(v.get("pooled")));
+        out.put("output_image_embeds", o.download(v.get("image_embeds")));
     }
 
     private void clipModel(WeightStore in, Map<String, Object> out) {
         Ops o = ops.clip();
-        CLIP clip = models.clip();
-        CLIP.TextOutput t = clip.encodeText(o, ints(in, "input_ids"), ints(in, "input_attention_mask"));
-        FloatTensor textEmbeds = o.download(clip.projectText(o, t.pooled()));
-        CLIP.VisionOutput v = clip.encodeImage(o, o.upload(in.readFloat("input_pixel_values")));
-        FloatTensor imageEmbeds = o.download(clip.projectImage(o, v.pooled()));
-        FloatTensor perText = CLIP.logitsPerText(textEmbeds, imageEmbeds, clip.logitScale(o));
-        out.put("output_logits_per_text", perText);
-        out.put("output_logits_per_image", transpose(perText));
-        out.put("output_text_embeds_normalized", CLIP.l2Normalize(textEmbeds));
-        out.put("output_image_embeds_normalized", CLIP.l2Normalize(imageEmbeds));
+        IntTensor ids = ints(in, "input_ids");
+        FloatTensor pixels = in.readFloat("input_pixel_values");
+        Map<String, Tensor> r = run(o, Networks.clipModel(models, ids.dim(0), ids.dim(1), pixels.dim(0)), "input_ids", ids,
+                "attention_mask", ints(in, "input_attention_mask"), "pixel_values", pixels);
+        out.put("output_logits_per_text", o.download(r.get("logits_per_text")));
+        out.put("output_logits_per_image", o.download(r.get("logits_per_image")));
+        out.put("output_text_embeds_normalized", o.download(r.get("text_embeds_normalized")));
+        out.put("output_image_embeds_normalized", o.download(r.get("image_embeds_normalized")));
     }
 
     private void clipNullPrompt(WeightStore in, Map<String, Object> out) {
         Ops o = ops.clip();
-        out.put("output_last_hidden_state", o.download(models.clip().encodeText(o, ints(in, "input_ids"), null).lastHiddenState()));
+        IntTensor ids = ints(in, "input_ids");
+        out.put("output_last_hidden_state", o.download(run(o, Networks.clipText(models, ids.dim(0), ids.dim(1)),
+                "input_ids", ids, "attention_mask", ones(ids)).get("last_hidden_state")));
     }
 
     private void clipAssessment(WeightStore in, Map<String, Object> out) {
-        BIQA biqa = new BIQA(models.clip(), tokenizer);
+        BIQA biqa = new BIQA(models, tokenizer, networks);
         BIQA.Result r = biqa.assess(ops.clip(), in.readFloat("input_image"), BIQA.CLASSES);
         out.put("output_pixel_values", r.pixelValues());
         out.put("output_token_ids", flat(r.tokenIds()));
@@ -172,7 +204,7 @@ public final class GoldenCases implements GoldenCheck.Runner {
         float[] sigmas = schedule.getSigmas(steps);
         RecordedNoise noise = new RecordedNoise(in.readFloat("input_noise_init"), in.readFloat("input_noise_steps"));
         // the fixture ran all three branches; so does this check, and the one-branch shortcut is tested separately
-        CFGDenoiser d = new CFGDenoiser(models.unet(), schedule, o.upload(in.readFloat("input_c_concat")),
+        CFGDenoiser d = new CFGDenoiser(new UNetEvaluator(models, o, networks), schedule, o.upload(in.readFloat("input_c_concat")),
                 o.upload(in.readFloat("input_c_crossattn")), o.upload(in.readFloat("input_uncond_crossattn")), sText, sImg, true);
         out.put("output_step0_branches", o.download(d.branches(o, o.uploadFloat32(scaled(noise.initial(), sigmas[0])), sigmas[0])));
         Recorder rec = new Recorder();
@@ -332,16 +364,22 @@ public final class GoldenCases implements GoldenCheck.Runner {
         return new FloatTensor(d, c, r);
     }
 
-    private static int[][] ints(WeightStore in, String key) {
+    private static IntTensor ints(WeightStore in, String key) {
         long[] v = in.readLong(key);
-        int[] shape = in.info(key).shape();
-        int rows = shape[0], cols = v.length / rows;
-        int[][] out = new int[rows][cols];
-        for (int i = 0; i < rows; i++) {
-            for (int j = 0; j < cols; j++) out[i][j] = Math.toIntExact(v[i * cols + j]);
-        }
-        return out;
+        int[] d = new int[v.length];
+        for (int i = 0; i < v.length; i++) d[i] = Math.toIntExact(v[i]);
+        return new IntTensor(d, in.info(key).shape());
     }
+
+    /** A mask of ones: the same as no padding mask. */
+    private static IntTensor ones(IntTensor like) {
+        IntTensor t = IntTensor.zeros(like.shape());
+        java.util.Arrays.fill(t.data(), 1);
+        return t;
+    }
+
+    /** Frees the networks compiled for the cases. */
+    @Override public void close() { networks.close(); }
 
     private static long[] flat(int[][] a) {
         int n = 0;

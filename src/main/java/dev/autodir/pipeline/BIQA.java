@@ -2,40 +2,62 @@ package dev.autodir.pipeline;
 
 import dev.autodir.backend.Ops;
 import dev.autodir.backend.Tensor;
-import dev.autodir.model.clip.CLIP;
+import dev.autodir.model.AutoDIRModels;
+import dev.autodir.model.Networks;
+import dev.autodir.model.clip.CLIPImageProcessor;
 import dev.autodir.tensor.FloatTensor;
+import dev.autodir.tensor.IntTensor;
 import dev.autodir.text.CLIPTokenizer;
 import dev.autodir.text.TokenizedText;
 
-import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
+import java.util.Map;
 
 /**
  * Blind image quality assessment ({@code CLIPEmbedder.forward} + {@code eval_w_SCM.predict_logit}): CLIP scores
  * the image against "A photo needs {class} artifact reduction" for each remaining class; the conditioning is the
  * softmax-weighted sum of the prompts' text hidden states (encoded with the attention mask), and the dominant
  * class is the argmax of the probabilities.
+ *
+ * <p>All of it runs as one compiled network ({@link Networks#biqa}) on the CLIP stage's backend, so assessment →
+ * conditioning stays on that backend. The network always scores the eight official prompts; a class already removed
+ * gets a bias of −∞ before the softmax, hence probability exactly 0 and no share of the mixture, which is the official
+ * computation over the remaining prompts.
  */
 public final class BIQA {
     /** The degradation classes in the official order. */
     public static final List<String> CLASSES = List.of(
             "noise", "blur", "rain", "underexposure", "haze", "low resolution", "raindrop", "no");
-    /** OpenAI CLIP's image normalisation. */
-    static final float[] MEAN = {0.48145466f, 0.4578275f, 0.40821073f};
-    static final float[] STD = {0.26862954f, 0.26130258f, 0.27577711f};
 
-    private final CLIP clip;
+    private final AutoDIRModels models;
     private final CLIPTokenizer tokenizer;
+    private final NetworkCache cache;
+    private final IntTensor promptIds, promptMask;      // [8, T]: every class's prompt
+    private final IntTensor ones;                       // [1, T]: the mask of an unmasked prompt
 
-    public BIQA(CLIP clip, CLIPTokenizer tokenizer) {
-        this.clip = clip;
+    public BIQA(AutoDIRModels models, CLIPTokenizer tokenizer, NetworkCache cache) {
+        this.models = models;
         this.tokenizer = tokenizer;
+        this.cache = cache;
+        int k = CLASSES.size();
+        int[][] ids = new int[k][], mask = new int[k][];
+        for (int i = 0; i < k; i++) {
+            TokenizedText t = tokenizer.encode(prompt(CLASSES.get(i)));
+            ids[i] = fold(t.ids());
+            mask[i] = t.attentionMask();
+        }
+        this.promptIds = IntTensor.of(ids);
+        this.promptMask = IntTensor.of(mask);
+        int[] one = new int[promptIds.dim(1)];
+        Arrays.fill(one, 1);
+        this.ones = new IntTensor(one, 1, one.length);
     }
 
     public static String prompt(String cls) { return "A photo needs " + cls + " artifact reduction"; }
 
     /**
-     * What the assessment found.
+     * What the assessment found, on the host.
      *
      * @param classes     the classes scored, in order
      * @param tokenIds    [K][T] the prompts' ids as the model sees them (folded for a reduced vocabulary)
@@ -52,45 +74,61 @@ public final class BIQA {
         public float probability(int k) { return probs.data()[k]; }
     }
 
-    /** Assesses image [1, 3, H, W] in [-1, 1] against {@code classes}. */
+    /** An assessment with its conditioning still on the backend that computed it. */
+    public record Assessment(Result result, Tensor conditioning) { }
+
+    /** Assesses a host image [1, 3, H, W] in [-1, 1] against {@code classes}. */
     public Result assess(Ops ops, FloatTensor image, List<String> classes) {
-        if (classes.isEmpty()) throw new IllegalArgumentException("BIQA needs at least one class");
-        int k = classes.size();
-        List<String> prompts = new ArrayList<>();
-        for (String c : classes) prompts.add(prompt(c));
-        int[][] ids = new int[k][], mask = new int[k][];
-        for (int i = 0; i < k; i++) {
-            TokenizedText t = tokenizer.encode(prompts.get(i));
-            ids[i] = fold(t.ids());
-            mask[i] = t.attentionMask();
-        }
-        FloatTensor pixels = preprocess(image, clip.visionConfig().imageSize());
-        CLIP.TextOutput text = clip.encodeText(ops, ids, mask);                          // hidden [K, T, D]
-        FloatTensor textEmbeds = ops.download(clip.projectText(ops, text.pooled()));    // [K, J]
-        CLIP.VisionOutput vis = clip.encodeImage(ops, ops.upload(pixels));
-        FloatTensor imageEmbeds = ops.download(clip.projectImage(ops, vis.pooled()));   // [1, J]
-        FloatTensor perText = CLIP.logitsPerText(textEmbeds, imageEmbeds, clip.logitScale(ops)); // [K, 1]
-        FloatTensor logits = new FloatTensor(perText.data().clone(), 1, k);             // .t() → [1, K]
-        FloatTensor probs = softmax(logits);
-        FloatTensor hidden = ops.download(text.lastHiddenState());                      // [K, T, D]
-        int td = hidden.numel() / k;
-        float[] mix = new float[td];
-        for (int j = 0; j < td; j++) {                                                   // torch.mm(probs, H.reshape(K, -1))
-            float acc = 0;
-            for (int i = 0; i < k; i++) acc += probs.data()[i] * hidden.data()[i * td + j];
-            mix[j] = acc;
-        }
-        int main = 0;
-        for (int i = 1; i < k; i++) if (probs.data()[i] > probs.data()[main]) main = i;
-        return new Result(List.copyOf(classes), ids, pixels, logits, probs,
-                new FloatTensor(mix, 1, hidden.dim(1), hidden.dim(2)), main);
+        return assess(ops, ops.upload(image), classes).result();
     }
 
-    /** The text tower's last hidden state of one prompt encoded without an attention mask (null and user prompts). */
+    /**
+     * Assesses image [1, 3, H, W] in [-1, 1] (a tensor of {@code ops}) against {@code classes}, a subset of
+     * {@link #CLASSES} in any order. The conditioning tensor is an output of the compiled network: valid until its
+     * next run (on an eager backend, until {@code endStage()}).
+     */
+    public Assessment assess(Ops ops, Tensor image, List<String> classes) {
+        if (classes.isEmpty()) throw new IllegalArgumentException("BIQA needs at least one class");
+        int k = CLASSES.size();
+        int[] index = new int[classes.size()];
+        float[] bias = new float[k];
+        Arrays.fill(bias, Float.NEGATIVE_INFINITY);
+        for (int i = 0; i < index.length; i++) {
+            index[i] = CLASSES.indexOf(classes.get(i));
+            if (index[i] < 0) throw new IllegalArgumentException("BIQA: \"" + classes.get(i) + "\" is not one of " + CLASSES);
+            if (bias[index[i]] == 0f) throw new IllegalArgumentException("BIQA: class \"" + classes.get(i) + "\" is given twice");
+            bias[index[i]] = 0f;
+        }
+        int size = models.config().clipVision().imageSize();
+        Tensor pixels = ops.clipPixelValues(image, size, CLIPImageProcessor.MEAN, CLIPImageProcessor.STD);
+        Map<String, Tensor> out = cache.get(ops, Networks.biqa(models, k, promptIds.dim(1))).run(Map.of(
+                "input_ids", ops.upload(promptIds), "attention_mask", ops.upload(promptMask), "pixel_values", pixels,
+                "class_bias", ops.uploadFloat32(new FloatTensor(bias, 1, k))));
+        float[] logitsAll = ops.download(out.get("logits_per_image")).data(), probsAll = ops.download(out.get("probs")).data();
+        float[] logits = new float[index.length], probs = new float[index.length];
+        int[][] ids = new int[index.length][];
+        int main = 0;
+        for (int i = 0; i < index.length; i++) {
+            logits[i] = logitsAll[index[i]];
+            probs[i] = probsAll[index[i]];
+            ids[i] = promptIds.row(index[i]);
+            if (probs[i] > probs[main]) main = i;                                // torch.argmax: the first maximum
+        }
+        Tensor cond = out.get("c_crossattn");
+        Result r = new Result(List.copyOf(classes), ids, ops.download(pixels), new FloatTensor(logits, 1, index.length),
+                new FloatTensor(probs, 1, index.length), ops.download(cond), main);
+        return new Assessment(r, cond);
+    }
+
+    /**
+     * The text tower's last hidden state [1, T, D] of one prompt encoded without an attention mask (null and user
+     * prompts), as a host copy.
+     */
     public FloatTensor encodePrompt(Ops ops, String prompt) {
-        TokenizedText t = tokenizer.encode(prompt);
-        int[][] ids = {fold(t.ids())};
-        return ops.download(clip.encodeText(ops, ids, null).lastHiddenState());
+        IntTensor ids = new IntTensor(fold(tokenizer.encode(prompt).ids()), 1, ones.dim(1));
+        Map<String, Tensor> out = cache.get(ops, Networks.clipText(models, 1, ones.dim(1)))
+                .run(Map.of("input_ids", ops.upload(ids), "attention_mask", ops.upload(ones)));
+        return ops.download(out.get("last_hidden_state"));
     }
 
     /** The ids a prompt gives the model (folded when the model's vocabulary is smaller than CLIP's). */
@@ -100,7 +138,7 @@ public final class BIQA {
 
     /** {@link #foldIds} for this model's text vocabulary and this tokenizer. */
     public int[] fold(int[] ids) {
-        return foldIds(ids, clip.textConfig().vocabSize(), tokenizer.vocabularySize(), tokenizer.bosId(), tokenizer.eosId());
+        return foldIds(ids, models.config().clipText().vocabSize(), tokenizer.vocabularySize(), tokenizer.bosId(), tokenizer.eosId());
     }
 
     /**
@@ -119,45 +157,8 @@ public final class BIQA {
         return out;
     }
 
-    /**
-     * The CLIP image processor as AutoDIR calls it (do_resize=False): (x+1)·255/2, centre crop S×S of the full image
-     * (zero padding where the image is smaller, as Hugging Face pads), ·1/255, (v − mean)/std; all float32.
-     */
+    /** The CLIP image processor on the host ({@link CLIPImageProcessor#pixelValues} with OpenAI's mean and std). */
     public static FloatTensor preprocess(FloatTensor image, int size) {
-        if (image.rank() != 4 || image.dim(0) != 1 || image.dim(1) != 3) {
-            throw new IllegalArgumentException("BIQA expects one RGB image [1, 3, H, W], got " + image);
-        }
-        int h = image.dim(2), w = image.dim(3);
-        // HF center_crop: offset (n - size) // 2 where the image is large enough; a smaller side is first zero-padded
-        // to size with the image at (size - n) // 2, so its offset is minus that.
-        int top = h >= size ? (h - size) / 2 : -((size - h) / 2);
-        int left = w >= size ? (w - size) / 2 : -((size - w) / 2);
-        float[] out = new float[3 * size * size];
-        float rescale = (float) (1.0 / 255.0);
-        float[] src = image.data();
-        for (int c = 0; c < 3; c++) {
-            for (int y = 0; y < size; y++) {
-                int sy = y + top;
-                for (int x = 0; x < size; x++) {
-                    int sx = x + left;
-                    float v = 0f;                                   // the padding value of HF's crop
-                    if (sy >= 0 && sy < h && sx >= 0 && sx < w) v = (src[(c * h + sy) * w + sx] + 1f) * 255f / 2f;
-                    v = v * rescale;
-                    out[(c * size + y) * size + x] = (v - MEAN[c]) / STD[c];
-                }
-            }
-        }
-        return new FloatTensor(out, 1, 3, size, size);
-    }
-
-    /** Softmax over the last dimension of [1, K], in float32 with max subtraction. */
-    static FloatTensor softmax(FloatTensor logits) {
-        float[] l = logits.data(), p = new float[l.length];
-        float max = Float.NEGATIVE_INFINITY;
-        for (float v : l) max = Math.max(max, v);
-        float sum = 0;
-        for (int i = 0; i < l.length; i++) { p[i] = (float) Math.exp(l[i] - max); sum += p[i]; }
-        for (int i = 0; i < l.length; i++) p[i] /= sum;
-        return new FloatTensor(p, logits.shape());
+        return CLIPImageProcessor.pixelValues(image, size, CLIPImageProcessor.MEAN, CLIPImageProcessor.STD);
     }
 }

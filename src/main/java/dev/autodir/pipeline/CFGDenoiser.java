@@ -2,7 +2,6 @@ package dev.autodir.pipeline;
 
 import dev.autodir.backend.Ops;
 import dev.autodir.backend.Tensor;
-import dev.autodir.model.unet.UNet;
 import dev.autodir.tensor.FloatTensor;
 
 import java.util.List;
@@ -14,28 +13,23 @@ import java.util.List;
  * uncond + sText·(cond − img) + sImg·(img − uncond). With sText = sImg = 1 the combination is cond
  * (up to float rounding), so only the conditional branch is evaluated: one UNet call per step instead of three.
  */
-public final class CFGDenoiser implements Denoiser, AutoCloseable {
+public final class CFGDenoiser implements Denoiser {
     private final KDiffusionSchedule schedule;
     private final Tensor cConcat, cond, uncond;
     private final float sText, sImg;
     private final boolean threeBranches;
-    private final UNetCall call;
+    private final UNetEvaluator unet;
     private Tensor zeros;
 
     /**
+     * @param unet    the compiled UNet on the backend every tensor here lives on
      * @param cConcat [1, E, h, w] the VAE posterior mean of the input
      * @param cond    [1, T, D] the conditioning (BIQA mixture or a user prompt)
      * @param uncond  [1, T, D] the null-prompt context (may be null when both scales are 1)
      */
-    public CFGDenoiser(UNet unet, KDiffusionSchedule schedule, Tensor cConcat, Tensor cond, Tensor uncond,
+    public CFGDenoiser(UNetEvaluator unet, KDiffusionSchedule schedule, Tensor cConcat, Tensor cond, Tensor uncond,
                        float sText, float sImg, boolean forceThreeBranches) {
-        this(unet, schedule, cConcat, cond, uncond, sText, sImg, forceThreeBranches, UNetCall.direct(unet));
-    }
-
-    /** As above, evaluating the UNet through {@code call} (e.g. a captured CUDA graph). */
-    public CFGDenoiser(UNet unet, KDiffusionSchedule schedule, Tensor cConcat, Tensor cond, Tensor uncond,
-                       float sText, float sImg, boolean forceThreeBranches, UNetCall call) {
-        this.call = call;
+        this.unet = unet;
         this.schedule = schedule;
         this.cConcat = cConcat;
         this.cond = cond;
@@ -67,15 +61,10 @@ public final class CFGDenoiser implements Denoiser, AutoCloseable {
                 sText, sImg);
     }
 
-    @Override public void close() { call.close(); }
-
     private Tensor branch(Ops ops, Tensor z, float sigma, Tensor concat, Tensor ctx, int batch) {
         float cIn = 1f / (float) Math.sqrt(sigma * sigma + 1f);                   // 1 / (σ² + σ_data²) ** 0.5
-        float t = schedule.sigmaToT(sigma);
-        float[] ts = new float[batch];
-        java.util.Arrays.fill(ts, t);
         Tensor x = ops.concat(List.of(ops.scale(z, cIn), concat), 1);              // apply_model: cat([z·c_in, c_concat])
-        Tensor eps = call.eps(ops, x, ts, ctx);
+        Tensor eps = unet.eps(x, schedule.sigmaToT(sigma), ctx);
         return ops.add(z, ops.scale(eps, -sigma));                                 // input + eps · c_out, c_out = −σ
     }
 }

@@ -1,6 +1,7 @@
 package dev.autodir.pipeline;
 
 import dev.autodir.image.Quantization;
+import dev.autodir.image.RgbImageReader;
 import dev.autodir.tensor.FloatTensor;
 
 /**
@@ -34,6 +35,7 @@ public final class NeedResize {
             throw new IllegalArgumentException("need-resize: resolution must be in " + MIN_SIDE + ".." + MAX_SIDE + ", got " + resolution);
         }
         int h = image.dim(2), w = image.dim(3);
+        checkCover(w, h, resolution);
         int[] levels = toLevels(image.data());
         if (w < resolution || h < resolution) {
             int[] size = coverSize(w, h, resolution);
@@ -51,6 +53,22 @@ public final class NeedResize {
             }
         }
         return new FloatTensor(out, 1, 3, resolution, resolution);
+    }
+
+    /**
+     * Refuses an image whose intermediate cover image (the official W' × H', before the square is cut) would be over the
+     * image limits ({@link RgbImageReader.ReadOptions#DEFAULT}: 100 megapixels, 16384 per side): a very thin image
+     * scaled so that its short side reaches R. Cheap: callers check before decoding.
+     */
+    public static void checkCover(int w, int h, int resolution) {
+        if (w >= resolution && h >= resolution) return;
+        int[] size = coverSize(w, h, resolution);
+        RgbImageReader.ReadOptions limits = RgbImageReader.ReadOptions.DEFAULT;
+        if ((long) size[0] * size[1] > limits.maxPixels() || size[0] > limits.maxSide() || size[1] > limits.maxSide()) {
+            throw new IllegalArgumentException("need-resize: a " + w + "x" + h + " image would be scaled to " + size[0] + "x" + size[1]
+                    + " to cover " + resolution + " before the square is cut, over the image limits (" + limits.maxPixels() / 1_000_000
+                    + " megapixels, " + limits.maxSide() + " pixels per side)");
+        }
     }
 
     /** The official W', H' for an image w×h with a side below R (Python's float arithmetic, which Java's doubles repeat). */

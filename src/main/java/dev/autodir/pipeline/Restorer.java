@@ -3,6 +3,7 @@ package dev.autodir.pipeline;
 import dev.autodir.backend.Ops;
 import dev.autodir.backend.Tensor;
 import dev.autodir.model.AutoDIRModels;
+import dev.autodir.model.Networks;
 import dev.autodir.tensor.FloatTensor;
 import dev.autodir.text.CLIPTokenizer;
 
@@ -27,6 +28,8 @@ public final class Restorer implements AutoCloseable {
     /** Hooks for progress and for recording intermediates (all optional). */
     public interface Observer {
         default void onPassStart(int pass, int maxPasses) { }
+        /** A stage of the pass begins (the previous stage has ended). */
+        default void onStageStart(int pass, Stage stage) { }
         default void onAssessment(int pass, BIQA.Result assessment) { }
         default void onConditioning(int pass, FloatTensor cConcat, FloatTensor cCrossattn, float[] sigmas) { }
         /** z is x before the step; both live on the UNet backend. */
@@ -34,8 +37,12 @@ public final class Restorer implements AutoCloseable {
         default void onPassEnd(int pass, PassResult result) { }
     }
 
-    /** Wall time per stage of one pass, in milliseconds. */
-    public record StageTimes(double assessMs, double encodeMs, double sampleMs, double decodeMs, double scmMs) {
+    /** Wall time per stage of one pass, in milliseconds, and of each sampling step ({@link StepClock}). */
+    public record StageTimes(double assessMs, double encodeMs, double sampleMs, double decodeMs, double scmMs, double[] stepMs) {
+        public StageTimes { stepMs = stepMs.clone(); }
+
+        @Override public double[] stepMs() { return stepMs.clone(); }
+
         public double totalMs() { return assessMs + encodeMs + sampleMs + decodeMs + scmMs; }
 
         public Map<String, Double> asMap() {
@@ -71,15 +78,15 @@ public final class Restorer implements AutoCloseable {
 
     private final AutoDIRModels models;
     private final StageBackends backends;
+    private final NetworkCache networks = new NetworkCache();
     private final BIQA biqa;
     private final KDiffusionSchedule schedule;
     private FloatTensor nullContext;
-    private UNetCall unetCall;
 
     public Restorer(AutoDIRModels models, StageBackends backends, CLIPTokenizer tokenizer) {
         this.models = models;
         this.backends = backends;
-        this.biqa = new BIQA(models.clip(), tokenizer);
+        this.biqa = new BIQA(models, tokenizer, networks);
         this.schedule = new KDiffusionSchedule(models.config().schedule());
     }
 
@@ -99,7 +106,7 @@ public final class Restorer implements AutoCloseable {
     /** BIQA alone on an image [1, 3, H, W] in [-1, 1], over all classes. */
     public BIQA.Result assess(FloatTensor image) {
         try {
-            return biqa.assess(backends.clip(), image, BIQA.CLASSES);
+            return FiniteCheck.check(biqa.assess(backends.clip(), image, BIQA.CLASSES));
         } finally {
             backends.clip().endStage();
         }
@@ -108,6 +115,11 @@ public final class Restorer implements AutoCloseable {
     /**
      * Restores image [1, 3, H, W] in [-1, 1].
      *
+     * <p>Data flow: what one stage hands the next (the conditioning, the VAE posterior mean, the sampled latent, the
+     * decoded image, the SCM output) stays a tensor of the backends involved — on one device when the stages share it
+     * — and is {@linkplain Ops#keep kept} across the stage's {@code endStage()}; the host receives copies for the
+     * pass results, colour correction and the observer.
+     *
      * @param noiseOverride null for {@link SeededNoise} with the options' seed (fresh per pass)
      */
     public Outcome restore(FloatTensor image, RestoreOptions opts, NoiseSource noiseOverride, Observer observer) {
@@ -115,95 +127,159 @@ public final class Restorer implements AutoCloseable {
             throw new IllegalArgumentException("restore expects one RGB image [1, 3, H, W], got " + image);
         }
         Observer obs = observer == null ? new Observer() { } : observer;
+        try (Held held = new Held()) {
+            return loop(image, opts, noiseOverride, obs, held);
+        }
+    }
+
+    /** Tensors kept across stages, each with the backend that holds it; closed when replaced and at the end. */
+    private static final class Held implements AutoCloseable {
+        private final Map<Tensor, Ops> kept = new java.util.IdentityHashMap<>();
+
+        Tensor keep(Ops ops, Tensor t) {
+            Tensor k = ops.keep(t);
+            kept.put(k, ops);
+            return k;
+        }
+
+        void release(Tensor t) {
+            if (t != null && kept.remove(t) != null) t.close();
+        }
+
+        @Override public void close() {
+            for (Tensor t : kept.keySet()) t.close();
+            kept.clear();
+        }
+    }
+
+    private Outcome loop(FloatTensor image, RestoreOptions opts, NoiseSource noiseOverride, Observer obs, Held held) {
         List<String> remaining = new ArrayList<>(BIQA.CLASSES);
         List<PassResult> passes = new ArrayList<>();
+        // the pass input on the host (--need-resize: the official script's Lanczos cover and a centre square) ...
         FloatTensor current = opts.resize() > 0 ? NeedResize.apply(image, opts.resize()) : image;
+        Ops currentOps = backends.clip();
+        Tensor currentT = held.keep(currentOps, currentOps.upload(current));   // ... and on a backend
         int maxPasses = opts.automatic() ? opts.maxPasses() : 1;
         FloatTensor promptContext = null;
         String stop = opts.automatic() ? "reached max passes (" + maxPasses + ")" : "prompt mode runs one pass";
         BIQA.Result finalAssessment = null;
+        Ops clip = backends.clip(), vae = backends.vae(), unet = backends.unet(), scm = backends.scm();
         for (int pass = 0; pass < maxPasses; pass++) {
             obs.onPassStart(pass, maxPasses);
             long t0 = System.nanoTime();
+            obs.onStageStart(pass, opts.automatic() ? Stage.BIQA : Stage.PROMPT);
             BIQA.Result assessment = null;
-            FloatTensor cCrossattn;
+            Tensor cond;                                      // [1, T, D] on the UNet's backend
             String chosen = null;
             if (opts.automatic()) {
                 if (remaining.size() < 2) { stop = "no classes left to assess"; break; }
-                assessment = biqa.assess(backends.clip(), current, remaining);
-                backends.clip().endStage();
+                BIQA.Assessment a = biqa.assess(clip, Transfers.move(currentT, currentOps, clip), remaining);
+                assessment = a.result();
+                FiniteCheck.check(assessment);
                 obs.onAssessment(pass, assessment);
                 if (assessment.main().equals("no")) {
                     finalAssessment = assessment;
                     stop = "BIQA found no degradation";
+                    clip.endStage();
                     break;
                 }
                 chosen = assessment.main();
                 remaining.remove(assessment.mainIndex());
-                cCrossattn = assessment.cCrossattn();
+                cond = held.keep(unet, Transfers.move(a.conditioning(), clip, unet));
+                clip.endStage();
             } else {
                 if (promptContext == null) {
-                    promptContext = biqa.encodePrompt(backends.clip(), opts.prompt());
-                    backends.clip().endStage();
+                    promptContext = biqa.encodePrompt(clip, opts.prompt());
+                    clip.endStage();
+                    FiniteCheck.check("the prompt's conditioning (CLIP text encoder)", promptContext);
                 }
-                cCrossattn = promptContext;
+                cond = held.keep(unet, unet.upload(promptContext));
             }
             boolean guided = opts.cfgText() != 1f || opts.cfgImage() != 1f;
-            FloatTensor uncond = guided ? nullContext() : null;
+            Tensor uncond = guided ? held.keep(unet, unet.upload(nullContext())) : null;
             long t1 = System.nanoTime();
+            obs.onStageStart(pass, Stage.VAE_ENCODE);
 
-            int h = current.dim(2), w = current.dim(3);
-            FloatTensor padded = Images.reflectPad(current, models.sizeMultiple());
-            Ops vae = backends.vae();
-            FloatTensor cConcat = vae.download(models.vae().encode(vae, vae.upload(padded)).mean());
+            int h = current.dim(2), w = current.dim(3), m = models.sizeMultiple();
+            boolean fits = h % m == 0 && w % m == 0;
+            // mirror padding to the networks' multiple is done on the host when the size needs it
+            Tensor padded = fits ? Transfers.move(currentT, currentOps, vae) : vae.upload(Images.reflectPad(current, m));
+            int[] ps = padded.shape();
+            Tensor mean = networks.get(vae, Networks.vaeEncode(models, 1, ps[2], ps[3])).run(Map.of("image", padded)).get("mean");
+            Tensor cConcatT = held.keep(unet, Transfers.move(mean, vae, unet));
             vae.endStage();
+            FloatTensor cConcat = unet.download(cConcatT);
+            FiniteCheck.check("the VAE encoder", cConcat);
             long t2 = System.nanoTime();
+            obs.onStageStart(pass, Stage.SAMPLE);
 
             float[] sigmas = opts.sampler().sigmas(schedule, opts.schedule(), opts.steps());
-            obs.onConditioning(pass, cConcat, cCrossattn, sigmas);
+            obs.onConditioning(pass, cConcat, unet.download(cond), sigmas);
             NoiseSource noise = noiseOverride != null ? noiseOverride : new SeededNoise(opts.seed());
             FloatTensor z0 = noise.initial(cConcat.shape());
             float[] zd = z0.data();
             for (int i = 0; i < zd.length; i++) zd[i] = zd[i] * sigmas[0];
-            Ops unet = backends.unet();
-            if (unetCall == null) unetCall = UNetCall.forBackend(unet, models.unet(), System.err);
-            CFGDenoiser denoiser = new CFGDenoiser(models.unet(), schedule, unet.upload(cConcat), unet.upload(cCrossattn),
-                    uncond == null ? null : unet.upload(uncond), opts.cfgText(), opts.cfgImage(), false, unetCall);
+            CFGDenoiser denoiser = new CFGDenoiser(new UNetEvaluator(models, unet, networks), schedule, cConcatT, cond, uncond,
+                    opts.cfgText(), opts.cfgImage(), false);
             final int passIndex = pass;
+            StepClock clock = new StepClock(sigmas.length - 1);                 // ddim may take one step more than --steps
             Tensor zT = opts.sampler().sample(unet, denoiser, unet.uploadFloat32(z0), sigmas, noise,
-                    (step, steps, sigma, z, den) -> obs.onStep(passIndex, step, steps, sigma, schedule.sigmaToT(sigma), unet, z, den));
-            FloatTensor z = unet.download(zT);
-            // a captured graph lives for one pass: later stages may grow (reallocate) the backend's scratch memory,
-            // which would leave a graph replayed in the next pass pointing at freed memory
-            unetCall.close();
+                    (step, steps, sigma, z, den) -> { clock.lap(); obs.onStep(passIndex, step, steps, sigma, schedule.sigmaToT(sigma), unet, z, den); });
+            Tensor zKept = held.keep(unet, zT);
             unet.endStage();
+            held.release(cond);
+            held.release(uncond);
+            held.release(cConcatT);
+            FloatTensor z = unet.download(zKept);
+            FiniteCheck.check("the UNet (sampling)", z);
             long t3 = System.nanoTime();
+            obs.onStageStart(pass, Stage.VAE_DECODE);
 
-            FloatTensor xPadded = vae.download(models.vae().decodeFirstStage(vae, vae.upload(z), models.config().schedule().scaleFactor()));
+            Tensor zOnVae = Transfers.move(zKept, unet, vae);
+            int[] zs = zOnVae.shape();
+            Tensor decoded = networks.get(vae, Networks.vaeDecode(models, 1, zs[2], zs[3])).run(Map.of("z", zOnVae)).get("image");
+            Tensor xT = held.keep(vae, fits ? decoded : vae.crop2d(decoded, 0, 0, h, w));
             vae.endStage();
-            FloatTensor x = Images.crop(xPadded, h, w);
+            held.release(zKept);
+            FloatTensor x = vae.download(xT);
+            FiniteCheck.check("the VAE decoder", x);
             long t4 = System.nanoTime();
+            obs.onStageStart(pass, Stage.SCM);
 
-            Ops scm = backends.scm();
-            FloatTensor result = scm.download(models.nafnet().forward(scm, scm.upload(Images.concatChannels(current, x)), opts.scmWeight()));
+            Tensor scmIn = scm.concat(List.of(Transfers.move(currentT, currentOps, scm), Transfers.move(xT, vae, scm)), 1);
+            Tensor out = networks.get(scm, Networks.scm(models, 1, h, w)).run(Map.of("input", scmIn,
+                    "scm_weight", scm.uploadFloat32(new FloatTensor(new float[] {opts.scmWeight()}, 1)))).get("output");
+            Tensor resultT = held.keep(scm, out);
             scm.endStage();
+            FloatTensor result = scm.download(resultT);
+            FiniteCheck.check("the SCM (NAFNet)", result);
             long t5 = System.nanoTime();
 
             FloatTensor xOut = ColorCorrection.apply(opts.colorCorrect(), x, current);
             FloatTensor rOut = ColorCorrection.apply(opts.colorCorrect(), result, current);
-            StageTimes times = new StageTimes(ms(t0, t1), ms(t1, t2), ms(t2, t3), ms(t3, t4), ms(t4, t5));
+            StageTimes times = new StageTimes(ms(t0, t1), ms(t1, t2), ms(t2, t3), ms(t3, t4), ms(t4, t5), clock.laps());
             PassResult pr = new PassResult(pass, chosen, assessment, cConcat, z, x, result, xOut, rOut, times);
             passes.add(pr);
             obs.onPassEnd(pass, pr);
-            current = "low resolution".equals(chosen) ? x : result;
+            held.release(currentT);
+            if ("low resolution".equals(chosen)) {
+                current = x;
+                currentT = xT;
+                currentOps = vae;
+                held.release(resultT);
+            } else {
+                current = result;
+                currentT = resultT;
+                currentOps = scm;
+                held.release(xT);
+            }
         }
         return new Outcome(passes, current, finalAssessment, stop);
     }
 
-    /** Frees what the restorer holds on the backends (a captured UNet graph); the backends stay open. */
+    /** Frees the networks the restorer compiled on the backends; the backends stay open. */
     @Override public void close() {
-        if (unetCall != null) unetCall.close();
-        unetCall = null;
+        networks.close();
     }
 
     private static double ms(long a, long b) { return (b - a) / 1e6; }

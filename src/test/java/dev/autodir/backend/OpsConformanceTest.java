@@ -4,6 +4,7 @@ import dev.autodir.io.TensorInfo;
 import dev.autodir.io.WeightStore;
 import dev.autodir.io.DType;
 import dev.autodir.tensor.FloatTensor;
+import dev.autodir.tensor.IntTensor;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -65,6 +66,20 @@ public abstract class OpsConformanceTest {
     protected Tensor up(FloatTensor t) { return t == null ? null : ops.upload(t); }
 
     protected FloatTensor down(Tensor t) { return ops.download(t); }
+
+    /** Host int32 rows on the backend (ids, masks). */
+    protected Tensor ints(int[][] rows) { return ops.upload(IntTensor.of(rows)); }
+
+    protected Tensor ints(int... values) { return ops.upload(new IntTensor(values.clone(), values.length)); }
+
+    /** The backend's mask for host rows of 1 (keep) and 0 (pad). */
+    protected AttentionMask mask(boolean causal, int[][] keep) { return new AttentionMask(causal, ints(keep)); }
+
+    /**
+     * Whether the backend sees index values and rejects one out of range (the cpu backend); device backends read ids
+     * on the device and give a zero row instead.
+     */
+    protected boolean rejectsIndicesOutOfRange() { return true; }
 
     /**
      * The values the backend actually holds for x (x itself in float32; rounded in a float16
@@ -305,15 +320,16 @@ public abstract class OpsConformanceTest {
         FloatTensor q = held(random(40, b, n, c)), k = held(random(41, b, n, c)), v = held(random(42, b, n, c));
         int[][] keep = {{1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0}, {1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0}};
         int[][] holes = {{1, 0, 1, 1, 0, 1, 1, 1, 0, 1, 1}, {1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0}};
-        List<AttentionMask> masks = List.of(AttentionMask.CAUSAL, new AttentionMask(false, keep),
-                new AttentionMask(true, keep), new AttentionMask(false, holes), new AttentionMask(true, holes));
+        List<AttentionMask> masks = List.of(AttentionMask.CAUSAL, AttentionMask.of(false, keep),
+                AttentionMask.of(true, keep), AttentionMask.of(false, holes), AttentionMask.of(true, holes));
         float scale = (float) (1 / Math.sqrt(c / heads));
-        for (AttentionMask m : masks) {
-            assertClose("attention", m.toString(), ops.attention(up(q), up(k), up(v), heads, scale, m),
-                    ReferenceOps.attention(q, k, v, heads, scale, m));
+        for (AttentionMask hm : masks) {
+            AttentionMask dm = hm.keyKeep() == null ? hm : new AttentionMask(hm.causal(), ops.upload((IntTensor) hm.keyKeep()));
+            assertClose("attention", hm.toString(), ops.attention(up(q), up(k), up(v), heads, scale, dm),
+                    ReferenceOps.attention(q, k, v, heads, scale, hm));
         }
         // masked keys get weight exactly 0: changing them cannot change the result at all
-        AttentionMask m = new AttentionMask(true, keep);
+        AttentionMask m = mask(true, keep);
         FloatTensor k2 = k.copy(), v2 = v.copy();
         for (int bi = 0; bi < b; bi++) {
             for (int j = 0; j < n; j++) {
@@ -328,9 +344,9 @@ public abstract class OpsConformanceTest {
                 down(ops.attention(up(q), up(k2), up(v2), heads, scale, m)).data(), "masked keys changed the output");
         // cross-attention with a padding mask on the keys
         FloatTensor kx = held(random(43, b, 5, c)), vx = held(random(44, b, 5, c));
-        AttentionMask pad = new AttentionMask(false, new int[][] {{1, 1, 1, 0, 0}, {1, 0, 1, 1, 1}});
-        assertClose("attention", "cross " + pad, ops.attention(up(q), up(kx), up(vx), heads, scale, pad),
-                ReferenceOps.attention(q, kx, vx, heads, scale, pad));
+        int[][] padRows = {{1, 1, 1, 0, 0}, {1, 0, 1, 1, 1}};
+        assertClose("attention", "cross padding", ops.attention(up(q), up(kx), up(vx), heads, scale, mask(false, padRows)),
+                ReferenceOps.attention(q, kx, vx, heads, scale, AttentionMask.of(false, padRows)));
     }
 
     // ---- activations and elementwise ----------------------------------------------------------
@@ -455,10 +471,58 @@ public abstract class OpsConformanceTest {
     @Test void gathering() {
         FloatTensor table = held(random(95, 50, 12));
         int[][] ids = {{49, 0, 3, 3, 17}, {1, 2, 3, 48, 0}};
-        assertExact("embedding", "[2][5] from [50, 12]", ops.embedding(up(table), ids), ReferenceOps.embedding(table, ids));
+        assertExact("embedding", "[2][5] from [50, 12]", ops.embedding(up(table), ints(ids)), ReferenceOps.embedding(table, ids));
         FloatTensor x = held(random(96, 3, 7, 10));
         int[] rows = {6, 0, 3};
-        assertExact("gatherRows", "[3, 7, 10]", ops.gatherRows(up(x), rows), ReferenceOps.gatherRows(x, rows));
+        assertExact("gatherRows", "[3, 7, 10]", ops.gatherRows(up(x), ints(rows)), ReferenceOps.gatherRows(x, rows));
+        if (!rejectsIndicesOutOfRange()) {
+            // read on the device: an id outside the table gives a zero row instead of an error
+            FloatTensor y = down(ops.embedding(up(table), ints(new int[][] {{3, 50, -1}})));
+            for (int e = 0; e < 12; e++) {
+                assertEquals(table.data()[3 * 12 + e], y.data()[e], "row 0");
+                assertEquals(0f, y.data()[12 + e], "id 50 of a 50-row table");
+                assertEquals(0f, y.data()[24 + e], "id -1");
+            }
+        }
+    }
+
+    @Test void argmaxTakesTheFirstLargestValue() {
+        int[][] ids = {{5, 9, 9, 1}, {0, 0, 0, 0}, {-3, -1, -2, -1}};
+        assertArrayEquals(new int[] {1, 0, 1}, ops.downloadInts(ops.argmax(ints(ids))).data(), "int32 rows");
+        FloatTensor x = new FloatTensor(new float[] {0.5f, -2f, 3.25f, 3.25f, 1f, 7f, -7f, 6.5f}, 2, 4);
+        assertArrayEquals(new int[] {2, 1}, ops.downloadInts(ops.argmax(up(x))).data(), "float rows");
+        IntTensor big = new IntTensor(new Random(7).ints(6 * 77, 0, 1000).toArray(), 6, 77);
+        int[] want = new int[6];
+        for (int r = 0; r < 6; r++) {
+            for (int j = 1; j < 77; j++) if (big.data()[r * 77 + j] > big.data()[r * 77 + want[r]]) want[r] = j;
+        }
+        assertArrayEquals(want, ops.downloadInts(ops.argmax(ops.upload(big))).data(), "[6, 77]");
+    }
+
+    @Test void reductionsAndProducts() {
+        FloatTensor logits = held(randomScaled(150, 4, 0, 3, 8));
+        assertClose("softmax", "[3, 8]", ops.softmax(up(logits)), ReferenceOps.softmax(logits));
+        FloatTensor wide = held(randomScaled(151, 2, 1, 2, 1000));
+        assertClose("softmax", "[2, 1000]", ops.softmax(up(wide)), ReferenceOps.softmax(wide));
+        FloatTensor e = held(random(152, 5, 24));
+        assertClose("normalizeRows", "[5, 24]", ops.normalizeRows(up(e)), ReferenceOps.normalizeRows(e));
+        FloatTensor e3 = held(random(153, 2, 3, 300));
+        assertClose("normalizeRows", "[2, 3, 300]", ops.normalizeRows(up(e3)), ReferenceOps.normalizeRows(e3));
+        FloatTensor a = held(random(154, 3, 8)), b = held(random(155, 8, 77 * 5));
+        assertClose("matmul", "[3, 8]·[8, 385]", ops.matmul(up(a), up(b)), ReferenceOps.matmul(a, b));
+        FloatTensor x = held(randomScaled(156, 2, 0, 4, 9));
+        assertElementwise("exp", "[4, 9]", ops.exp(up(x)), ReferenceOps.exp(x));
+        FloatTensor s = held(new FloatTensor(new float[] {-2.75f}, 1));
+        assertClose("mulScalar", "[4, 9]·[1]", ops.mulScalar(up(x), up(s)), ReferenceOps.mulScalar(x, s.data()[0]));
+    }
+
+    @Test void clipPixelValuesCropsAndPadsLikeTheProcessor() {
+        float[] mean = {0.48145466f, 0.4578275f, 0.40821073f}, std = {0.26862954f, 0.26130258f, 0.27577711f};
+        for (int[] hw : new int[][] {{40, 52}, {20, 30}, {33, 17}, {32, 32}}) {
+            FloatTensor img = held(randomScaled(160 + hw[0], 0.5, 0, 1, 3, hw[0], hw[1]));
+            assertClose("clipPixelValues", Arrays.toString(hw) + " → 32", ops.clipPixelValues(up(img), 32, mean, std),
+                    ReferenceOps.clipPixelValues(img, 32, mean, std));
+        }
     }
 
     /** Every operation returns a new tensor and leaves its inputs as they were. */
@@ -494,7 +558,10 @@ public abstract class OpsConformanceTest {
         ops.concat(List.of(xt, xt), 1);
         ops.slice(xt, 1, 1, 3);
         ops.tokensToNchw(ops.nchwToTokens(xt), 6, 5);
-        ops.gatherRows(st, new int[] {0, 6});
+        ops.gatherRows(st, ints(0, 6));
+        ops.softmax(st);
+        ops.normalizeRows(st);
+        ops.exp(xt);
         for (int i = 0; i < inputs.size(); i++) {
             assertArrayEquals(before.get(i).data(), down(inputs.get(i)).data(), "input " + i + " was modified");
         }
@@ -523,8 +590,7 @@ public abstract class OpsConformanceTest {
         assertRejects("attention", () -> ops.attention(q, k, vBad, 2, 1f, AttentionMask.NONE));        // k ≠ v
         assertRejects("attention", () -> ops.attention(q, up(random(116, 1, 7, 12)), up(random(117, 1, 7, 12)), 2, 1f,
                 AttentionMask.NONE));                                                                  // batch
-        assertRejects("attention", () -> ops.attention(q, k, k, 2, 1f,
-                new AttentionMask(false, new int[][] {{1, 1, 1}, {1, 1, 1}})));                         // mask length
+        assertRejects("attention", () -> ops.attention(q, k, k, 2, 1f, mask(false, new int[][] {{1, 1, 1}, {1, 1, 1}})));  // mask length
         assertRejects("geglu", () -> ops.geglu(up(random(118, 2, 3, 7))));
         assertRejects("simpleGate", () -> ops.simpleGate(up(random(119, 1, 3, 2, 2))));
         assertRejects("add", () -> ops.add(x4, up(random(120, 6, 5))));
@@ -541,10 +607,16 @@ public abstract class OpsConformanceTest {
         assertRejects("slice", () -> ops.slice(x4, 1, 2, 5));
         assertRejects("slice", () -> ops.slice(x4, 4, 0, 1));
         assertRejects("tokensToNchw", () -> ops.tokensToNchw(x3, 3, 3));
-        assertRejects("embedding", () -> ops.embedding(up(random(124, 10, 4)), new int[][] {{0, 10}}));
-        assertRejects("embedding", () -> ops.embedding(up(random(125, 10, 4)), new int[][] {{0, -1}}));
-        assertRejects("gatherRows", () -> ops.gatherRows(x3, new int[] {0, 6}));
-        assertRejects("gatherRows", () -> ops.gatherRows(x3, new int[] {0}));
+        if (rejectsIndicesOutOfRange()) {
+            assertRejects("embedding", () -> ops.embedding(up(random(124, 10, 4)), ints(new int[][] {{0, 10}})));
+            assertRejects("embedding", () -> ops.embedding(up(random(125, 10, 4)), ints(new int[][] {{0, -1}})));
+            assertRejects("gatherRows", () -> ops.gatherRows(x3, ints(0, 6)));
+        }
+        assertRejects("gatherRows", () -> ops.gatherRows(x3, ints(0)));
+        assertRejects("embedding", () -> ops.embedding(up(random(126, 10, 4)), up(random(127, 1, 2))));   // float ids
+        assertRejects("matmul", () -> ops.matmul(up(random(128, 3, 4)), up(random(129, 5, 2))));
+        assertRejects("mulScalar", () -> ops.mulScalar(x4, g4));
+        assertRejects("argmax", () -> ops.argmax(x4));
         assertRejects("globalAvgPool", () -> ops.globalAvgPool(x3));
     }
 

@@ -399,6 +399,63 @@ public final class ReferenceOps {
         return out;
     }
 
+    /** Softmax over the last dimension, in double. */
+    public static FloatTensor softmax(FloatTensor x) {
+        int n = x.dim(-1);
+        FloatTensor out = FloatTensor.zeros(x.shape());
+        for (int r = 0; r < x.numel() / n; r++) {
+            double max = Double.NEGATIVE_INFINITY, sum = 0;
+            for (int j = 0; j < n; j++) max = Math.max(max, x.data()[r * n + j]);
+            for (int j = 0; j < n; j++) sum += Math.exp(x.data()[r * n + j] - max);
+            for (int j = 0; j < n; j++) out.data()[r * n + j] = (float) (Math.exp(x.data()[r * n + j] - max) / sum);
+        }
+        return out;
+    }
+
+    public static FloatTensor normalizeRows(FloatTensor x) {
+        int n = x.dim(-1);
+        FloatTensor out = FloatTensor.zeros(x.shape());
+        for (int r = 0; r < x.numel() / n; r++) {
+            double ss = 0;
+            for (int j = 0; j < n; j++) ss += (double) x.data()[r * n + j] * x.data()[r * n + j];
+            double norm = Math.sqrt(ss);
+            for (int j = 0; j < n; j++) out.data()[r * n + j] = (float) (x.data()[r * n + j] / norm);
+        }
+        return out;
+    }
+
+    public static FloatTensor matmul(FloatTensor a, FloatTensor b) {
+        int m = a.dim(0), k = a.dim(1), n = b.dim(1);
+        FloatTensor out = FloatTensor.zeros(m, n);
+        for (int i = 0; i < m; i++) {
+            for (int j = 0; j < n; j++) {
+                double acc = 0;
+                for (int p = 0; p < k; p++) acc += (double) a.data()[i * k + p] * b.data()[p * n + j];
+                out.data()[i * n + j] = (float) acc;
+            }
+        }
+        return out;
+    }
+
+    public static FloatTensor exp(FloatTensor x) { return map(x, Math::exp); }
+
+    public static FloatTensor mulScalar(FloatTensor x, double s) { return map(x, v -> v * s); }
+
+    /** The CLIP processor's crop (zero padding in pixel space) and normalisation, in double. */
+    public static FloatTensor clipPixelValues(FloatTensor image, int size, float[] mean, float[] std) {
+        int h = image.dim(2), w = image.dim(3);
+        int top = h >= size ? (h - size) / 2 : -((size - h) / 2), left = w >= size ? (w - size) / 2 : -((size - w) / 2);
+        FloatTensor out = FloatTensor.zeros(1, 3, size, size);
+        for (int c = 0; c < 3; c++)
+            for (int y = 0; y < size; y++)
+                for (int x = 0; x < size; x++) {
+                    int sy = y + top, sx = x + left;
+                    double v = sy >= 0 && sy < h && sx >= 0 && sx < w ? (at(image, 0, c, sy, sx) + 1.0) * 255.0 / 2.0 : 0.0;
+                    set(out, (float) ((v / 255.0 - mean[c]) / std[c]), 0, c, y, x);
+                }
+        return out;
+    }
+
     // ---- indexing helpers -----------------------------------------------------------------------
 
     static float at(FloatTensor t, int a, int b, int c, int d) {

@@ -8,6 +8,7 @@ import dev.autodir.image.RgbImageReader;
 import dev.autodir.model.AutoDIRModels;
 import dev.autodir.model.ModelYaml;
 import dev.autodir.pipeline.BIQA;
+import dev.autodir.pipeline.NetworkCache;
 import dev.autodir.text.CLIPTokenizer;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -39,7 +40,9 @@ class AssessCommandTest {
     private static BIQA.Result direct(Path image) {
         try (AutoDIRModels models = AutoDIRModels.load(TinyModel.WEIGHTS, ModelYaml.read(TinyModel.yaml()));
              CpuOps ops = new CpuOps()) {
-            return new BIQA(models.clip(), CLIPTokenizer.loadDefault()).assess(ops, RgbImageReader.read(image).toTensor(), BIQA.CLASSES);
+            try (NetworkCache cache = new NetworkCache()) {
+                return new BIQA(models, CLIPTokenizer.loadDefault(), cache).assess(ops, RgbImageReader.read(image).toTensor(), BIQA.CLASSES);
+            }
         }
     }
 

@@ -67,7 +67,7 @@ class RandomWeightsTest {
             Restorer.Outcome o = engine.restore(RgbImageReader.read(in).toTensor(),
                     RestoreOptions.defaults().withSteps(4).withMaxPasses(2), null);
             assertTrue(o.passes().size() >= 1, "BIQA of the random model stopped before any pass: " + o.stopReason());
-            RestoreCommandTest.assertImageMatches(RestoreCommand.finalOutput(o, RestoreOptions.defaults()), written);
+            RestoreCommandTest.assertImageMatches(AutoDIREngine.finalOutput(o, RestoreOptions.defaults()), written);
         }
     }
 

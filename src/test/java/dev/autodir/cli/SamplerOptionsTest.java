@@ -46,7 +46,7 @@ class SamplerOptionsTest {
         assertEquals("karras", opt.path("schedule").asText());
         RestoreOptions o = RestoreOptions.defaults().withSteps(3).withMaxPasses(1).withSampler(Sampler.HEUN).withSchedule(SigmaSchedule.KARRAS);
         Restorer.Outcome expected = engine.restore(RgbImageReader.read(in).toTensor(), o, null);
-        RestoreCommandTest.assertImageMatches(RestoreCommand.finalOutput(expected, o), out.resolve("a_restored.png"));
+        RestoreCommandTest.assertImageMatches(AutoDIREngine.finalOutput(expected, o), out.resolve("a_restored.png"));
     }
 
     /** Every sampler runs the whole loop; each gives its own result (they differ), and a run repeats (to float32 rounding). */
@@ -86,6 +86,6 @@ class SamplerOptionsTest {
         RestoreOptions o = RestoreOptions.defaults().withSteps(2).withMaxPasses(1).withResize(64);
         Restorer.Outcome expected = engine.restore(RgbImageReader.read(in).toTensor(), o, null);
         assertTrue(expected.passes().isEmpty() || expected.passes().get(0).result().dim(2) == 64);
-        RestoreCommandTest.assertImageMatches(RestoreCommand.finalOutput(expected, o), out.resolve("c_restored.png"));
+        RestoreCommandTest.assertImageMatches(AutoDIREngine.finalOutput(expected, o), out.resolve("c_restored.png"));
     }
 }

@@ -142,7 +142,9 @@ class GoldenCheckTest {
 
     /**
      * A whole pipeline at reduced precision, with every network's outputs off by 5e-4: the pipeline's own float32
-     * outputs pass; later passes get looser tolerances; uint8 images are reported, not gated.
+     * outputs pass; later passes get looser tolerances; uint8 images are reported, not gated. Set A's pass 1 picks its
+     * class by a margin of 0.045, within twice the derived probability error of that pass (2 · 0.033): FP16 could flip
+     * that argmax, so pass 2 is reported (INFO, a near tie), not gated.
      */
     @Test
     void thePipelineAtReducedPrecision() {
@@ -153,9 +155,11 @@ class GoldenCheckTest {
                 2e-3, text);
         assertEquals(0, rep.count(GoldenCheck.Status.FAIL), text.toString());
         assertEquals(GoldenCheck.Status.INFO, row(rep, "pipeline", "output_iter1_result_scm_uint8").status());
-        assertEquals(GoldenCheck.Status.PASS, row(rep, "pipeline", "output_iter2_result_scm").status());
+        assertEquals(GoldenCheck.Status.PASS, row(rep, "pipeline", "output_iter1_result_scm").status(), text.toString());
+        assertEquals(GoldenCheck.Status.INFO, row(rep, "pipeline", "output_iter2_result_scm").status(), text.toString());
+        assertTrue(row(rep, "pipeline", "output_iter2_result_scm").note().contains("near-tie"), text.toString());
         assertEquals(1e-5, row(rep, "pipeline", "output_iter0_pixel_values").tolerance(), 0, "the first CLIP input is host float32");
-        assertTrue(row(rep, "pipeline", "output_iter2_result_scm").tolerance() > row(rep, "pipeline", "output_iter0_result_scm").tolerance(),
+        assertTrue(row(rep, "pipeline", "output_iter1_result_scm").tolerance() > row(rep, "pipeline", "output_iter0_result_scm").tolerance(),
                 "later passes carry the earlier passes' errors");
     }
 

@@ -23,6 +23,7 @@ class CFGDenoiserTest {
     static final Path SET_A = TestData.goldenA();
     static AutoDIRModels models;
     static Ops ops;
+    static final NetworkCache cache = new NetworkCache();
 
     @BeforeAll static void load() {
         GoldenSet set = GoldenSet.open(SET_A);
@@ -31,6 +32,7 @@ class CFGDenoiserTest {
     }
 
     @AfterAll static void close() {
+        cache.close();
         if (ops != null) ops.close();
         if (models != null) models.close();
     }
@@ -45,7 +47,7 @@ class CFGDenoiserTest {
     CFGDenoiser denoiser(float sText, float sImg, boolean force, long seed) {
         int e = models.config().vae().embedDim(), d = models.config().unet().contextDim();
         KDiffusionSchedule s = new KDiffusionSchedule(models.config().schedule());
-        return new CFGDenoiser(models.unet(), s, ops.upload(random(seed, 1, e, 8, 12)), ops.upload(random(seed + 1, 1, 77, d)),
+        return new CFGDenoiser(new UNetEvaluator(models, ops, cache), s, ops.upload(random(seed, 1, e, 8, 12)), ops.upload(random(seed + 1, 1, 77, d)),
                 ops.upload(random(seed + 2, 1, 77, d)), sText, sImg, force);
     }
 

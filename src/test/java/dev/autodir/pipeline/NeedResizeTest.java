@@ -56,6 +56,17 @@ class NeedResizeTest {
     }
 
     @Test
+    void aThinImageWhoseCoverWouldBeHugeIsRefusedBeforeAnyWork() {
+        // 16 x 16384: the short side scaled to 768 makes the cover 768 x 786432, far over 100 megapixels
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> NeedResize.checkCover(16, 16384, 768));
+        assertTrue(e.getMessage().contains("16x16384") && e.getMessage().contains("768x786432") && e.getMessage().contains("limits"),
+                e.getMessage());
+        NeedResize.checkCover(600, 400, 768);                                  // 1152 x 768: fine
+        NeedResize.checkCover(20000, 20000, 768);                              // only cut: no cover image
+        assertThrows(IllegalArgumentException.class, () -> NeedResize.apply(FloatTensor.zeros(1, 3, 16384, 16), 768));
+    }
+
+    @Test
     void badResolutionsAreNamed() {
         FloatTensor img = FloatTensor.zeros(1, 3, 8, 8);
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> NeedResize.apply(img, 10));

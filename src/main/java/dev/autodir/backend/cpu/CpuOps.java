@@ -2,9 +2,12 @@ package dev.autodir.backend.cpu;
 
 import dev.autodir.backend.AttentionMask;
 import dev.autodir.backend.Ops;
+import dev.autodir.backend.Shapes;
 import dev.autodir.backend.Tensor;
 import dev.autodir.io.WeightStore;
+import dev.autodir.model.clip.CLIPImageProcessor;
 import dev.autodir.tensor.FloatTensor;
+import dev.autodir.tensor.IntTensor;
 
 import java.util.Arrays;
 import java.util.HashMap;
@@ -132,9 +135,22 @@ public final class CpuOps implements Ops {
         return host.copy();
     }
 
+    @Override public Tensor upload(IntTensor host) {
+        if (host == null) throw new IllegalArgumentException("upload: null tensor");
+        return host.copy();
+    }
+
     @Override public FloatTensor download(Tensor t) {
         if (t instanceof CpuWeight w) return w.copy();             // without bringing its values back to stay
         return cpu(t, "download", "tensor").copy();
+    }
+
+    @Override public IntTensor downloadInts(Tensor t) { return ints(t, "downloadInts", "tensor").copy(); }
+
+    /** Heap tensors are never freed under their holder: a tensor is kept as it is (a weight as a copy). */
+    @Override public Tensor keep(Tensor t) {
+        if (t instanceof FloatTensor || t instanceof IntTensor) return t;
+        return download(t);
     }
 
     @Override public synchronized Tensor weight(WeightStore store, String key) {
@@ -662,18 +678,9 @@ public final class CpuOps implements Ops {
             throw shapes("attention", width + " channels cannot form " + heads + " heads", q);
         }
         AttentionMask m = mask == null ? AttentionMask.NONE : mask;
-        if (m.keyKeep() != null) {
-            int[][] keep = m.keyKeep();
-            if (keep.length != batch) {
-                throw new IllegalArgumentException("attention: mask has " + keep.length + " rows for batch " + batch);
-            }
-            for (int[] row : keep) {
-                if (row == null || row.length != nk) {
-                    throw new IllegalArgumentException("attention: mask rows need " + nk + " keys, got "
-                            + (row == null ? "null" : row.length));
-                }
-            }
-        }
+        IntTensor keepT = m.keyKeep() == null ? null : ints(m.keyKeep(), "attention", "mask");
+        if (keepT != null) Shapes.attention(q.shape(), k.shape(), v.shape(), heads, keepT.shape());
+        int[] keepAll = keepT == null ? null : keepT.data();
         FloatTensor out = FloatTensor.zeros(batch, nq, width);
         if (batch == 0 || nq == 0 || width == 0) return out;
         if (nk == 0) return out;
@@ -694,7 +701,7 @@ public final class CpuOps implements Ops {
             for (int item = item0; item < item1; item++) {
                 int bi = item / (heads * blocks), h = item / blocks % heads, i0 = item % blocks * blockRows;
                 int rows = Math.min(blockRows, nq - i0);
-                int[] keep = m.keyKeep() == null ? null : m.keyKeep()[bi];
+                int[] keep = keepAll == null ? null : java.util.Arrays.copyOfRange(keepAll, bi * nk, (bi + 1) * nk);
                 long qOff = ((long) bi * nq + i0) * width + (long) h * d;
                 long kOff = (long) bi * nk * width + (long) h * d;
                 // scores [rows, Nk] = scale · q_h · k_hᵀ
@@ -1054,44 +1061,122 @@ public final class CpuOps implements Ops {
         });
     }
 
-    @Override public Tensor embedding(Tensor tt, int[][] ids) {
+    @Override public Tensor embedding(Tensor tt, Tensor idsT) {
         FloatTensor table = cpu(tt, "embedding", "table");
-        if (table.rank() != 2) throw shapes("embedding", "table must be [V, C]", table);
-        if (ids == null || ids.length == 0) throw new IllegalArgumentException("embedding: no ids");
-        int vocab = table.dim(0), c = table.dim(1), n = ids[0].length;
-        FloatTensor out = FloatTensor.zeros(ids.length, n, c);
-        for (int bi = 0; bi < ids.length; bi++) {
-            if (ids[bi] == null || ids[bi].length != n) {
-                throw new IllegalArgumentException("embedding: id row " + bi + " has "
-                        + (ids[bi] == null ? "null" : ids[bi].length) + " ids, row 0 has " + n);
+        IntTensor ids = ints(idsT, "embedding", "ids");
+        int[] y = Shapes.embedding(table.shape(), ids.shape());
+        int vocab = table.dim(0), c = table.dim(1), n = ids.dim(1);
+        FloatTensor out = FloatTensor.zeros(y);
+        int[] id = ids.data();
+        for (int i = 0; i < id.length; i++) {
+            if (id[i] < 0 || id[i] >= vocab) {
+                throw new IllegalArgumentException("embedding: id " + id[i] + " at [" + i / n + "][" + i % n
+                        + "] is outside the table of " + vocab + " rows");
             }
-            for (int j = 0; j < n; j++) {
-                int id = ids[bi][j];
-                if (id < 0 || id >= vocab) {
-                    throw new IllegalArgumentException("embedding: id " + id + " at [" + bi + "][" + j
-                            + "] is outside the table of " + vocab + " rows");
-                }
-                System.arraycopy(table.data(), id * c, out.data(), (bi * n + j) * c, c);
-            }
+            System.arraycopy(table.data(), id[i] * c, out.data(), i * c, c);
         }
         return out;
     }
 
-    @Override public Tensor gatherRows(Tensor xt, int[] rows) {
+    @Override public Tensor gatherRows(Tensor xt, Tensor rowsT) {
         FloatTensor x = cpu(xt, "gatherRows", "x");
-        if (x.rank() != 3) throw shapes("gatherRows", "x must be [B, N, C]", x);
-        int batch = x.dim(0), n = x.dim(1), c = x.dim(2);
-        if (rows == null || rows.length != batch) {
-            throw shapes("gatherRows", (rows == null ? "no" : rows.length) + " rows for batch " + batch, x);
-        }
-        FloatTensor out = FloatTensor.zeros(batch, c);
-        for (int bi = 0; bi < batch; bi++) {
-            if (rows[bi] < 0 || rows[bi] >= n) {
-                throw shapes("gatherRows", "row " + rows[bi] + " of batch entry " + bi + " is outside [0, " + n + ")", x);
-            }
-            System.arraycopy(x.data(), (bi * n + rows[bi]) * c, out.data(), bi * c, c);
+        IntTensor rows = ints(rowsT, "gatherRows", "rows");
+        FloatTensor out = FloatTensor.zeros(Shapes.gatherRows(x.shape(), rows.shape()));
+        int n = x.dim(1), c = x.dim(2);
+        for (int bi = 0; bi < rows.numel(); bi++) {
+            int r = rows.data()[bi];
+            if (r < 0 || r >= n) throw shapes("gatherRows", "row " + r + " of batch entry " + bi + " is outside [0, " + n + ")", x);
+            System.arraycopy(x.data(), (bi * n + r) * c, out.data(), bi * c, c);
         }
         return out;
+    }
+
+    @Override public Tensor argmax(Tensor xt) {
+        int[] s = xt.shape();
+        Shapes.argmax(s);
+        int rows = s[0], n = s[1];
+        int[] out = new int[rows];
+        if (xt instanceof IntTensor it) {
+            for (int r = 0; r < rows; r++) {
+                int best = 0;
+                for (int j = 1; j < n; j++) if (it.data()[r * n + j] > it.data()[r * n + best]) best = j;
+                out[r] = best;
+            }
+        } else {
+            float[] d = cpu(xt, "argmax", "x").data();
+            for (int r = 0; r < rows; r++) {
+                int best = 0;
+                for (int j = 1; j < n; j++) if (d[r * n + j] > d[r * n + best]) best = j;   // the first maximum, as torch
+                out[r] = best;
+            }
+        }
+        return new IntTensor(out, rows);
+    }
+
+    @Override public Tensor softmax(Tensor xt) {
+        FloatTensor x = cpu(xt, "softmax", "x");
+        int n = Shapes.lastDim("softmax", x.shape())[x.rank() - 1];
+        float[] d = x.data(), o = new float[d.length];
+        for (int r = 0; n > 0 && r < d.length / n; r++) {
+            float max = Float.NEGATIVE_INFINITY;
+            for (int j = 0; j < n; j++) max = Math.max(max, d[r * n + j]);
+            double sum = 0;
+            for (int j = 0; j < n; j++) {
+                o[r * n + j] = (float) Math.exp(d[r * n + j] - max);
+                sum += o[r * n + j];
+            }
+            float inv = (float) sum;
+            for (int j = 0; j < n; j++) o[r * n + j] = o[r * n + j] / inv;
+        }
+        return new FloatTensor(o, x.shape());
+    }
+
+    @Override public Tensor normalizeRows(Tensor xt) {
+        FloatTensor x = cpu(xt, "normalizeRows", "x");
+        int n = Shapes.lastDim("normalizeRows", x.shape())[x.rank() - 1];
+        float[] d = x.data(), o = new float[d.length];
+        for (int r = 0; n > 0 && r < d.length / n; r++) {
+            double ss = 0;
+            for (int j = 0; j < n; j++) ss += (double) d[r * n + j] * d[r * n + j];
+            float norm = (float) Math.sqrt(ss);
+            for (int j = 0; j < n; j++) o[r * n + j] = d[r * n + j] / norm;
+        }
+        return new FloatTensor(o, x.shape());
+    }
+
+    @Override public Tensor matmul(Tensor at, Tensor bt) {
+        FloatTensor a = cpu(at, "matmul", "a"), b = cpu(bt, "matmul", "b");
+        int[] y = Shapes.matmul(a.shape(), b.shape());
+        int m = y[0], n = y[1], k = a.dim(1);
+        float[] ad = a.data(), bd = b.data(), o = new float[m * n];
+        // row by row in float32, in the order of the reduction index, as torch.mm does for these small products
+        for (int i = 0; i < m; i++) {
+            for (int p = 0; p < k; p++) {
+                float av = ad[i * k + p];
+                int bo = p * n, oo = i * n;
+                for (int j = 0; j < n; j++) o[oo + j] += av * bd[bo + j];
+            }
+        }
+        return new FloatTensor(o, m, n);
+    }
+
+    @Override public Tensor exp(Tensor xt) {
+        FloatTensor x = cpu(xt, "exp", "x");
+        float[] d = x.data(), o = new float[d.length];
+        for (int i = 0; i < d.length; i++) o[i] = (float) Math.exp(d[i]);
+        return new FloatTensor(o, x.shape());
+    }
+
+    @Override public Tensor mulScalar(Tensor xt, Tensor st) {
+        FloatTensor x = cpu(xt, "mulScalar", "x"), s = cpu(st, "mulScalar", "s");
+        Shapes.scalar("mulScalar", x.shape(), s.shape());
+        return scale(x, s.data()[0]);
+    }
+
+    @Override public Tensor clipPixelValues(Tensor image, int size, float[] mean, float[] std) {
+        FloatTensor x = cpu(image, "clipPixelValues", "image");
+        Shapes.clipPixelValues(x.shape(), size, mean, std);
+        return CLIPImageProcessor.pixelValues(x, size, mean, std);
     }
 
     // ---- warm-up ------------------------------------------------------------------------------
@@ -1117,7 +1202,7 @@ public final class CpuOps implements Ops {
         FloatTensor wd = rnd.apply(new int[] {32, 1, 3, 3}), w5 = rnd.apply(new int[] {8, 32, 5, 5});
         FloatTensor wSmall = rnd.apply(new int[] {32, 4, 3, 3}), xSmall = rnd.apply(new int[] {1, 4, 12, 12});
         FloatTensor seq = rnd.apply(new int[] {1, 20, 32}), lw = rnd.apply(new int[] {48, 32}), lb = rnd.apply(new int[] {48});
-        AttentionMask pad = new AttentionMask(true, new int[][] {java.util.stream.IntStream.range(0, 20).map(i -> i < 15 ? 1 : 0).toArray()});
+        AttentionMask pad = AttentionMask.of(true, new int[][] {java.util.stream.IntStream.range(0, 20).map(i -> i < 15 ? 1 : 0).toArray()});
         for (int i = 0; i < 120; i++) {
             conv2d(x, w3, c, 1, 1, 1);                 // Winograd
             conv2d(x, w3, c, 2, 1, 1);                 // shifted, stride 2
@@ -1222,6 +1307,12 @@ public final class CpuOps implements Ops {
         if (t instanceof FloatTensor f) return f;
         if (t instanceof CpuWeight w) return w.heap();
         throw notCpu(t, op, what);
+    }
+
+    private static IntTensor ints(Tensor t, String op, String what) {
+        if (t instanceof IntTensor i) return i;
+        if (t == null) throw new IllegalArgumentException(op + ": " + what + " is null");
+        throw new IllegalArgumentException(op + ": " + what + " must be an int32 cpu tensor (IntTensor), got " + t);
     }
 
     /** A matrix operand (convolution or linear weight) as it is, FloatTensor or CpuWeight: no heap values needed. */

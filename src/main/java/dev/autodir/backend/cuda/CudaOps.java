@@ -3,9 +3,11 @@ package dev.autodir.backend.cuda;
 import dev.autodir.backend.Precision;
 import dev.autodir.backend.AttentionMask;
 import dev.autodir.backend.Ops;
+import dev.autodir.backend.Shapes;
 import dev.autodir.backend.Tensor;
 import dev.autodir.io.WeightStore;
 import dev.autodir.tensor.FloatTensor;
+import dev.autodir.tensor.IntTensor;
 import org.bytedeco.cuda.cudart.CUctx_st;
 import org.bytedeco.cuda.cudart.CUgraphExec_st;
 import org.bytedeco.cuda.cudart.CUgraph_st;
@@ -44,6 +46,7 @@ import static org.bytedeco.cuda.global.cudart.cudaGraphDestroy;
 import static org.bytedeco.cuda.global.cudart.cudaGraphInstantiate;
 import static org.bytedeco.cuda.global.cudart.cudaMallocHost;
 import static org.bytedeco.cuda.global.cudart.cudaMemcpyAsync;
+import static org.bytedeco.cuda.global.cudart.cudaMemcpyDeviceToDevice;
 import static org.bytedeco.cuda.global.cudart.cudaMemcpyDeviceToHost;
 import static org.bytedeco.cuda.global.cudart.cudaMemcpyHostToDevice;
 import static org.bytedeco.cuda.global.cudart.cudaRuntimeGetVersion;
@@ -235,7 +238,8 @@ public final class CudaOps implements Ops {
 
     public Options options() { return options; }
 
-    /** Device, versions, precision, arena and where each loaded kernel module came from. */
+    /** Device, versions, precision, arena, where each loaded kernel module came from, and the convolution choices. */
+    @Override
     public String describe() {
         enter("describe");
         byte[] name = new byte[256];
@@ -257,6 +261,8 @@ public final class CudaOps implements Ops {
         s.append(", arena ").append(arena.capacity() >> 20).append(" MiB (high water ").append(arena.highWater() >> 20).append(" MiB)");
         s.append(", kernels ").append(library.origins());
         s.append(", unverified features ").append(options.features().describe());
+        String conv = convChoices();
+        if (!conv.isEmpty()) s.append("\nconvolution choices (features convIm2col / convGraph, timed against cuDNN on first use):\n").append(conv);
         return s.toString();
     }
 
@@ -294,6 +300,65 @@ public final class CudaOps implements Ops {
         CudaTensor out = alloc(dtype, host.shape());
         copyFromHost(host.data(), out.address(op), dtype, op);
         return out;
+    }
+
+    @Override
+    public Tensor upload(IntTensor host) {
+        String op = "upload(int32)";
+        enter(op);
+        notCapturing(op);
+        CudaTensor out = CudaTensor.inArenaInt(this, host.shape(), arena.allocate(4L * host.numel()));
+        copyIntsFromHost(host.data(), out.address(op), op);
+        return out;
+    }
+
+    /** Host ints into device memory at {@code dst}, through the pinned staging buffer. */
+    private void copyIntsFromHost(int[] data, long dst, String op) {
+        int chunk = (int) (STAGING_BYTES / 4);
+        for (int off = 0; off < data.length; off += chunk) {
+            int len = Math.min(chunk, data.length - off);
+            CudaCheck.rt(cudaStreamSynchronize(stream), "cudaStreamSynchronize(" + op + ")");
+            pinnedInts.position(0).put(data, off, len);
+            CudaCheck.rt(cudaMemcpyAsync(DevicePointer.of(dst + 4L * off), pinnedInts, 4L * len, cudaMemcpyHostToDevice, stream),
+                    "cudaMemcpyAsync(host to device, " + 4L * len + " bytes of int32)");
+        }
+    }
+
+    @Override
+    public IntTensor downloadInts(Tensor x) {
+        String op = "downloadInts";
+        enter(op);
+        notCapturing(op);
+        CudaTensor c = ti(x, op, "x");
+        long n = c.numel();
+        if (n > Integer.MAX_VALUE - 8) throw new IllegalArgumentException(op + ": " + c + " is too large for a Java array");
+        int[] out = new int[(int) n];
+        int chunk = (int) (STAGING_BYTES / 4);
+        for (int off = 0; off < n; off += chunk) {
+            int len = (int) Math.min(chunk, n - off);
+            CudaCheck.rt(cudaMemcpyAsync(pinnedInts, DevicePointer.of(c.address(op) + 4L * off), 4L * len, cudaMemcpyDeviceToHost, stream),
+                    "cudaMemcpyAsync(device to host, " + 4L * len + " bytes of int32)");
+            CudaCheck.rt(cudaStreamSynchronize(stream), "cudaStreamSynchronize(downloadInts)");
+            pinnedInts.position(0).get(out, off, len);
+        }
+        return new IntTensor(out, c.shape());
+    }
+
+    /** A persistent device copy (same dtype) that outlives endStage() and graph replays; the caller closes it. */
+    @Override
+    public Tensor keep(Tensor x) {
+        String op = "keep";
+        enter(op);
+        notCapturing(op);
+        CudaTensor c = tAny(x, op, "x");
+        DeviceMemory mem = DeviceMemory.allocate(c.bytes(), "kept tensor " + Arrays.toString(c.shapeRef()));
+        persistentMemory.add(mem);
+        CudaTensor k = CudaTensor.owned(this, c.shape(), c.dtype(), mem, CudaTensor.Kind.PERSISTENT, c.isInteger());
+        if (c.numel() > 0) {
+            CudaCheck.rt(cudaMemcpyAsync(DevicePointer.of(k.address(op)), DevicePointer.of(c.address(op)), c.bytes(),
+                    cudaMemcpyDeviceToDevice, stream), "cudaMemcpyAsync(device to device, " + c.bytes() + " bytes)");
+        }
+        return k;
     }
 
     /** Overwrites {@code dst} (same element count) with host data; not allowed while capturing. */
@@ -354,18 +419,6 @@ public final class CudaOps implements Ops {
                 convertRaw(staging.address(), Precision.FP32, dst + 2L * off, Precision.FP16, len);
             }
         }
-    }
-
-    /** int data into a transient arena allocation (masks, ids); not allowed while capturing. */
-    private ScratchArena.Allocation uploadInts(int[] data, String op) {
-        notCapturing(op);
-        if (data.length > STAGING_BYTES / 4) throw new IllegalArgumentException(op + ": " + data.length + " indices exceed the staging buffer");
-        ScratchArena.Allocation a = arena.allocate(4L * data.length);
-        CudaCheck.rt(cudaStreamSynchronize(stream), "cudaStreamSynchronize(" + op + ")");
-        pinnedInts.position(0).put(data, 0, data.length);
-        CudaCheck.rt(cudaMemcpyAsync(DevicePointer.of(a.address()), pinnedInts, 4L * data.length, cudaMemcpyHostToDevice, stream),
-                "cudaMemcpyAsync(host to device, " + 4L * data.length + " bytes of indices)");
-        return a;
     }
 
     @Override
@@ -439,7 +492,7 @@ public final class CudaOps implements Ops {
     @Override
     public Tensor reshape(Tensor x, int... shape) {
         enter("reshape");
-        CudaTensor c = t(x, "reshape", "x");
+        CudaTensor c = tAny(x, "reshape", "x");
         if (CudaTensor.numel(shape) != c.numel()) {
             throw new IllegalArgumentException("reshape: " + Arrays.toString(c.shapeRef()) + " (" + c.numel()
                     + " elements) cannot become " + Arrays.toString(shape) + " (" + CudaTensor.numel(shape) + ")");
@@ -837,21 +890,9 @@ public final class CudaOps implements Ops {
         if (y.numel() == 0) return y;
         if (nk == 0) throw new IllegalArgumentException(op + ": no keys (k " + Arrays.toString(k.shapeRef()) + ")");
         AttentionMask m = mask == null ? AttentionMask.NONE : mask;
-        ScratchArena.Allocation keep = null;
-        if (m.keyKeep() != null) {
-            int[][] kk = m.keyKeep();
-            if (kk.length != batch) throw new IllegalArgumentException(op + ": keyKeep has " + kk.length + " rows for batch " + batch);
-            int[] flat = new int[batch * nk];
-            for (int b = 0; b < batch; b++) {
-                if (kk[b] == null || kk[b].length != nk) {
-                    throw new IllegalArgumentException(op + ": keyKeep row " + b + " has " + (kk[b] == null ? "no" : kk[b].length)
-                            + " entries for " + nk + " keys");
-                }
-                System.arraycopy(kk[b], 0, flat, b * nk, nk);
-            }
-            keep = uploadInts(flat, op + " mask");
-        }
-        long keepAddress = keep == null ? 0 : keep.address();
+        CudaTensor keep = m.keyKeep() == null ? null : ti(m.keyKeep(), op, "mask");
+        if (keep != null) Shapes.attention(q.shapeRef(), k.shapeRef(), v.shapeRef(), heads, keep.shapeRef());
+        long keepAddress = keep == null ? 0 : keep.address(op);
         int causal = m.causal() ? 1 : 0;
         if (keep == null && !m.causal() && options.features().attentionGemm() && d >= attentionGemmMinWidth) {
             attentionByProducts(q, k, v, y, batch, nq, nk, c, heads, d, scale, op);
@@ -874,7 +915,6 @@ public final class CudaOps implements Ops {
                     .i32(nq).i32(nk).i32(d).i32(c).i32(c).i32(c).i32(c).ptr(keepAddress).i32(causal).f32(scale)
                     .launch((nq + 15) / 16, heads, batch, 128, 1, 1, smem);
         }
-        if (keep != null) arena.release(keep);   // only pops when nothing was allocated after it: y came first
         return y;
     }
 
@@ -1444,55 +1484,105 @@ public final class CudaOps implements Ops {
     }
 
     @Override
-    public Tensor embedding(Tensor tableT, int[][] ids) {
+    public Tensor embedding(Tensor tableT, Tensor idsT) {
         String op = "embedding";
         enter(op);
-        CudaTensor table = t(tableT, op, "table");
-        if (table.rank() != 2) throw new IllegalArgumentException(op + ": table " + Arrays.toString(table.shapeRef()) + " must be [V, C]");
-        if (ids == null || ids.length == 0) throw new IllegalArgumentException(op + ": no ids");
-        int vocab = table.dim(0), c = table.dim(1), n = ids[0].length;
-        int[] flat = new int[ids.length * n];
-        for (int b = 0; b < ids.length; b++) {
-            if (ids[b].length != n) throw new IllegalArgumentException(op + ": id row " + b + " has " + ids[b].length + " ids, row 0 has " + n);
-            for (int j = 0; j < n; j++) {
-                int id = ids[b][j];
-                if (id < 0 || id >= vocab) {
-                    throw new IllegalArgumentException(op + ": id " + id + " at [" + b + "][" + j + "] outside [0, " + vocab + ")");
-                }
-                flat[b * n + j] = id;
-            }
-        }
-        CudaTensor y = alloc(table.dtype(), ids.length, n, c);
-        gather(table, flat, c, y, op);
+        CudaTensor table = t(tableT, op, "table"), ids = ti(idsT, op, "ids");
+        CudaTensor y = alloc(table.dtype(), Shapes.embedding(table.shapeRef(), ids.shapeRef()));
+        gather(table, ids, table.dim(1), ids.numel(), 0, table.dim(0), y, op);
         return y;
     }
 
     @Override
-    public Tensor gatherRows(Tensor xt, int[] rows) {
+    public Tensor gatherRows(Tensor xt, Tensor rowsT) {
         String op = "gatherRows";
         enter(op);
-        CudaTensor x = t(xt, op, "x");
-        if (x.rank() != 3 || rows == null || rows.length != x.dim(0)) {
-            throw new IllegalArgumentException(op + ": x " + Arrays.toString(x.shapeRef()) + " must be [B, N, C] with one row index per batch entry, got "
-                    + (rows == null ? "none" : rows.length));
-        }
-        int n = x.dim(1), c = x.dim(2);
-        int[] flat = new int[rows.length];
-        for (int b = 0; b < rows.length; b++) {
-            if (rows[b] < 0 || rows[b] >= n) throw new IllegalArgumentException(op + ": row " + rows[b] + " of batch " + b + " outside [0, " + n + ")");
-            flat[b] = b * n + rows[b];
-        }
-        CudaTensor y = alloc(x.dtype(), x.dim(0), c);
-        gather(x, flat, c, y, op);
+        CudaTensor x = t(xt, op, "x"), rows = ti(rowsT, op, "rows");
+        CudaTensor y = alloc(x.dtype(), Shapes.gatherRows(x.shapeRef(), rows.shapeRef()));
+        gather(x, rows, x.dim(2), 1, x.dim(1), x.dim(1), y, op);
         return y;
     }
 
-    private void gather(CudaTensor table, int[] index, int c, CudaTensor y, String op) {
+    /** y[i] = table[index[i] + (i / groupRows)·groupStride] (rows of c), zero where index[i] ∉ [0, bound). */
+    private void gather(CudaTensor table, CudaTensor index, int c, long groupRows, long groupStride, long bound, CudaTensor y, String op) {
         if (y.numel() == 0) return;
-        ScratchArena.Allocation idx = uploadInts(index, op);
-        launcher.kernel(Kernel.GATHER_ROWS).ptr(table, op).i32(table.dtype().halfFlag()).ptr(idx.address()).ptr(y, op)
-                .i32(y.dtype().halfFlag()).i64(index.length).i32(c).launch(blocks(y.numel()), THREADS);
-        arena.release(idx);
+        launcher.kernel(Kernel.GATHER_ROWS).ptr(table, op).i32(table.dtype().halfFlag()).ptr(index, op).ptr(y, op)
+                .i32(y.dtype().halfFlag()).i64(index.numel()).i32(c).i64(groupRows).i64(groupStride).i64(bound)
+                .launch(blocks(y.numel()), THREADS);
+    }
+
+    @Override
+    public Tensor argmax(Tensor xt) {
+        String op = "argmax";
+        enter(op);
+        CudaTensor x = tAny(xt, op, "x");
+        int[] shape = Shapes.argmax(x.shapeRef());
+        CudaTensor y = CudaTensor.inArenaInt(this, shape, arena.allocate(4L * shape[0]));
+        if (shape[0] == 0) return y;
+        int kind = x.isInteger() ? 2 : x.dtype().halfFlag();
+        launcher.kernel(Kernel.ARGMAX_ROWS).ptr(x, op).i32(kind).ptr(y, op).i64(shape[0]).i32(x.dim(1)).launch(blocks(shape[0]), THREADS);
+        return y;
+    }
+
+    @Override
+    public Tensor softmax(Tensor xt) {
+        String op = "softmax";
+        enter(op);
+        CudaTensor x = t(xt, op, "x");
+        int[] shape = Shapes.lastDim(op, x.shapeRef());
+        int n = shape[shape.length - 1];
+        CudaTensor y = alloc(x.dtype(), shape);
+        if (y.numel() == 0) return y;
+        CudaTensor s = x;
+        if (x.dtype() != Precision.FP32) {                       // the kernel reads float32 scores
+            s = alloc(Precision.FP32, shape);
+            convertRaw(x.address(op), x.dtype(), s.address(op), Precision.FP32, x.numel());
+        }
+        launcher.kernel(Kernel.SOFTMAX_ROWS).ptr(s, op).ptr(y, op).i32(y.dtype().halfFlag()).i32(n).launch(x.numel() / n, THREADS);
+        return y;
+    }
+
+    @Override
+    public Tensor normalizeRows(Tensor xt) {
+        String op = "normalizeRows";
+        enter(op);
+        CudaTensor x = t(xt, op, "x");
+        int[] shape = Shapes.lastDim(op, x.shapeRef());
+        int n = shape[shape.length - 1];
+        CudaTensor y = alloc(x.dtype(), shape);
+        if (y.numel() == 0) return y;
+        launcher.kernel(Kernel.NORMALIZE_ROWS).ptr(x, op).i32(x.dtype().halfFlag()).ptr(y, op).i32(y.dtype().halfFlag()).i32(n)
+                .launch(x.numel() / n, THREADS);
+        return y;
+    }
+
+    /** a [M, K] · b [K, N] row-major = column-major Cᶜ [N, M] = Bᶜ [N, K] · Aᶜ [K, M], no transposes. */
+    @Override
+    public Tensor matmul(Tensor at, Tensor bt) {
+        String op = "matmul";
+        enter(op);
+        CudaTensor a = cast(at, op, "a"), b = cast(bt, op, "b");
+        int[] shape = Shapes.matmul(a.shapeRef(), b.shapeRef());
+        int m = shape[0], n = shape[1], k = a.dim(1);
+        CudaTensor y = alloc(precision, shape);
+        if (y.numel() == 0) return y;
+        if (k == 0) throw new IllegalArgumentException(op + ": zero inner dimension");
+        matmul().gemm(stream, new Matmul.Gemm(precision, precision, false, false, n, m, k, n, k, n, 1, 0, 0, 0), 1f,
+                b.address(op), a.address(op), y.address(op));
+        return y;
+    }
+
+    @Override public Tensor exp(Tensor x) { return unary(x, 5, 0, 0, "exp"); }
+
+    /** x · s as a per-channel product over x viewed as one channel of numel elements. */
+    @Override
+    public Tensor mulScalar(Tensor xt, Tensor st) {
+        String op = "mulScalar";
+        enter(op);
+        CudaTensor x = t(xt, op, "x"), s = t(st, op, "s");
+        Shapes.scalar(op, x.shapeRef(), s.shapeRef());
+        CudaTensor y = (CudaTensor) mulPerChannel(x.view(new int[] {1, 1, 1, Math.toIntExact(x.numel())}), s);
+        return y.view(x.shape());
     }
 
     // ---- diffusion helpers -----------------------------------------------------------------------
@@ -1555,6 +1645,7 @@ public final class CudaOps implements Ops {
         return clipPixelValues(image, size, CLIP_MEAN, CLIP_STD);
     }
 
+    @Override
     public Tensor clipPixelValues(Tensor image, int size, float[] mean, float[] std) {
         String op = "clipPixelValues";
         enter(op);
@@ -1705,7 +1796,21 @@ public final class CudaOps implements Ops {
         }
     }
 
+    /** A float tensor of this backend (an int32 tensor is refused naming the operation). */
     private CudaTensor t(Tensor x, String op, String name) {
+        CudaTensor c = tAny(x, op, name);
+        if (c.isInteger()) throw new IllegalArgumentException(op + ": " + name + " " + c + " must be a float tensor, not int32");
+        return c;
+    }
+
+    /** An int32 tensor of this backend. */
+    private CudaTensor ti(Tensor x, String op, String name) {
+        CudaTensor c = tAny(x, op, name);
+        if (!c.isInteger()) throw new IllegalArgumentException(op + ": " + name + " " + c + " must be an int32 tensor");
+        return c;
+    }
+
+    private CudaTensor tAny(Tensor x, String op, String name) {
         if (x == null) throw new IllegalArgumentException(op + ": " + name + " is null");
         if (!(x instanceof CudaTensor c) || c.owner() != this) {
             throw new IllegalArgumentException(op + ": " + name + " " + x + " is not a tensor of this cuda backend (upload host data first)");

@@ -1,12 +1,14 @@
 package dev.autodir.backend.cuda;
 
+import dev.autodir.backend.DataType;
 import dev.autodir.backend.Precision;
 import dev.autodir.backend.Tensor;
 
 import java.util.Arrays;
 
 /**
- * A tensor in device memory: row-major, float32 or float16 ({@link #dtype()}), owned by one {@link CudaOps}.
+ * A tensor in device memory: row-major, float32 or float16 ({@link #dtype()}), or int32 (token ids, masks, indices:
+ * {@link #isInteger()}, stored in 4-byte elements with {@link #dtype()} FP32), owned by one {@link CudaOps}.
  *
  * <p>Kinds of owner: the scratch arena (transient results: valid until {@code endStage()}, or until the
  * CUDA graph that produced them is closed), the weight cache (until the backend closes), or the caller
@@ -26,10 +28,11 @@ public final class CudaTensor implements Tensor {
     private final ScratchArena.Allocation allocation;    // TRANSIENT only
     private final DeviceMemory memory;                   // WEIGHT / PERSISTENT (or the base of a view)
     private final CudaTensor base;                       // VIEW only
+    private final boolean integer;
     private boolean closed;
 
     private CudaTensor(CudaOps owner, int[] shape, Precision dtype, long address, Kind kind, Lifetime lifetime,
-                       ScratchArena.Allocation allocation, DeviceMemory memory, CudaTensor base) {
+                       ScratchArena.Allocation allocation, DeviceMemory memory, CudaTensor base, boolean integer) {
         this.owner = owner;
         this.shape = shape.clone();
         this.numel = numel(shape);
@@ -40,19 +43,36 @@ public final class CudaTensor implements Tensor {
         this.allocation = allocation;
         this.memory = memory;
         this.base = base;
+        this.integer = integer;
+        if (integer && dtype != Precision.FP32) throw new IllegalArgumentException("int32 tensors use 4-byte storage");
     }
 
     static CudaTensor inArena(CudaOps owner, int[] shape, Precision dtype, ScratchArena.Allocation a) {
-        return new CudaTensor(owner, shape, dtype, a.address(), Kind.TRANSIENT, a.lifetime(), a, null, null);
+        return new CudaTensor(owner, shape, dtype, a.address(), Kind.TRANSIENT, a.lifetime(), a, null, null, false);
+    }
+
+    static CudaTensor inArenaInt(CudaOps owner, int[] shape, ScratchArena.Allocation a) {
+        return new CudaTensor(owner, shape, Precision.FP32, a.address(), Kind.TRANSIENT, a.lifetime(), a, null, null, true);
     }
 
     static CudaTensor owned(CudaOps owner, int[] shape, Precision dtype, DeviceMemory memory, Kind kind) {
-        return new CudaTensor(owner, shape, dtype, memory.address(), kind, null, null, memory, null);
+        return owned(owner, shape, dtype, memory, kind, false);
+    }
+
+    static CudaTensor owned(CudaOps owner, int[] shape, Precision dtype, DeviceMemory memory, Kind kind, boolean integer) {
+        return new CudaTensor(owner, shape, dtype, memory.address(), kind, null, null, memory, null, integer);
     }
 
     CudaTensor view(int[] newShape) {
         CudaTensor root = base != null ? base : this;
-        return new CudaTensor(owner, newShape, dtype, address, Kind.VIEW, lifetime, null, memory, root);
+        return new CudaTensor(owner, newShape, dtype, address, Kind.VIEW, lifetime, null, memory, root, integer);
+    }
+
+    /** True for an int32 tensor. */
+    public boolean isInteger() { return integer; }
+
+    @Override public DataType dataType() {
+        return integer ? DataType.INT32 : dtype == Precision.FP16 ? DataType.FLOAT16 : DataType.FLOAT32;
     }
 
     static long numel(int[] shape) {
@@ -122,6 +142,6 @@ public final class CudaTensor implements Tensor {
     }
 
     @Override public String toString() {
-        return "CudaTensor" + Arrays.toString(shape) + " " + dtype + " " + kind.name().toLowerCase(java.util.Locale.ROOT);
+        return "CudaTensor" + Arrays.toString(shape) + " " + (integer ? "INT32" : dtype) + " " + kind.name().toLowerCase(java.util.Locale.ROOT);
     }
 }

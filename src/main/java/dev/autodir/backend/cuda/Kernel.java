@@ -34,7 +34,9 @@ record Kernel(String file, String function, String signature) {
     static final Kernel WINDOW2D = k("window2d", "window2d", "pipiliiiiii");
     static final Kernel COPY_SLAB = k("copy_slab", "copy_slab", "pipilllllll");
     static final Kernel TRANSPOSE = k("transpose", "transpose", "pipiii");
-    static final Kernel GATHER_ROWS = k("gather_rows", "gather_rows", "pippili");
+    static final Kernel GATHER_ROWS = k("gather_rows", "gather_rows", "pippililll");
+    static final Kernel ARGMAX_ROWS = k("argmax_rows", "argmax_rows", "pipli");
+    static final Kernel NORMALIZE_ROWS = k("normalize_rows", "normalize_rows", "pipii");
     static final Kernel TIMESTEP_EMBEDDING = k("timestep_embedding", "timestep_embedding", "pipiii");
     static final Kernel CFG_COMBINE = k("cfg_combine", "cfg_combine", "pipipipilff");
     static final Kernel EULER_ANCESTRAL = k("euler_ancestral", "euler_ancestral", "pipipiipilfff");
@@ -125,6 +127,7 @@ record Kernel(String file, String function, String signature) {
                 GLOBAL_AVG_POOL, GROUP_NORM_STATS, GROUP_NORM_APPLY, LAYER_NORM, LAYER_NORM_CHANNELS,
                 UPSAMPLE_NEAREST2X, PIXEL_SHUFFLE, WINDOW2D, COPY_SLAB, TRANSPOSE, GATHER_ROWS, TIMESTEP_EMBEDDING,
                 CFG_COMBINE, EULER_ANCESTRAL, CLIP_PREPROCESS, CONV2D_DIRECT, CONV2D_IGEMM, SOFTMAX_ROWS, CONV2D_DEPTHWISE,
+                ARGMAX_ROWS, NORMALIZE_ROWS,
                 GROUP_NORM_STATS_FAST, GROUP_NORM_APPLY_FAST, IM2COL));
         for (Precision p : Precision.values()) {
             for (int nt = 1; nt <= GENERIC_MAX_WIDTH / 32; nt++) list.add(attentionGeneric(p, nt * 32));

@@ -7,7 +7,6 @@ import dev.autodir.io.WeightStore;
 import dev.autodir.model.CLIPTextConfig;
 import dev.autodir.model.CLIPVisionConfig;
 import dev.autodir.model.Weights;
-import dev.autodir.tensor.FloatTensor;
 
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -46,12 +45,15 @@ public final class CLIP {
     public record VisionOutput(Tensor lastHiddenState, Tensor pooled) { }
 
     /**
-     * CLIPTextTransformer: ids [B][T] → last_hidden_state [B, T, D] (after final_layer_norm) and pooled [B, D]
-     * (the row at argmax(ids), i.e. the first EOS). {@code attentionMask} [B][T] (1 keep, 0 pad) or null.
+     * CLIPTextTransformer: int32 ids [B, T] → last_hidden_state [B, T, D] (after final_layer_norm) and pooled [B, D]
+     * (the row at argmax(ids), i.e. the first EOS). {@code attentionMask} int32 [B, T] (1 keep, 0 pad) or null; both on
+     * {@code ops}.
      */
-    public TextOutput encodeText(Ops ops, int[][] ids, int[][] attentionMask) {
+    public TextOutput encodeText(Ops ops, Tensor ids, Tensor attentionMask) {
         Weights t = w.sub("text_model");
-        int b = ids.length, n = ids[0].length;
+        int[] s = ids.shape();
+        if (s.length != 2) throw new IllegalArgumentException("CLIP text input must be ids [B, T], got " + Arrays.toString(s));
+        int n = s[1];
         if (n > text.maxPositions()) {
             throw new IllegalArgumentException("CLIP text input has " + n + " tokens, the model takes at most " + text.maxPositions());
         }
@@ -61,9 +63,7 @@ public final class CLIP {
         AttentionMask mask = new AttentionMask(true, attentionMask);
         h = encoder(ops, t.sub("encoder"), h, text.layers(), text.heads(), text.layerNormEps(), mask);
         h = layerNorm(ops, t.sub("final_layer_norm"), h, text.layerNormEps());                   // [B, T, D]
-        int[] rows = new int[b];
-        for (int i = 0; i < b; i++) rows[i] = argmax(ids[i]);
-        return new TextOutput(h, ops.gatherRows(h, rows));                                      // pooled [B, D]
+        return new TextOutput(h, ops.gatherRows(h, ops.argmax(ids)));                             // pooled [B, D] at the first EOS
     }
 
     /** text_projection (no bias): pooled [B, D] → [B, J]. */
@@ -86,15 +86,16 @@ public final class CLIP {
         Tensor patches = ops.conv2d(pixelValues, v.get(ops, "embeddings.patch_embedding.weight"), null,
                 vision.patchSize(), 0, 1);                                                       // [B, E, g, g]
         patches = ops.nchwToTokens(patches);                                                     // [B, g², E]
-        Tensor cls = ops.reshape(v.get(ops, "embeddings.class_embedding"), 1, 1, vision.hidden()); // [1, 1, E]
+        Tensor clsEmbedding = ops.reshape(v.get(ops, "embeddings.class_embedding"), 1, 1, vision.hidden()); // [1, 1, E]
         List<Tensor> parts = new ArrayList<>();
-        for (int i = 0; i < b; i++) parts.add(cls);
-        Tensor clsB = b == 1 ? cls : ops.concat(parts, 0);                                       // [B, 1, E]
+        for (int i = 0; i < b; i++) parts.add(clsEmbedding);
+        Tensor clsB = ops.concat(parts, 0);                                                      // [B, 1, E]
         Tensor h = ops.concat(List.of(clsB, patches), 1);                                        // [B, P, E]
         h = ops.add(h, v.get(ops, "embeddings.position_embedding.weight"));                      // [P, E] broadcast
         h = layerNorm(ops, v.sub("pre_layrnorm"), h, vision.layerNormEps());                    // (sic) HF's key name
         h = encoder(ops, v.sub("encoder"), h, vision.layers(), vision.heads(), vision.layerNormEps(), AttentionMask.NONE);
-        Tensor pooled = layerNorm(ops, v.sub("post_layernorm"), ops.gatherRows(h, new int[b]), vision.layerNormEps());
+        Tensor cls = ops.reshape(ops.slice(h, 1, 0, 1), b, vision.hidden());                     // the class token [B, E]
+        Tensor pooled = layerNorm(ops, v.sub("post_layernorm"), cls, vision.layerNormEps());
         return new VisionOutput(h, pooled);                                                      // [B, P, E], [B, E]
     }
 
@@ -103,48 +104,24 @@ public final class CLIP {
         return ops.linear(pooled, w.get(ops, "visual_projection.weight"), null);
     }
 
-    /** exp(logit_scale), computed in float32 as torch does. */
-    public float logitScale(Ops ops) {
-        FloatTensor ls = ops.download(w.get(ops, "logit_scale"));
-        return (float) Math.exp(ls.data()[0]);
+    /** exp(logit_scale) as a one-element tensor on {@code ops} (float32, as torch computes it). */
+    public Tensor logitScale(Ops ops) {
+        return ops.exp(w.get(ops, "logit_scale"));
     }
+
+    /** The logits of CLIPModel.forward, both ways, from the projected embeddings. */
+    public record Logits(Tensor perText, Tensor perImage, Tensor textNormalized, Tensor imageNormalized) { }
 
     /**
      * CLIPModel.forward's logits: logits_per_text [Bt, Bi] = exp(logit_scale) · normalize(text) · normalize(image)ᵀ,
-     * computed on the host in float32 (the embeddings are tiny).
+     * and logits_per_image [Bi, Bt] its transpose (text [Bt, J] and image [Bi, J] embeddings).
      */
-    public static FloatTensor logitsPerText(FloatTensor textEmbeds, FloatTensor imageEmbeds, float logitScale) {
-        FloatTensor tn = l2Normalize(textEmbeds), in = l2Normalize(imageEmbeds);
-        int bt = tn.dim(0), bi = in.dim(0), j = tn.dim(1);
-        float[] out = new float[bt * bi];
-        for (int a = 0; a < bt; a++) {
-            for (int c = 0; c < bi; c++) {
-                float dot = 0;
-                for (int k = 0; k < j; k++) dot += tn.data()[a * j + k] * in.data()[c * j + k];
-                out[a * bi + c] = dot * logitScale;
-            }
-        }
-        return new FloatTensor(out, bt, bi);
-    }
-
-    /** x / ‖x‖₂ per row, in float32. */
-    public static FloatTensor l2Normalize(FloatTensor x) {
-        int rows = x.dim(0), cols = x.dim(1);
-        float[] out = new float[rows * cols];
-        for (int r = 0; r < rows; r++) {
-            double ss = 0;
-            for (int k = 0; k < cols; k++) ss += (double) x.data()[r * cols + k] * x.data()[r * cols + k];
-            float norm = (float) Math.sqrt(ss);
-            for (int k = 0; k < cols; k++) out[r * cols + k] = x.data()[r * cols + k] / norm;
-        }
-        return new FloatTensor(out, rows, cols);
-    }
-
-    /** The first index of the largest id (torch.argmax): the first EOS token. */
-    static int argmax(int[] ids) {
-        int best = 0;
-        for (int i = 1; i < ids.length; i++) if (ids[i] > ids[best]) best = i;
-        return best;
+    public Logits logits(Ops ops, Tensor textEmbeds, Tensor imageEmbeds) {
+        Tensor tn = ops.normalizeRows(textEmbeds), in = ops.normalizeRows(imageEmbeds);
+        Tensor scale = logitScale(ops);
+        Tensor perText = ops.mulScalar(ops.linear(tn, in, null), scale);                       // [Bt, Bi]
+        Tensor perImage = ops.mulScalar(ops.linear(in, tn, null), scale);                      // [Bi, Bt]
+        return new Logits(perText, perImage, tn, in);
     }
 
     /** CLIPEncoder: pre-LN layers of self-attention and a quick_gelu MLP. */

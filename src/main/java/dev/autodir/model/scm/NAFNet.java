@@ -30,8 +30,11 @@ public final class NAFNet {
 
     public NAFNetConfig config() { return cfg; }
 
-    /** NAFNet_Combine.forward with SCM weight {@code weight}: inp [B, imgChannels, H, W] → [B, 3, H, W]. */
-    public Tensor forward(Ops ops, Tensor inp, float weight) {
+    /**
+     * NAFNet_Combine.forward with SCM weight {@code weight} (a one-element tensor on {@code ops}; null for the official 1):
+     * inp [B, imgChannels, H, W] → [B, 3, H, W].
+     */
+    public Tensor forward(Ops ops, Tensor inp, Tensor weight) {
         int[] s = inp.shape();
         if (s.length != 4 || s[1] != cfg.imgChannels()) {
             throw new IllegalArgumentException("SCM input must be [B, " + cfg.imgChannels() + ", H, W], got "
@@ -55,7 +58,7 @@ public final class NAFNet {
             for (int b = 0; b < cfg.decBlocks().get(i); b++) x = nafBlock(ops, w.sub("decoders." + i + "." + b), x);
         }
         x = conv(ops, w.sub("ending"), x, 1, 1);                                       // [B, 3, H', W']
-        if (weight != 1f) x = ops.scale(x, weight);                                    // x · weight (exact for 1)
+        if (weight != null) x = ops.mulScalar(x, weight);                               // x · weight (exact for 1)
         x = ops.add(x, ops.slice(padded, 1, 3, 6));                                    // + inp[:, 3:6]
         return ops.crop2d(x, 0, 0, hh, ww);                                            // [B, 3, H, W]
     }

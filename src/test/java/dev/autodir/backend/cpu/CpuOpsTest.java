@@ -262,7 +262,7 @@ class CpuOpsTest {
     @Test void fullyMaskedRowsGiveZeros() {
         try (CpuOps ops = new CpuOps()) {
             FloatTensor q = random(10, 2, 3, 8), k = random(11, 2, 4, 8);
-            AttentionMask m = new AttentionMask(false, new int[][] {{0, 0, 0, 0}, {1, 0, 1, 0}});
+            AttentionMask m = AttentionMask.of(false, new int[][] {{0, 0, 0, 0}, {1, 0, 1, 0}});
             FloatTensor out = (FloatTensor) ops.attention(q, k, k, 2, 1f, m);
             for (int i = 0; i < 3 * 8; i++) assertEquals(0f, out.data()[i], "row of batch 0 should be zeros");
             assertRelL2("partly masked batch", out, ReferenceOps.attention(q, k, k, 2, 1, m), 1e-5);

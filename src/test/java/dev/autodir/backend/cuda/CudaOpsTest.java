@@ -6,6 +6,7 @@ import dev.autodir.backend.Precision;
 import dev.autodir.backend.AttentionMask;
 import dev.autodir.backend.Tensor;
 import dev.autodir.tensor.FloatTensor;
+import dev.autodir.tensor.IntTensor;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
@@ -110,11 +111,12 @@ abstract class CudaOpsTest {
             keep[0][j] = j < 100 ? 1 : 0;
             keep[1][j] = j % 3 == 1 ? 0 : 1;
         }
-        List<AttentionMask> masks = List.of(AttentionMask.NONE, AttentionMask.CAUSAL, new AttentionMask(false, keep),
-                new AttentionMask(true, keep));
+        List<AttentionMask> masks = List.of(AttentionMask.NONE, AttentionMask.CAUSAL, AttentionMask.of(false, keep),
+                AttentionMask.of(true, keep));
         for (AttentionMask m : masks) {
+            AttentionMask dm = m.keyKeep() == null ? m : new AttentionMask(m.causal(), ops.upload((IntTensor) m.keyKeep()));
             assertClose("attention D=" + d + " " + (m.causal() ? "causal " : "") + (m.keyKeep() != null ? "padding" : ""),
-                    ops.download(ops.attention(ops.upload(q), ops.upload(k), ops.upload(v), heads, scale, m)),
+                    ops.download(ops.attention(ops.upload(q), ops.upload(k), ops.upload(v), heads, scale, dm)),
                     Reference.attention(q, k, v, heads, scale, m), tol());
         }
         ops.endStage();
@@ -145,7 +147,7 @@ abstract class CudaOpsTest {
             keep[0][j] = j < 12 ? 1 : 0;
             keep[1][j] = j == 5 ? 0 : 1;
         }
-        AttentionMask m = new AttentionMask(false, keep);
+        AttentionMask m = new AttentionMask(false, ops.upload(IntTensor.of(keep)));
         FloatTensor k2 = k.copy(), v2 = v.copy();
         for (int bi = 0; bi < b; bi++) {
             for (int j = 0; j < n; j++) {
