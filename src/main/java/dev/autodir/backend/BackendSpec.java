@@ -11,7 +11,7 @@ import java.util.Map;
  */
 public record BackendSpec(String clip, String vae, String unet, String scm) {
     public static final String[] STAGES = {"clip", "vae", "unet", "scm"};
-    public static final String[] NAMES = {"cpu", "cuda"};
+    public static final String[] NAMES = {"cpu", "cuda", "tensorrt"};
 
     public static BackendSpec parse(String spec) {
         if (spec == null || spec.isBlank()) return all("cpu");
@@ -39,7 +39,7 @@ public record BackendSpec(String clip, String vae, String unet, String scm) {
 
     private static String name(String n, String spec) {
         if (!java.util.Arrays.asList(NAMES).contains(n)) {
-            throw new IllegalArgumentException("--backend " + spec + ": unknown backend \"" + n + "\" (backends: cpu, cuda)");
+            throw new IllegalArgumentException("--backend " + spec + ": unknown backend \"" + n + "\" (backends: " + String.join(", ", NAMES) + ")");
         }
         return n;
     }

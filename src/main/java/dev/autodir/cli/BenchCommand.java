@@ -33,7 +33,7 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--size", defaultValue = "512", paramLabel = "PX", description = "Image side in pixels. Default: ${DEFAULT-VALUE}.")
     int size;
 
-    @Option(names = "--backend", defaultValue = "cpu", paramLabel = "NAME", description = "cpu or cuda. Default: ${DEFAULT-VALUE}.")
+    @Option(names = "--backend", defaultValue = "cpu", paramLabel = "NAME", description = "cpu, cuda or tensorrt. Default: ${DEFAULT-VALUE}.")
     String backend;
 
     @Option(names = "--precision", defaultValue = "fp32", paramLabel = "P", description = "fp32 or fp16 (device backends). Default: ${DEFAULT-VALUE}.")
@@ -61,7 +61,7 @@ final class BenchCommand implements Callable<Integer> {
         if (size < 1 || size > 8192) throw new IllegalArgumentException("--size must be in 1..8192, got " + size);
         BackendSpec spec = BackendSpec.parse(backend);
         if (!spec.unet().equals(spec.clip()) || !spec.unet().equals(spec.vae()) || !spec.unet().equals(spec.scm())) {
-            throw new IllegalArgumentException("--backend for bench is one backend name (cpu or cuda), got " + backend);
+            throw new IllegalArgumentException("--backend for bench is one backend name (cpu, cuda or tensorrt), got " + backend);
         }
         Precision p = Precision.parse(precision);
         WeightStore store;

@@ -26,13 +26,15 @@ final class EngineOptions {
     Path tokenizer;
 
     @Option(names = "--backend", paramLabel = "SPEC", defaultValue = "cpu",
-            description = "Backend for every stage (cpu or cuda), or per stage, as in unet=cuda,vae=cuda,scm=cuda,clip=cpu;"
+            description = "Backend for every stage (cpu, cuda or tensorrt), or per stage, as in unet=tensorrt,vae=cuda,scm=cuda,clip=cpu;"
                     + " stages not named use cpu, or the bare name the list also gives (cuda,clip=cpu puts all but CLIP"
-                    + " on cuda). A cuda stage that cannot start falls back to cpu with a notice. Default: ${DEFAULT-VALUE}.")
+                    + " on cuda). A cuda stage that cannot start falls back to cpu, a tensorrt stage to cuda (then cpu),"
+                    + " each with a notice. tensorrt has not run on a machine with TensorRT yet (README). Default: ${DEFAULT-VALUE}.")
     String backend;
 
     @Option(names = "--precision", paramLabel = "fp32|fp16", defaultValue = "fp32",
-            description = "Precision of device backends (the cpu backend always computes in float32). Default: ${DEFAULT-VALUE}.")
+            description = "Precision of device backends (the cpu backend always computes in float32); on tensorrt the engines' precision"
+                    + " (-Dautodir.tensorrt.precision=bf16 for bf16 engines). Default: ${DEFAULT-VALUE}.")
     String precision;
 
     /**
