@@ -21,18 +21,12 @@ public record BuildConfig(String network, Path onnxModel, EnginePrecision precis
                           List<String> clearFlags, int optimizationLevel, long workspaceBytes, Path timingCache,
                           List<ProfileDims> profile) {
     /** One input's min / opt / max dimensions for {@code IOptimizationProfile.setDimensions}. */
-    public record ProfileDims(String input, int[] min, int[] opt, int[] max) {
-        public ProfileDims {
-            min = min.clone();
-            opt = opt.clone();
-            max = max.clone();
-        }
+    public record ProfileDims(String input, ShapeProfile.Range range) {
+        public int[] min() { return range.min(); }
 
-        @Override public int[] min() { return min.clone(); }
+        public int[] opt() { return range.opt(); }
 
-        @Override public int[] opt() { return opt.clone(); }
-
-        @Override public int[] max() { return max.clone(); }
+        public int[] max() { return range.max(); }
     }
 
     public BuildConfig {
@@ -60,7 +54,7 @@ public record BuildConfig(String network, Path onnxModel, EnginePrecision precis
         else clear.add("kTF32");
         List<ProfileDims> dims = new ArrayList<>();
         if (key.profile() != null) {
-            key.profile().ranges().forEach((name, r) -> dims.add(new ProfileDims(name, r.min(), r.opt(), r.max())));
+            key.profile().ranges().forEach((name, r) -> dims.add(new ProfileDims(name, r)));
         }
         return new BuildConfig(key.network(), onnxModel, key.precision(), 0, set, clear, key.optimizationLevel(), key.workspaceBytes(),
                 timingCache, dims);

@@ -63,7 +63,7 @@ class BuildConfigTest {
     }
 
     @Test void theParsedNetworkMustLeaveProfiledDimensionsOpen() {
-        List<BuildConfig.ProfileDims> profile = List.of(new BuildConfig.ProfileDims("x", new int[] {1, 4, 4, 4}, new int[] {1, 4, 8, 8}, new int[] {1, 4, 16, 16}));
+        List<BuildConfig.ProfileDims> profile = List.of(new BuildConfig.ProfileDims("x", new ShapeProfile.Range(new int[] {1, 4, 4, 4}, new int[] {1, 4, 8, 8}, new int[] {1, 4, 16, 16})));
         assertNull(EngineBuilder.profileProblem(List.of("x"), List.of(new long[] {1, 4, -1, -1}), profile));
         assertNull(EngineBuilder.profileProblem(List.of("x"), List.of(new long[] {1, 4, 8, 8}), List.of()), "static shapes, no profile");
         String fixed = EngineBuilder.profileProblem(List.of("x"), List.of(new long[] {1, 4, 8, 8}), profile);
