@@ -80,13 +80,19 @@ final class EngineBuilder {
             }
             if (cfg.timingCache() != null) {
                 if (Files.isRegularFile(cfg.timingCache())) timingBytes = NativeBytes.read(cfg.timingCache());
-                timing = config.createTimingCache(timingBytes == null ? new Pointer() : timingBytes, timingBytes == null ? 0 : timingBytes.limit());
-                if (timing == null || timing.isNull()) {
-                    // a cache from another TensorRT build is refused: start an empty one
-                    timing = config.createTimingCache(new Pointer(), 0);
+                if (timingBytes != null) {
+                    timing = config.createTimingCache(timingBytes, timingBytes.limit());
+                    if (timing != null && !timing.isNull() && !config.setTimingCache(timing, false)) {
+                        NativeRelease.delete(timing, NativeRelease.INOCOPY_SLOT);   // from another TensorRT or GPU: start afresh
+                        timing = null;
+                    }
+                    log.takeErrors();
                 }
-                if (timing == null || timing.isNull() || !config.setTimingCache(timing, false)) {
-                    throw new TensorRTException(what + ": cannot use a timing cache" + log.lastErrors());
+                if (timing == null || timing.isNull()) {
+                    timing = config.createTimingCache(new Pointer(), 0);
+                    if (timing == null || timing.isNull() || !config.setTimingCache(timing, false)) {
+                        throw new TensorRTException(what + ": cannot use a timing cache" + log.lastErrors());
+                    }
                 }
             }
             plan = builder.buildSerializedNetwork(network, config);
