@@ -19,7 +19,9 @@ import java.lang.reflect.Method;
  * complete-object destructor, slot 1 the deleting one) and 9 for {@code nvonnxparser::IParser} (eight virtual
  * functions precede its destructor in NvOnnxParser.h).
  *
- * <p><b>Not verified</b>: TensorRT is installed on no machine this project runs on. {@code -Dautodir.tensorrt.release=false}
+ * <p>NativeReleaseTest checks the mechanism on a stand-in object (a vtable slot holding libc's {@code time}, called
+ * with the object's address). <b>Not verified</b>: the slot numbers against TensorRT's own objects, since TensorRT is
+ * installed on no machine this project runs on. {@code -Dautodir.tensorrt.release=false}
  * turns it off (the objects are then leaked, which is safe but keeps their host and device memory until exit). An
  * object that already has a deallocator (a future preset) is deallocated normally instead.
  */
