@@ -29,13 +29,21 @@ final class EngineOptions {
             description = "Backend for every stage (cpu, cuda or tensorrt), or per stage, as in unet=tensorrt,vae=cuda,scm=cuda,clip=cpu;"
                     + " stages not named use cpu, or the bare name the list also gives (cuda,clip=cpu puts all but CLIP"
                     + " on cuda). A cuda stage that cannot start falls back to cpu, a tensorrt stage to cuda (then cpu),"
-                    + " each with a notice. tensorrt has not run on a machine with TensorRT yet (README). Default: ${DEFAULT-VALUE}.")
+                    + " with a notice (see --strict-backend); the report says what each stage ran on. tensorrt has not run"
+                    + " on a machine with TensorRT yet (README). Default: ${DEFAULT-VALUE}.")
     String backend;
 
     @Option(names = "--precision", paramLabel = "fp32|fp16", defaultValue = "fp32",
-            description = "Precision of device backends (the cpu backend always computes in float32); on tensorrt the engines' precision"
-                    + " (-Dautodir.tensorrt.precision=bf16 for bf16 engines). Default: ${DEFAULT-VALUE}.")
+            description = "Precision of the stages on device backends (the cpu backend always computes in float32; asking"
+                    + " for fp16 where no stage runs on a device is a notice, or an error with --strict-backend); on"
+                    + " tensorrt the engines' precision (-Dautodir.tensorrt.precision=bf16 for bf16 engines)."
+                    + " Default: ${DEFAULT-VALUE}.")
     String precision;
+
+    @Option(names = "--strict-backend",
+            description = "Fail (one line naming the stage and why) instead of falling back to cpu when a backend cannot"
+                    + " start, or when no stage runs on a backend that offers --precision.")
+    boolean strictBackend;
 
     /**
      * Checks every option without loading anything; a bad value is a usage error naming its flag.
@@ -60,7 +68,8 @@ final class EngineOptions {
         if (tokenizer != null && !Files.exists(tokenizer)) {
             throw new CommandLine.ParameterException(cl, "--tokenizer: " + tokenizer + ": no such file or directory");
         }
-        return new AutoDIREngine.Settings(weights, config, tokenizer, backends, p);
+        return AutoDIREngine.Settings.builder(weights).config(config).tokenizer(tokenizer).backends(backends).precision(p)
+                .strictBackend(strictBackend).build();
     }
 
     private static void requireFile(CommandLine cl, String flag, Path file) {

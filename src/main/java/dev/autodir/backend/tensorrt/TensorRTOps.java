@@ -64,7 +64,11 @@ public final class TensorRTOps extends ForwardingOps {
      *                  recipe pin another
      */
     public static TensorRTOps open(Precision precision, TensorRTSettings settings, PrintStream notices) {
-        EngineRecipes recipes = settings.loadRecipes();   // a bad recipes file fails before the GPU is touched
+        return open(precision, settings, settings.loadRecipes(), notices);   // a bad recipes file fails before the GPU is touched
+    }
+
+    /** As {@link #open(Precision, TensorRTSettings, PrintStream)} with recipes already read. */
+    public static TensorRTOps open(Precision precision, TensorRTSettings settings, EngineRecipes recipes, PrintStream notices) {
         CudaOps cuda = new CudaOps(Precision.FP32);
         try {
             return new TensorRTOps(cuda, EnginePrecision.of(precision), settings, recipes, OnnxExporterSeam.INSTANCE, notices);
@@ -75,6 +79,13 @@ public final class TensorRTOps extends ForwardingOps {
     }
 
     @Override public String name() { return "tensorrt"; }
+
+    /**
+     * The run's precision, which the engines are built in unless a recipe pins another or
+     * {@code -Dautodir.tensorrt.precision} overrides it ({@link #describe()} says which); the operations outside the
+     * engines store float32.
+     */
+    @Override public Precision precision() { return runPrecision == EnginePrecision.FP16 ? Precision.FP16 : Precision.FP32; }
 
     @Override public String describe() {
         return "tensorrt backend: TensorRT " + device.tensorrtVersion() + " on " + device.gpuName() + " (sm " + device.computeCapability()

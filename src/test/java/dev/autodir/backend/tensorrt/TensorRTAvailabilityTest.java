@@ -1,8 +1,10 @@
 package dev.autodir.backend.tensorrt;
 
+import dev.autodir.backend.BackendException;
 import dev.autodir.backend.BackendSpec;
 import dev.autodir.backend.Backends;
 import dev.autodir.backend.Precision;
+import dev.autodir.backend.StagePlacement;
 import dev.autodir.pipeline.StageBackends;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -62,11 +64,27 @@ class TensorRTAvailabilityTest {
         try (PrintStream notices = new PrintStream(buf, true, StandardCharsets.UTF_8);
              StageBackends b = Backends.create(BackendSpec.parse("unet=tensorrt,vae=cpu"), Precision.FP32, notices)) {
             String printed = buf.toString(StandardCharsets.UTF_8);
-            assertTrue(printed.contains("autodir: tensorrt backend unavailable (" + why + "); using cuda for those stages"), printed);
-            assertNotEquals("tensorrt", b.unet().name());
-            if (b.unet().name().equals("cpu")) assertTrue(printed.contains("autodir: cuda backend unavailable ("), "the second fallback is visible too: " + printed);
+            StagePlacement unet = b.report().stage("unet");
+            assertEquals("tensorrt", unet.requested());
+            assertNotEquals("tensorrt", unet.backend());
+            assertEquals(unet.backend(), b.unet().name());
+            assertTrue(unet.reason().startsWith(why), unet.reason());
+            if (unet.backend().equals("cpu")) {
+                assertTrue(unet.reason().contains("; cuda backend unavailable too ("), "the reason names both missing backends: " + unet.reason());
+            }
+            assertTrue(printed.contains("autodir: tensorrt backend unavailable for stage unet (" + unet.reason() + "); it runs on " + unet.backend()),
+                    printed);
             assertEquals("cpu", b.vae().name());
         }
+    }
+
+    @Test void strictModeRefusesTheFallback() {
+        String why = TensorRTAvailability.unavailableReason();
+        assumeTrue(why != null, "TensorRT is usable here: nothing to refuse");
+        BackendException e = assertThrows(BackendException.class,
+                () -> Backends.create(BackendSpec.parse("unet=tensorrt"), Precision.FP32, true, null).close());
+        assertTrue(e.getMessage().startsWith("strict backend, no fallback: tensorrt backend unavailable for stage unet (" + why), e.getMessage());
+        assertTrue(!e.getMessage().contains("\n"), e.getMessage());
     }
 
     @Test void theBackendNameIsAccepted() {
