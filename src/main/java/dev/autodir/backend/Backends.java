@@ -3,6 +3,8 @@ package dev.autodir.backend;
 import dev.autodir.backend.cpu.CpuOps;
 import dev.autodir.backend.cuda.CudaAvailability;
 import dev.autodir.backend.cuda.CudaOps;
+import dev.autodir.backend.onnxruntime.OnnxRuntimeAvailability;
+import dev.autodir.backend.onnxruntime.OnnxRuntimeOps;
 import dev.autodir.pipeline.StageBackends;
 
 import java.io.PrintStream;
@@ -11,8 +13,8 @@ import java.util.Map;
 
 /**
  * Creates the backends a {@link BackendSpec} names, one instance per distinct backend. When the cuda backend
- * cannot start (no GPU, no driver, no CUDA libraries) the stages that asked for it fall back to cpu, and the
- * reason is printed, so a fallback is never silent.
+ * cannot start (no GPU, no driver, no CUDA libraries), or the onnxruntime backend (ONNX Runtime's native library does
+ * not load), the stages that asked for it fall back to cpu, and the reason is printed, so a fallback is never silent.
  */
 public final class Backends {
     private Backends() { }
@@ -40,6 +42,14 @@ public final class Backends {
                 o = new CudaOps(precision);
             } else {
                 if (notices != null) notices.println("autodir: cuda backend unavailable (" + why + "); using cpu for those stages");
+                o = made.computeIfAbsent("cpu", k -> new CpuOps());
+            }
+        } else if (name.equals("onnxruntime")) {
+            String why = OnnxRuntimeAvailability.unavailableReason();
+            if (why == null) {
+                o = OnnxRuntimeOps.open(notices);
+            } else {
+                if (notices != null) notices.println("autodir: onnxruntime backend unavailable (" + why + "); using cpu for those stages");
                 o = made.computeIfAbsent("cpu", k -> new CpuOps());
             }
         } else {
