@@ -3,6 +3,8 @@ package dev.autodir.backend;
 import dev.autodir.backend.cpu.CpuOps;
 import dev.autodir.backend.cuda.CudaAvailability;
 import dev.autodir.backend.cuda.CudaOps;
+import dev.autodir.backend.onnxruntime.OnnxRuntimeAvailability;
+import dev.autodir.backend.onnxruntime.OnnxRuntimeOps;
 import dev.autodir.backend.tensorrt.EngineRecipes;
 import dev.autodir.backend.tensorrt.TensorRTAvailability;
 import dev.autodir.backend.tensorrt.TensorRTOps;
@@ -17,9 +19,10 @@ import java.util.Map;
 
 /**
  * Creates the backends a {@link BackendSpec} names, one instance per distinct backend. When a backend cannot start
- * (cuda: no GPU, no driver, no CUDA libraries) the stages that asked for it fall back to cpu. What each stage got is
- * recorded in the {@link BackendReport} of the result, and a fallback is never silent: it is printed as a notice,
- * or, in strict mode, it is a {@link BackendException} naming the stage and the reason. A tensorrt stage falls back
+ * (cuda: no GPU, no driver, no CUDA libraries; onnxruntime: its native library does not load) the stages that asked
+ * for it fall back to cpu. What each stage got is recorded in the {@link BackendReport} of the result, and a
+ * fallback is never silent: it is printed as a notice, or, in strict mode, it is a {@link BackendException} naming
+ * the stage and the reason. A tensorrt stage falls back
  * to cuda when TensorRT cannot start, and to cpu when cuda cannot either (the reason then names both).
  */
 public final class Backends {
@@ -78,6 +81,7 @@ public final class Backends {
         String why = switch (name) {
             case "cuda" -> CudaAvailability.unavailableReason();
             case "tensorrt" -> TensorRTAvailability.unavailableReason();
+            case "onnxruntime" -> OnnxRuntimeAvailability.unavailableReason();
             default -> null;
         };
         // a bad TensorRT setting or recipes file is the user's to fix, not a reason to fall back: it throws here
@@ -88,6 +92,7 @@ public final class Backends {
                 o = switch (name) {
                     case "cuda" -> new CudaOps(precision);
                     case "tensorrt" -> TensorRTOps.open(precision, trt, recipes, notices);
+                    case "onnxruntime" -> OnnxRuntimeOps.open(notices);
                     default -> new CpuOps();
                 };
             } catch (RuntimeException e) {

@@ -46,7 +46,7 @@ public final class EngineCache {
     /** The timing cache shared by every build with this TensorRT version on this GPU model. */
     public Path timingCacheFile(DeviceIdentity device) { return directory.resolve("timing-" + device.fileTag() + ".cache"); }
 
-    /** Where ONNX exports are kept for rebuilding ({@link OnnxExports}). */
+    /** Where the ONNX exports the engines are built from are kept (an onnxruntime {@code ExportCache} folder). */
     public Path exportsDirectory() { return directory.resolve("onnx"); }
 
     /** A hit (the plan to load) or a miss with the reason. */

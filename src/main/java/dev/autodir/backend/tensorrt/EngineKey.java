@@ -21,8 +21,9 @@ import java.util.Map;
  * loaded.
  *
  * @param network           the network's name
- * @param graphHash         SHA-256 of the exported .onnx file (the graph: its operations, shapes and the exporter's
- *                          choices; the weights live in the external-data file)
+ * @param graphHash         SHA-256 of the exported .onnx file: the graph (operations, shapes, the exporter's choices)
+ *                          and whatever else the exporter writes there (small initializers, external-data offsets):
+ *                          any byte that changes is a rebuild
  * @param weightsHash       the exporter's hash of the weights ({@code ExportedModel.weightsHash})
  * @param inputs            the I/O contract: inputs in order (names, dtypes, shapes)
  * @param outputs           outputs in order

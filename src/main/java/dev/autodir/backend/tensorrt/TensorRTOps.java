@@ -8,17 +8,22 @@ import dev.autodir.backend.TensorSpec;
 import dev.autodir.backend.cuda.CudaInterop;
 import dev.autodir.backend.cuda.CudaOps;
 import dev.autodir.backend.onnx.ExportedModel;
+import dev.autodir.backend.onnxruntime.ExportCache;
+import dev.autodir.backend.record.Graph;
 
 import java.io.PrintStream;
 import java.nio.file.Path;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 
 /**
  * The tensorrt backend: the cuda backend (float32 storage) for every operation, and TensorRT engines for compiled
  * networks. {@link #compile} goes export → cache → engine:
  * <ol>
  *   <li>the network's recipe ({@link EngineRecipes}) and engine precision ({@link TensorRTSettings#precisionFor});</li>
- *   <li>its ONNX export, reused from the engine cache while the weights and shapes are unchanged ({@link OnnxExports});</li>
+ *   <li>its ONNX export ({@code OnnxExporter}) in the engine cache's {@code onnx/} folder, reused while exporter,
+ *       network, shapes, graph and weights hash are unchanged (the onnxruntime backend's {@link ExportCache});</li>
  *   <li>the engine key ({@link EngineKey}: graph and weights hashes, I/O, profile, precision, builder settings,
  *       TensorRT version, GPU) and a cache lookup that verifies the plan's sidecar ({@link EngineCache});</li>
  *   <li>on a miss, a build through TensorRT's ONNX parser ({@link EngineBuilder}, announced on the notices stream with
@@ -36,20 +41,18 @@ public final class TensorRTOps extends ForwardingOps {
     private final EnginePrecision runPrecision;
     private final TensorRTSettings settings;
     private final EngineRecipes recipes;
-    private final OnnxExports.Exporter exporter;
+    private final Map<Path, ExportCache> exports = new LinkedHashMap<>();
     private final PrintStream notices;
     private final TensorRTLibrary lib;
     private final DeviceIdentity device;
     private boolean closed;
 
-    private TensorRTOps(CudaOps cuda, EnginePrecision runPrecision, TensorRTSettings settings, EngineRecipes recipes,
-                        OnnxExports.Exporter exporter, PrintStream notices) {
+    private TensorRTOps(CudaOps cuda, EnginePrecision runPrecision, TensorRTSettings settings, EngineRecipes recipes, PrintStream notices) {
         super(cuda);
         this.cuda = cuda;
         this.runPrecision = runPrecision;
         this.settings = settings;
         this.recipes = recipes;
-        this.exporter = exporter;
         this.notices = notices;
         this.lib = TensorRTLibrary.get();
         CudaInterop.bind(cuda);
@@ -71,7 +74,7 @@ public final class TensorRTOps extends ForwardingOps {
     public static TensorRTOps open(Precision precision, TensorRTSettings settings, EngineRecipes recipes, PrintStream notices) {
         CudaOps cuda = new CudaOps(Precision.FP32);
         try {
-            return new TensorRTOps(cuda, EnginePrecision.of(precision), settings, recipes, OnnxExporterSeam.INSTANCE, notices);
+            return new TensorRTOps(cuda, EnginePrecision.of(precision), settings, recipes, notices);
         } catch (RuntimeException | Error e) {
             cuda.close();
             throw e;
@@ -101,7 +104,7 @@ public final class TensorRTOps extends ForwardingOps {
         if (recipe.profile() != null) recipe.profile().check(network.name(), network.inputs());
         EnginePrecision precision = settings.precisionFor(recipe, runPrecision);
         EngineCache cache = new EngineCache(settings.cacheDirFor(network.weights()));
-        ExportedModel model = new OnnxExports(cache.exportsDirectory(), exporter).exportOrReuse(network, settings.rebuild());
+        ExportedModel model = exports.computeIfAbsent(cache.directory(), d -> new ExportCache(cache.exportsDirectory())).get(Graph.record(network)).model();
         EngineKey key = engineKey(network, model, recipe, precision, device);
         EngineCache.Lookup found = settings.rebuild() ? new EngineCache.Lookup(null, "-Dautodir.tensorrt.rebuild=true") : cache.lookup(key);
         if (!found.hit()) {
@@ -137,6 +140,10 @@ public final class TensorRTOps extends ForwardingOps {
     @Override public void close() {
         if (closed) return;
         closed = true;
-        cuda.close();
+        try {
+            for (ExportCache e : exports.values()) e.close();   // the exports stay: the cache folder is the user's
+        } finally {
+            cuda.close();
+        }
     }
 }

@@ -91,6 +91,6 @@ class TensorRTAvailabilityTest {
         assertEquals("tensorrt", BackendSpec.parse("cuda,unet=tensorrt").unet());
         assertEquals("cuda", BackendSpec.parse("cuda,unet=tensorrt").vae());
         String m = assertThrows(IllegalArgumentException.class, () -> BackendSpec.parse("unet=trt")).getMessage();
-        assertEquals("--backend unet=trt: unknown backend \"trt\" (backends: cpu, cuda, tensorrt)", m);
+        assertEquals("--backend unet=trt: unknown backend \"trt\" (backends: cpu, cuda, onnxruntime, tensorrt)", m);
     }
 }

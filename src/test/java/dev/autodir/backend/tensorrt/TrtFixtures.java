@@ -4,24 +4,18 @@ import dev.autodir.backend.Network;
 import dev.autodir.backend.Ops;
 import dev.autodir.backend.Tensor;
 import dev.autodir.backend.TensorSpec;
-import dev.autodir.backend.onnx.ExportedModel;
-import dev.autodir.backend.record.Graph;
 import dev.autodir.io.CheckpointException;
 import dev.autodir.io.DType;
 import dev.autodir.io.TensorInfo;
 import dev.autodir.io.WeightStore;
 import dev.autodir.tensor.FloatTensor;
 
-import java.io.IOException;
-import java.io.UncheckedIOException;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
 
-/** Small stand-ins for the TensorRT tests: a weights file, a one-op network, a key, an exporter that writes files. */
+/** Small stand-ins for the TensorRT tests: a weights store, a one-op network, a key. */
 final class TrtFixtures {
     private TrtFixtures() { }
 
@@ -70,31 +64,5 @@ final class TrtFixtures {
                 return Map.of("y", ops.scale(inputs.get("x"), 2f));
             }
         };
-    }
-
-    /** Writes model.onnx (the graph's node count and input names), model.onnx.data and manifest.json; counts its calls. */
-    static final class FakeExporter implements OnnxExports.Exporter {
-        int calls;
-        String version = "fake-1";
-        Path writeOutside;
-
-        @Override public ExportedModel export(Graph graph, Path dir) {
-            calls++;
-            try {
-                Path model = dir.resolve("model.onnx"), data = dir.resolve("model.onnx.data"), manifest = dir.resolve("manifest.json");
-                Files.writeString(model, "graph " + graph.nodes().size() + " nodes, inputs " + graph.inputSpecs() + ", call " + calls, StandardCharsets.UTF_8);
-                Files.write(data, new byte[64]);
-                Files.writeString(manifest, "{}", StandardCharsets.UTF_8);
-                if (writeOutside != null) model = writeOutside;
-                return new ExportedModel(graph.inputSpecs().isEmpty() ? "?" : nameOf(graph), model, data, manifest, "hash-" + calls,
-                        graph.inputSpecs(), graph.outputSpecs(), "fp32");
-            } catch (IOException e) {
-                throw new UncheckedIOException(e);
-            }
-        }
-
-        private static String nameOf(Graph g) { return g.network().name(); }
-
-        @Override public String version() { return version; }
     }
 }
