@@ -16,7 +16,7 @@ import java.nio.file.Path;
  *       in the jar).</li>
  *   <li>{@code autodir.tensorrt.precision=fp32|fp16|bf16}: the engine precision for every network, over the recipes'
  *       pins and {@code --precision} (the only way to ask for bf16).</li>
- *   <li>{@code autodir.tensorrt.rebuild=true}: export and build again even when the cache has a valid engine.</li>
+ *   <li>{@code autodir.tensorrt.rebuild=true}: build the engine again even when the cache has a valid one (the ONNX export is reused: it is keyed by content).</li>
  *   <li>{@code autodir.tensorrt.cudaGraph=false}: run each engine with {@code enqueueV3} instead of replaying it as a
  *       CUDA graph.</li>
  * </ul>
