@@ -1,22 +1,21 @@
 package dev.autodir.backend.tensorrt;
 
+import dev.autodir.io.FilePublish;
+
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
-import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.security.MessageDigest;
 import java.util.HexFormat;
-import java.util.concurrent.ThreadLocalRandom;
 
 /**
- * File writes of the engine cache: into a hidden temporary file beside the target, synced, then renamed over it, so a
- * reader (another process sharing the cache) sees the old file or the whole new one, never a part.
+ * File writes of the engine cache: into a hidden temporary file beside the target, synced, then renamed over it
+ * ({@link FilePublish}), so a reader (another process sharing the cache) sees the old file or the whole new one.
  */
 final class CacheFiles {
     private CacheFiles() { }
@@ -27,24 +26,18 @@ final class CacheFiles {
 
     static void writeAtomically(Path target, Writer writer) {
         Path file = target.toAbsolutePath().normalize();
-        Path temp = file.resolveSibling("." + file.getFileName() + "." + Long.toHexString(ThreadLocalRandom.current().nextLong()) + ".tmp");
+        Path temp = FilePublish.temporaryBeside(file);
         try {
             Files.createDirectories(file.getParent());
             try (FileChannel ch = FileChannel.open(temp, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
                 writer.write(ch);
                 ch.force(true);
             }
-            Files.move(temp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-        } catch (AtomicMoveNotSupportedException e) {
-            throw new UncheckedIOException(file + ": the file system cannot rename atomically; not writing the engine cache there", e);
+            FilePublish.publish(temp, file, true);
         } catch (IOException e) {
             throw new UncheckedIOException(file + ": cannot write: " + e, e);
         } finally {
-            try {
-                Files.deleteIfExists(temp);
-            } catch (IOException ignored) {
-                // best effort: the temporary file is hidden and named after the target
-            }
+            FilePublish.deleteQuietly(temp);
         }
     }
 
