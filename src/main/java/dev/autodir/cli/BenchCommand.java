@@ -5,12 +5,7 @@ import dev.autodir.backend.Backends;
 import dev.autodir.backend.Ops;
 import dev.autodir.backend.Precision;
 import dev.autodir.bench.NetworkBench;
-import dev.autodir.io.RandomWeightStore;
-import dev.autodir.io.WeightStore;
-import dev.autodir.model.AutoDIRConfig;
 import dev.autodir.model.AutoDIRModels;
-import dev.autodir.model.ConfigInference;
-import dev.autodir.model.ModelYaml;
 import dev.autodir.pipeline.StageBackends;
 import dev.autodir.text.CLIPTokenizer;
 import picocli.CommandLine.Command;
@@ -33,7 +28,7 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--size", defaultValue = "512", paramLabel = "PX", description = "Image side in pixels. Default: ${DEFAULT-VALUE}.")
     int size;
 
-    @Option(names = "--backend", defaultValue = "cpu", paramLabel = "NAME", description = "cpu or cuda. Default: ${DEFAULT-VALUE}.")
+    @Option(names = "--backend", defaultValue = "cpu", paramLabel = "NAME", description = "cpu, cuda or onnxruntime. Default: ${DEFAULT-VALUE}.")
     String backend;
 
     @Option(names = "--precision", defaultValue = "fp32", paramLabel = "P", description = "fp32 or fp16 (device backends). Default: ${DEFAULT-VALUE}.")
@@ -61,27 +56,23 @@ final class BenchCommand implements Callable<Integer> {
         if (size < 1 || size > 8192) throw new IllegalArgumentException("--size must be in 1..8192, got " + size);
         BackendSpec spec = BackendSpec.parse(backend);
         if (!spec.unet().equals(spec.clip()) || !spec.unet().equals(spec.vae()) || !spec.unet().equals(spec.scm())) {
-            throw new IllegalArgumentException("--backend for bench is one backend name (cpu or cuda), got " + backend);
+            throw new IllegalArgumentException("--backend for bench is one backend name (cpu, cuda or onnxruntime), got " + backend);
         }
         Precision p = Precision.parse(precision);
-        WeightStore store;
-        AutoDIRConfig cfg;
-        if (weights == null) {
-            cfg = AutoDIRConfig.official();
-            store = new RandomWeightStore(cfg, 7);
-        } else {
-            store = WeightStore.open(weights);
-            cfg = ConfigInference.infer(store, config == null ? ModelYaml.none() : ModelYaml.read(config));
-        }
-        try (AutoDIRModels models = new AutoDIRModels(store, cfg);
+        try (AutoDIRModels models = ModelSource.open(weights, config);
              StageBackends backends = Backends.create(spec, p, System.err)) {
             Ops ops = backends.unet();
+            long t0 = System.nanoTime();
             try (NetworkBench b = new NetworkBench(models, ops, net, size, CLIPTokenizer.loadDefault())) {
+                compileMs = (System.nanoTime() - t0) / 1e6;
                 measure(b, ops, net, p);
             }
         }
         return 0;
     }
+
+    /** Preparing the inputs and compiling the network (on onnxruntime: recording, exporting or reusing, loading the session). */
+    private double compileMs;
 
     private void measure(NetworkBench b, Ops ops, NetworkBench.Network net, Precision p) {
         {
@@ -99,8 +90,9 @@ final class BenchCommand implements Callable<Integer> {
             Arrays.sort(ms);
             double median = runs % 2 == 1 ? ms[runs / 2] : (ms[runs / 2 - 1] + ms[runs / 2]) / 2;
             System.out.printf(Locale.ROOT, "%s size %d backend %s precision %s weights %s (%s)%n", net.cliName(), size, ops.name(),
-                    p.name().toLowerCase(Locale.ROOT), weights == null ? "random (official sizes)" : weights, b.describe());
-            System.out.printf(Locale.ROOT, "first run %.1f ms (includes weight conversion)%n", firstMs);
+                    p.name().toLowerCase(Locale.ROOT), ModelSource.describe(weights), b.describe());
+            System.out.printf(Locale.ROOT, "compile %.1f ms (inputs, compiling the network), first run %.1f ms (includes weight conversion)%n",
+                    compileMs, firstMs);
             System.out.printf(Locale.ROOT, "median %.2f ms  min %.2f  max %.2f  (%d runs)  %.1f GFLOP  %.2f TFLOP/s%n",
                     median, ms[0], ms[runs - 1], runs, flops / 1e9, flops / 1e12 / (median / 1e3));
             if (profile) System.out.print(b.profile());

@@ -26,6 +26,7 @@ import java.io.UncheckedIOException;
                 InspectCommand.class,
                 GoldenCheckCommand.class,
                 BenchCommand.class,
+                ExportOnnxCommand.class,
                 RestoreCommand.class,
                 AssessCommand.class,
         },
