@@ -60,8 +60,12 @@ public final class OnnxExporter {
     public static final int IR_VERSION = 8;
     public static final String PRECISION = "fp32";
     public static final String FORMAT = "autodir-onnx-export";
-    /** Every weight starts at a multiple of this in the data file (ONNX's own tools align to 64 KiB so readers can map). */
+    /**
+     * A weight of {@link #ALIGN_FROM} bytes or more starts at a multiple of this in the data file, so readers can map it
+     * (ONNX's own tools align such tensors to 64 KiB, the largest allocation granularity); smaller ones are packed.
+     */
     static final int ALIGNMENT = 64 * 1024;
+    static final int ALIGN_FROM = 1 << 20;
 
     private static final Pattern FILE_NAME = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]*");
     private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
@@ -323,7 +327,7 @@ public final class OnnxExporter {
                             + ", recorded as " + Arrays.toString(e.getValue().shape()));
                 }
                 digest.update((key + "\0" + Arrays.toString(t.shape()) + "\0").getBytes(StandardCharsets.UTF_8));
-                if (ch != null && offset % ALIGNMENT != 0) {
+                if (ch != null && (long) t.numel() * Float.BYTES >= ALIGN_FROM && offset % ALIGNMENT != 0) {
                     long pad = ALIGNMENT - offset % ALIGNMENT;
                     ch.write(ByteBuffer.allocate((int) pad), offset);
                     offset += pad;
