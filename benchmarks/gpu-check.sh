@@ -21,6 +21,12 @@
 #   torch    benchmarks/gpu/torch_bench.py: PyTorch fp16 UNet / VAE decode / NAFNet / CLIP-L and micro-shapes
 #   bench    "bench --network N --backend cuda" per network, Features off then on, side by side
 #   pipeline one automatic pass at 512² (20 steps), Features off then on
+#   tensorrt (right after probe) only when libnvinfer.so.10 and libnvonnxparser.so.10 are on the machine (searched in LD_LIBRARY_PATH,
+#            ldconfig's cache, the system lib folders, /usr/local/tensorrt and pip's tensorrt_libs): TensorRTCheck
+#            builds (optimisation level TRT_OPT_LEVEL, default 2, to fit the budget) and times the scm, vae-decode
+#            and unet engines at 512² in fp16 and compares them with cuda fp32 / fp16 and cpu; budget T_TRT
+#            (default 240 s, taken from the overall BUDGET, so the later steps shrink or skip). Without libnvinfer it costs nothing and the summary
+#            says "tensorrt SKIPPED" with what it searched. TensorRT has never been on the lent machines so far.
 # Files back in $OUT (8 at most): env.log tests.log junit.xml golden.log cudabench.log torch.log bench.log
 # summary.txt. The summary is printed last.
 set -uo pipefail
@@ -139,6 +145,26 @@ if [ "$PROBE" != PASS ]; then
 fi
 record "probe (libraries load)" "$PROBE" "$SECS" "$(grep -E '^PROBE' "$ENV" | head -2 | cut -c1-160 | paste -sd'|' -)"
 
+# ---- tensorrt: only where TensorRT is installed (its 533 MB redistributable cannot travel with the payload) ----
+TRTLOG=$OUT/bench.log   # first when TensorRT is there: the only chance to check it; the later steps share what is left
+TRT_DIRS=$( { echo "${LD_LIBRARY_PATH:-}" | tr ':' '\n'; ldconfig -p 2>/dev/null | awk '/libnvinfer\.so\.10/ {print $NF}' | xargs -r -n1 dirname;
+  echo /usr/lib/x86_64-linux-gnu; echo /usr/local/tensorrt/lib; for s in $SITES; do echo "$s/tensorrt_libs"; echo "$s/tensorrt"; done; } |
+  awk 'NF && !seen[$0]++')
+NVINFER=""
+for d in $TRT_DIRS; do
+  if [ -e "$d/libnvinfer.so.10" ] && [ -e "$d/libnvonnxparser.so.10" ]; then NVINFER=$d/libnvinfer.so.10; break; fi
+done
+if [ -n "$NVINFER" ]; then
+  export LD_LIBRARY_PATH=$(dirname "$NVINFER")${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+  echo "== tensorrt: found $NVINFER" >>"$TRTLOG"
+  run_step "tensorrt engines 512 fp16" "${T_TRT:-240}" "$TRTLOG" "$JAVA" "${JOPTS[@]}" -Dautodir.tensorrt.cache=/tmp/autodir-trt-cache \
+      -cp "$CP" dev.autodir.backend.tensorrt.TensorRTCheck --opt-level "${TRT_OPT_LEVEL:-2}" --precision fp16 512 scm vae-decode unet
+  record "tensorrt (scm, vae-decode, unet)" "$STATUS" "$SECS" "$(grep -cE '^TRT .* PASS' "$TRTLOG") pass, $(grep -cE '^TRT .* FAIL' "$TRTLOG") fail"
+else
+  echo "tensorrt: SKIPPED: no libnvinfer.so.10 + libnvonnxparser.so.10 on this machine (searched: $(echo $TRT_DIRS | tr ' ' ','))" | tee -a "$TRTLOG"
+  record "tensorrt" "SKIPPED" 0 "no libnvinfer.so.10 on this machine: TensorRT not checked"
+fi
+
 # ---- tests --------------------------------------------------------------------------------------------
 TESTS=$OUT/tests.log
 run_step tests "$T_TESTS" "$TESTS" "$JAVA" "${JOPTS[@]}" -jar "$WORK/junit-console.jar" execute --disable-banner \
@@ -235,6 +261,9 @@ done
   echo
   echo "---- feature parity (FP32 off is the reference) ----"
   grep -E '^PARITY' "$PAR" 2>/dev/null
+  echo
+  echo "---- tensorrt ----"
+  grep -E '^TRT |^tensorrt: ' "$TRTLOG" 2>/dev/null | head -40
   echo
   echo "---- bench (engine, cuda) ----"
   grep -vE '^=====|WARNING|^\[' "$BL" 2>/dev/null | head -150
