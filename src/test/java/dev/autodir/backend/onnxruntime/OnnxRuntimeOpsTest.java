@@ -108,7 +108,7 @@ class OnnxRuntimeOpsTest {
         try (StageBackends b = Backends.create(BackendSpec.parse("unet=onnxruntime"), Precision.FP32, new PrintStream(buf, true, StandardCharsets.UTF_8))) {
             assertInstanceOf(CpuOps.class, b.unet());
             String notice = buf.toString(StandardCharsets.UTF_8).trim();
-            assertEquals("autodir: onnxruntime backend unavailable (disabled by -Dautodir.onnxruntime.disable=true); using cpu for those stages", notice);
+            assertEquals("autodir: onnxruntime backend unavailable for stage unet (disabled by -Dautodir.onnxruntime.disable=true); it runs on cpu in fp32", notice);
         } finally {
             if (before == null) System.clearProperty("autodir.onnxruntime.disable");
             else System.setProperty("autodir.onnxruntime.disable", before);
