@@ -272,6 +272,7 @@ public final class CudaOps implements Ops {
     /** The kernel function launched last (tests check that a shape reaches the kernel variant meant for it). */
     String lastKernelLaunched() { return launcher.lastFunction(); }
 
+    @Override
     public void synchronize() {
         enter("synchronize");
         CudaCheck.rt(cudaStreamSynchronize(stream), "cudaStreamSynchronize");
