@@ -6,11 +6,8 @@ import dev.autodir.backend.Tensor;
 import dev.autodir.tensor.FloatTensor;
 import dev.autodir.tensor.IntTensor;
 
-import java.util.Arrays;
-
 import static dev.autodir.backend.cpu.CpuTensors.cpu;
 import static dev.autodir.backend.cpu.CpuTensors.ints;
-import static dev.autodir.backend.cpu.CpuTensors.shapes;
 
 /**
  * The cpu backend's attention: one (batch, head, block of queries) item at a time per worker, q·kᵀ into a block of
@@ -35,17 +32,10 @@ final class CpuAttention {
 
     Tensor attention(Tensor qt, Tensor kt, Tensor vt, int heads, float scale, AttentionMask mask) {
         FloatTensor q = cpu(qt, "attention", "q"), k = cpu(kt, "attention", "k"), v = cpu(vt, "attention", "v");
-        if (q.rank() != 3 || k.rank() != 3 || !Arrays.equals(k.shape(), v.shape())
-                || q.dim(0) != k.dim(0) || q.dim(2) != k.dim(2)) {
-            throw shapes("attention", "q [B, Nq, C], k and v [B, Nk, C]", q, k, v);
-        }
-        int batch = q.dim(0), nq = q.dim(1), nk = k.dim(1), width = q.dim(2);
-        if (heads < 1 || width % heads != 0) {
-            throw shapes("attention", width + " channels cannot form " + heads + " heads", q);
-        }
         AttentionMask m = mask == null ? AttentionMask.NONE : mask;
         IntTensor keepT = m.keyKeep() == null ? null : ints(m.keyKeep(), "attention", "mask");
-        if (keepT != null) Shapes.attention(q.shape(), k.shape(), v.shape(), heads, keepT.shape());
+        Shapes.attention(q.shape(), k.shape(), v.shape(), heads, keepT == null ? null : keepT.shape());
+        int batch = q.dim(0), nq = q.dim(1), nk = k.dim(1), width = q.dim(2);
         int[] keepAll = keepT == null ? null : keepT.data();
         FloatTensor out = FloatTensor.zeros(batch, nq, width);
         if (batch == 0 || nq == 0 || width == 0) return out;

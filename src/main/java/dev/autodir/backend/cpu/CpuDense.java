@@ -1,5 +1,6 @@
 package dev.autodir.backend.cpu;
 
+import dev.autodir.backend.Shapes;
 import dev.autodir.backend.Tensor;
 import dev.autodir.tensor.FloatTensor;
 
@@ -8,7 +9,6 @@ import java.util.Arrays;
 import static dev.autodir.backend.cpu.CpuTensors.cpu;
 import static dev.autodir.backend.cpu.CpuTensors.heapOperand;
 import static dev.autodir.backend.cpu.CpuTensors.matrixOperand;
-import static dev.autodir.backend.cpu.CpuTensors.shapes;
 
 /**
  * The cpu backend's dense layers: the convolution algorithms (chosen by shape, see {@link CpuOps}) and linear layers,
@@ -43,31 +43,18 @@ final class CpuDense {
 
     /** conv2d(x + inputBias, w, bias, ...) by the path the shape selects (inputBias may be null). */
     Tensor conv2d(Tensor xt, Tensor ibt, Tensor wt, Tensor bt, int stride, int padding, int groups) {
-        FloatTensor x = cpu(xt, "conv2d", "x");
-        Tensor w = matrixOperand(wt, "conv2d", "weight");
+        String op = ibt == null ? "conv2d" : "conv2dWithInputBias";
+        FloatTensor x = cpu(xt, op, "x");
+        Tensor w = matrixOperand(wt, op, "weight");
         int[] ws = w.shape();
-        FloatTensor b = bt == null ? null : cpu(bt, "conv2d", "bias");
-        if (x.rank() != 4 || ws.length != 4) {
-            throw shapes("conv2d", "x must be [B, Cin, H, W] and weight [Cout, Cin/groups, kh, kw]", x, w);
-        }
-        if (stride < 1 || padding < 0 || groups < 1) {
-            throw new IllegalArgumentException("conv2d: stride " + stride + ", padding " + padding + ", groups " + groups
-                    + " (stride and groups must be positive, padding non-negative)");
-        }
-        int batch = x.dim(0), cin = x.dim(1), h = x.dim(2), wd = x.dim(3);
-        int cout = ws[0], cinPerGroup = ws[1], kh = ws[2], kw = ws[3];
-        if (cin % groups != 0 || cout % groups != 0 || cinPerGroup != cin / groups) {
-            throw shapes("conv2d", "channels do not match groups=" + groups, x, w);
-        }
-        if (b != null && (b.rank() != 1 || b.dim(0) != cout)) throw shapes("conv2d", "bias must be [Cout]", w, b);
-        if (h + 2 * padding < kh || wd + 2 * padding < kw || kh < 1 || kw < 1) {
-            throw shapes("conv2d", "kernel larger than the padded input (padding " + padding + ")", x, w);
-        }
-        int ho = (h + 2 * padding - kh) / stride + 1, wo = (wd + 2 * padding - kw) / stride + 1;
-        FloatTensor out = FloatTensor.zeros(batch, cout, ho, wo);
+        FloatTensor b = bt == null ? null : cpu(bt, op, "bias");
+        FloatTensor ib = ibt == null ? null : cpu(ibt, op, "inputBias");
+        int[] y = Shapes.conv2dWithInputBias(x.shape(), ib == null ? null : ib.shape(), ws, b == null ? null : b.shape(),
+                stride, padding, groups);
+        int cin = x.dim(1), h = x.dim(2), wd = x.dim(3);
+        int cout = ws[0], cinPerGroup = ws[1], kh = ws[2], kw = ws[3], ho = y[2], wo = y[3];
+        FloatTensor out = FloatTensor.zeros(y);
         Geometry g = new Geometry(cin, h, wd, kh, kw, stride, padding, ho, wo);
-        FloatTensor ib = ibt == null ? null : cpu(ibt, "conv2dWithInputBias", "inputBias");
-        if (ib != null && ib.numel() != cin) throw shapes("conv2dWithInputBias", "the input bias needs Cin elements", x, ib);
         boolean depthwise = groups == cin && cout == cin && cinPerGroup == 1;
         if (ib != null && !depthwise) x = (FloatTensor) elementwise.addPerChannel(x, ib);
         if (depthwise) {
@@ -359,14 +346,8 @@ final class CpuDense {
         Tensor w = matrixOperand(wt, "linear", "weight");
         int[] ws = w.shape();
         FloatTensor b = bt == null ? null : cpu(bt, "linear", "bias");
-        if (ws.length != 2 || x.rank() < 1 || x.dim(-1) != ws[1]) {
-            throw shapes("linear", "x [..., in] needs weight [out, in]", x, w);
-        }
+        FloatTensor out = FloatTensor.zeros(Shapes.linear(x.shape(), ws, b == null ? null : b.shape()));
         int in = ws[1], outF = ws[0], rows = in == 0 ? 0 : x.numel() / in;
-        if (b != null && (b.rank() != 1 || b.dim(0) != outF)) throw shapes("linear", "bias must be [out]", w, b);
-        int[] shape = x.shape();
-        shape[shape.length - 1] = outF;
-        FloatTensor out = FloatTensor.zeros(shape);
         if (rows == 0 || outF == 0) return out;
         NativeFloats wn = prepared(w, CpuWeight.Layout.PLAIN);
         NativeFloats a = scratchA.ensure((long) rows * in), c = scratchC.ensure((long) rows * outF);

@@ -5,10 +5,7 @@ import dev.autodir.backend.Tensor;
 import dev.autodir.tensor.FloatTensor;
 import dev.autodir.tensor.IntTensor;
 
-import java.util.Arrays;
-
 import static dev.autodir.backend.cpu.CpuTensors.cpu;
-import static dev.autodir.backend.cpu.CpuTensors.shapes;
 
 /**
  * The cpu backend's activations, elementwise and per-channel arithmetic (Vector API loops), and the row-wise
@@ -35,11 +32,8 @@ final class CpuElementwise {
 
     Tensor geglu(Tensor xt) {
         FloatTensor x = cpu(xt, "geglu", "x");
-        if (x.rank() < 1 || x.dim(-1) % 2 != 0) throw shapes("geglu", "the last dimension must be even", x);
+        FloatTensor out = FloatTensor.zeros(Shapes.lastHalf("geglu", x.shape()));
         int width = x.dim(-1), half = width / 2;
-        int[] shape = x.shape();
-        shape[shape.length - 1] = half;
-        FloatTensor out = FloatTensor.zeros(shape);
         if (half == 0) return out;
         int rows = x.numel() / width;
         float[] xd = x.data(), od = out.data();
@@ -51,7 +45,7 @@ final class CpuElementwise {
 
     Tensor simpleGate(Tensor xt) {
         FloatTensor x = cpu(xt, "simpleGate", "x");
-        if (x.rank() != 4 || x.dim(1) % 2 != 0) throw shapes("simpleGate", "x must be [B, 2C, H, W]", x);
+        Shapes.simpleGate(x.shape(), null);
         int batch = x.dim(0), half = x.dim(1) / 2, plane = x.dim(2) * x.dim(3), n = half * plane;
         FloatTensor out = FloatTensor.zeros(batch, half, x.dim(2), x.dim(3));
         float[] xd = x.data(), od = out.data();
@@ -66,9 +60,8 @@ final class CpuElementwise {
     Tensor simpleGate(Tensor xt, Tensor bt) {
         if (bt == null) return simpleGate(xt);
         FloatTensor x = cpu(xt, "simpleGate", "x"), b = cpu(bt, "simpleGate", "bias");
-        if (x.rank() != 4 || x.dim(1) % 2 != 0) throw shapes("simpleGate", "x must be [B, 2C, H, W]", x);
+        Shapes.simpleGate(x.shape(), b.shape());
         int batch = x.dim(0), half = x.dim(1) / 2, plane = x.dim(2) * x.dim(3);
-        if (b.numel() != 2 * half) throw shapes("simpleGate", "bias needs " + 2 * half + " elements", x, b);
         FloatTensor out = FloatTensor.zeros(batch, half, x.dim(2), x.dim(3));
         float[] xd = x.data(), bd = b.data(), od = out.data();
         parallel.forRange(batch * half, plane, (p0, p1) -> {
@@ -83,11 +76,7 @@ final class CpuElementwise {
 
     Tensor add(Tensor at, Tensor bt) {
         FloatTensor a = cpu(at, "add", "a"), b = cpu(bt, "add", "b");
-        int[] as = a.shape(), bs = b.shape();
-        boolean suffix = bs.length <= as.length
-                && Arrays.equals(bs, Arrays.copyOfRange(as, as.length - bs.length, as.length));
-        if (!suffix) throw shapes("add", "b must have a's shape or a suffix of it", a, b);
-        FloatTensor out = FloatTensor.zeros(as);
+        FloatTensor out = FloatTensor.zeros(Shapes.add(a.shape(), b.shape()));
         int n = b.numel();
         if (n == 0) return out;
         int reps = a.numel() / n;
@@ -104,8 +93,7 @@ final class CpuElementwise {
 
     Tensor mul(Tensor at, Tensor bt) {
         FloatTensor a = cpu(at, "mul", "a"), b = cpu(bt, "mul", "b");
-        if (!Arrays.equals(a.shape(), b.shape())) throw shapes("mul", "shapes must be equal", a, b);
-        FloatTensor out = FloatTensor.zeros(a.shape());
+        FloatTensor out = FloatTensor.zeros(Shapes.same("mul", a.shape(), b.shape()));
         float[] ad = a.data(), bd = b.data(), od = out.data();
         parallel.forRange(a.numel(), 1, (i0, i1) -> VectorMath.mul(ad, i0, bd, i0, od, i0, i1 - i0));
         return out;
@@ -121,8 +109,7 @@ final class CpuElementwise {
 
     Tensor clamp(Tensor xt, float lo, float hi) {
         FloatTensor x = cpu(xt, "clamp", "x");
-        if (!(lo <= hi)) throw new IllegalArgumentException("clamp: lo " + lo + " must not exceed hi " + hi);
-        FloatTensor out = FloatTensor.zeros(x.shape());
+        FloatTensor out = FloatTensor.zeros(Shapes.clamp(x.shape(), lo, hi));
         float[] xd = x.data(), od = out.data();
         parallel.forRange(x.numel(), 1, (i0, i1) -> VectorMath.clamp(xd, i0, lo, hi, od, i0, i1 - i0));
         return out;
@@ -135,11 +122,8 @@ final class CpuElementwise {
         String op = "addScaledPerChannel";
         FloatTensor a = cpu(at, op, "a"), x = cpu(xt, op, "x"), s = cpu(st, op, "scale");
         FloatTensor b = bt == null ? null : cpu(bt, op, "bias");
-        if (x.rank() != 4 || !Arrays.equals(a.shape(), x.shape())) throw shapes(op, "a and x must both be [B, C, H, W]", a, x);
+        Shapes.addScaledPerChannel(a.shape(), x.shape(), b == null ? null : b.shape(), s.shape());
         int batch = x.dim(0), channels = x.dim(1), plane = x.dim(2) * x.dim(3);
-        if (s.numel() != channels || (b != null && b.numel() != channels)) {
-            throw shapes(op, "bias and scale need " + channels + " elements", x, s);
-        }
         FloatTensor out = FloatTensor.zeros(x.shape());
         float[] ad = a.data(), xd = x.data(), sd = s.data(), od = out.data();
         float[] bd = b == null ? null : b.data();
@@ -157,12 +141,9 @@ final class CpuElementwise {
 
     private Tensor perChannel(Tensor xt, Tensor vt, String op, boolean add) {
         FloatTensor x = cpu(xt, op, "x"), v = cpu(vt, op, "v");
-        if (x.rank() != 4) throw shapes(op, "x must be [B, C, H, W]", x);
+        Shapes.perChannelOperand(op, x.shape(), v.shape());
         int batch = x.dim(0), channels = x.dim(1), plane = x.dim(2) * x.dim(3);
         boolean perImage = v.numel() == batch * channels;
-        if (!perImage && v.numel() != channels) {
-            throw shapes(op, "v needs " + channels + " or " + batch * channels + " elements", x, v);
-        }
         FloatTensor out = FloatTensor.zeros(x.shape());
         float[] xd = x.data(), vd = v.data(), od = out.data();
         parallel.forRange(batch * channels, plane, (p0, p1) -> {

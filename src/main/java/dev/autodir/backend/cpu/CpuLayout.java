@@ -6,11 +6,11 @@ import dev.autodir.model.clip.CLIPImageProcessor;
 import dev.autodir.tensor.FloatTensor;
 import dev.autodir.tensor.IntTensor;
 
+import java.util.ArrayList;
 import java.util.List;
 
 import static dev.autodir.backend.cpu.CpuTensors.cpu;
 import static dev.autodir.backend.cpu.CpuTensors.ints;
-import static dev.autodir.backend.cpu.CpuTensors.shapes;
 
 /** The cpu backend's resampling, layout and gathers: copies and index arithmetic, no floating-point work but pooling. */
 final class CpuLayout {
@@ -20,9 +20,8 @@ final class CpuLayout {
 
     Tensor upsampleNearest2x(Tensor xt) {
         FloatTensor x = cpu(xt, "upsampleNearest2x", "x");
-        if (x.rank() != 4) throw shapes("upsampleNearest2x", "x must be [B, C, H, W]", x);
+        FloatTensor out = FloatTensor.zeros(Shapes.upsampleNearest2x(x.shape()));
         int planes = x.dim(0) * x.dim(1), h = x.dim(2), w = x.dim(3);
-        FloatTensor out = FloatTensor.zeros(x.dim(0), x.dim(1), 2 * h, 2 * w);
         float[] xd = x.data(), od = out.data();
         parallel.forRange(planes, 4L * h * w, (p0, p1) -> {
             for (int p = p0; p < p1; p++) {
@@ -42,11 +41,8 @@ final class CpuLayout {
 
     Tensor pixelShuffle(Tensor xt, int r) {
         FloatTensor x = cpu(xt, "pixelShuffle", "x");
-        if (r < 1 || x.rank() != 4 || x.dim(1) % (r * r) != 0) {
-            throw shapes("pixelShuffle", "x must be [B, C·r², H, W] with r = " + r, x);
-        }
+        FloatTensor out = FloatTensor.zeros(Shapes.pixelShuffle(x.shape(), r));
         int batch = x.dim(0), c = x.dim(1) / (r * r), h = x.dim(2), w = x.dim(3);
-        FloatTensor out = FloatTensor.zeros(batch, c, h * r, w * r);
         float[] xd = x.data(), od = out.data();
         parallel.forRange(batch * c, (long) r * r * h * w, (p0, p1) -> {
             for (int p = p0; p < p1; p++) {
@@ -66,10 +62,8 @@ final class CpuLayout {
 
     Tensor globalAvgPool(Tensor xt) {
         FloatTensor x = cpu(xt, "globalAvgPool", "x");
-        if (x.rank() != 4) throw shapes("globalAvgPool", "x must be [B, C, H, W]", x);
+        FloatTensor out = FloatTensor.zeros(Shapes.globalAvgPool(x.shape()));
         int planes = x.dim(0) * x.dim(1), plane = x.dim(2) * x.dim(3);
-        if (plane == 0) throw shapes("globalAvgPool", "empty planes have no mean", x);
-        FloatTensor out = FloatTensor.zeros(x.dim(0), x.dim(1), 1, 1);
         float[] xd = x.data(), od = out.data();
         parallel.forRange(planes, plane, (p0, p1) -> {
             for (int p = p0; p < p1; p++) od[p] = (float) (VectorMath.sum(xd, p * plane, plane) / plane);
@@ -79,23 +73,15 @@ final class CpuLayout {
 
     Tensor pad2d(Tensor xt, int top, int bottom, int left, int right) {
         FloatTensor x = cpu(xt, "pad2d", "x");
-        if (x.rank() != 4) throw shapes("pad2d", "x must be [B, C, H, W]", x);
-        if (top < 0 || bottom < 0 || left < 0 || right < 0) {
-            throw new IllegalArgumentException("pad2d: negative padding " + top + ", " + bottom + ", " + left + ", " + right);
-        }
-        int h = x.dim(2), w = x.dim(3), ho = top + h + bottom, wo = left + w + right;
-        FloatTensor out = FloatTensor.zeros(x.dim(0), x.dim(1), ho, wo);
+        FloatTensor out = FloatTensor.zeros(Shapes.pad2d(x.shape(), top, bottom, left, right));
+        int h = x.dim(2), w = x.dim(3), ho = out.dim(2), wo = out.dim(3);
         copyWindow(x.data(), h, w, 0, 0, out.data(), ho, wo, top, left, h, w, x.dim(0) * x.dim(1));
         return out;
     }
 
     Tensor crop2d(Tensor xt, int top, int left, int h, int w) {
         FloatTensor x = cpu(xt, "crop2d", "x");
-        if (x.rank() != 4) throw shapes("crop2d", "x must be [B, C, H, W]", x);
-        if (top < 0 || left < 0 || h < 0 || w < 0 || top + h > x.dim(2) || left + w > x.dim(3)) {
-            throw shapes("crop2d", "window top " + top + ", left " + left + ", " + h + "×" + w + " is outside", x);
-        }
-        FloatTensor out = FloatTensor.zeros(x.dim(0), x.dim(1), h, w);
+        FloatTensor out = FloatTensor.zeros(Shapes.crop2d(x.shape(), top, left, h, w));
         copyWindow(x.data(), x.dim(2), x.dim(3), top, left, out.data(), h, w, 0, 0, h, w, x.dim(0) * x.dim(1));
         return out;
     }
@@ -113,22 +99,15 @@ final class CpuLayout {
     }
 
     Tensor concat(List<Tensor> parts, int dim) {
-        if (parts == null || parts.isEmpty()) throw new IllegalArgumentException("concat: no tensors");
+        if (parts == null || parts.isEmpty()) throw Shapes.bad("concat", "no tensors");
         FloatTensor[] xs = new FloatTensor[parts.size()];
-        for (int i = 0; i < xs.length; i++) xs[i] = cpu(parts.get(i), "concat", "part " + i);
-        int rank = xs[0].rank();
-        if (dim < 0 || dim >= rank) throw shapes("concat", "dimension " + dim + " out of range", xs);
-        int[] shape = xs[0].shape();
-        int total = 0;
-        for (FloatTensor t : xs) {
-            int[] s = t.shape();
-            if (s.length != rank) throw shapes("concat", "ranks differ", xs);
-            for (int i = 0; i < rank; i++) {
-                if (i != dim && s[i] != shape[i]) throw shapes("concat", "dimensions other than " + dim + " differ", xs);
-            }
-            total += s[dim];
+        List<int[]> shapes = new ArrayList<>(xs.length);
+        for (int i = 0; i < xs.length; i++) {
+            xs[i] = cpu(parts.get(i), "concat", "part " + i);
+            shapes.add(xs[i].shape());
         }
-        shape[dim] = total;
+        int[] shape = Shapes.concat(shapes, dim);
+        int rank = shape.length, total = shape[dim];
         FloatTensor out = FloatTensor.zeros(shape);
         int outer = 1, inner = 1;
         for (int i = 0; i < dim; i++) outer *= shape[i];
@@ -146,9 +125,7 @@ final class CpuLayout {
 
     Tensor slice(Tensor xt, int dim, int from, int to) {
         FloatTensor x = cpu(xt, "slice", "x");
-        if (dim < 0 || dim >= x.rank() || from < 0 || to < from || to > x.dim(dim)) {
-            throw shapes("slice", "[" + from + ", " + to + ") along dimension " + dim + " is out of range", x);
-        }
+        Shapes.slice(x.shape(), dim, from, to);
         int[] shape = x.shape();
         int outer = 1, inner = 1;
         for (int i = 0; i < dim; i++) outer *= shape[i];
@@ -164,20 +141,16 @@ final class CpuLayout {
 
     Tensor nchwToTokens(Tensor xt) {
         FloatTensor x = cpu(xt, "nchwToTokens", "x");
-        if (x.rank() != 4) throw shapes("nchwToTokens", "x must be [B, C, H, W]", x);
+        FloatTensor out = FloatTensor.zeros(Shapes.nchwToTokens(x.shape()));
         int batch = x.dim(0), c = x.dim(1), n = x.dim(2) * x.dim(3);
-        FloatTensor out = FloatTensor.zeros(batch, n, c);
         transpose(x.data(), out.data(), batch, c, n);
         return out;
     }
 
     Tensor tokensToNchw(Tensor xt, int h, int w) {
         FloatTensor x = cpu(xt, "tokensToNchw", "x");
-        if (x.rank() != 3 || h < 0 || w < 0 || (long) h * w != x.dim(1)) {
-            throw shapes("tokensToNchw", "x must be [B, " + h + "·" + w + ", C]", x);
-        }
+        FloatTensor out = FloatTensor.zeros(Shapes.tokensToNchw(x.shape(), h, w));
         int batch = x.dim(0), n = x.dim(1), c = x.dim(2);
-        FloatTensor out = FloatTensor.zeros(batch, c, h, w);
         transpose(x.data(), out.data(), batch, n, c);
         return out;
     }
@@ -224,7 +197,7 @@ final class CpuLayout {
         int n = x.dim(1), c = x.dim(2);
         for (int bi = 0; bi < rows.numel(); bi++) {
             int r = rows.data()[bi];
-            if (r < 0 || r >= n) throw shapes("gatherRows", "row " + r + " of batch entry " + bi + " is outside [0, " + n + ")", x);
+            if (r < 0 || r >= n) throw Shapes.bad("gatherRows", "row " + r + " of batch entry " + bi + " is outside [0, " + n + ")", x.shape());
             System.arraycopy(x.data(), (bi * n + r) * c, out.data(), bi * c, c);
         }
         return out;

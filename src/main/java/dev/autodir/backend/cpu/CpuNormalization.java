@@ -1,10 +1,10 @@
 package dev.autodir.backend.cpu;
 
+import dev.autodir.backend.Shapes;
 import dev.autodir.backend.Tensor;
 import dev.autodir.tensor.FloatTensor;
 
 import static dev.autodir.backend.cpu.CpuTensors.cpu;
-import static dev.autodir.backend.cpu.CpuTensors.shapes;
 
 /** The cpu backend's normalisations (GroupNorm, LayerNorm, NAFNet's LayerNorm2d), statistics accumulated in double. */
 final class CpuNormalization {
@@ -14,14 +14,8 @@ final class CpuNormalization {
 
     Tensor groupNorm(Tensor xt, int groups, Tensor gt, Tensor bt, float eps, boolean silu) {
         FloatTensor x = cpu(xt, "groupNorm", "x"), gamma = cpu(gt, "groupNorm", "gamma"), beta = cpu(bt, "groupNorm", "beta");
-        if (x.rank() < 2) throw shapes("groupNorm", "x must be [B, C, ...]", x);
+        Shapes.groupNorm(x.shape(), groups, gamma.shape(), beta.shape());
         int batch = x.dim(0), channels = x.dim(1);
-        if (groups < 1 || channels % groups != 0) {
-            throw shapes("groupNorm", channels + " channels cannot form " + groups + " groups", x);
-        }
-        if (gamma.numel() != channels || beta.numel() != channels) {
-            throw shapes("groupNorm", "gamma and beta need " + channels + " elements", x, gamma, beta);
-        }
         int spatial = channels == 0 || batch == 0 ? 0 : x.numel() / (batch * channels);
         int perGroup = channels / groups;
         FloatTensor out = FloatTensor.zeros(x.shape());
@@ -45,11 +39,8 @@ final class CpuNormalization {
 
     Tensor layerNorm(Tensor xt, Tensor gt, Tensor bt, float eps) {
         FloatTensor x = cpu(xt, "layerNorm", "x"), gamma = cpu(gt, "layerNorm", "gamma"), beta = cpu(bt, "layerNorm", "beta");
-        if (x.rank() < 1) throw shapes("layerNorm", "x must have a last dimension", x);
+        Shapes.layerNorm(x.shape(), gamma.shape(), beta.shape());
         int width = x.dim(-1);
-        if (gamma.numel() != width || beta.numel() != width) {
-            throw shapes("layerNorm", "gamma and beta need " + width + " elements", x, gamma, beta);
-        }
         FloatTensor out = FloatTensor.zeros(x.shape());
         if (width == 0) return out;
         int rows = x.numel() / width;
@@ -80,11 +71,8 @@ final class CpuNormalization {
     Tensor layerNormChannels(Tensor xt, Tensor gt, Tensor bt, float eps) {
         FloatTensor x = cpu(xt, "layerNormChannels", "x"), gamma = cpu(gt, "layerNormChannels", "gamma"),
                 beta = cpu(bt, "layerNormChannels", "beta");
-        if (x.rank() != 4) throw shapes("layerNormChannels", "x must be [B, C, H, W]", x);
+        Shapes.layerNormChannels(x.shape(), gamma.shape(), beta.shape());
         int batch = x.dim(0), channels = x.dim(1), plane = x.dim(2) * x.dim(3);
-        if (gamma.numel() != channels || beta.numel() != channels) {
-            throw shapes("layerNormChannels", "gamma and beta need " + channels + " elements", x, gamma, beta);
-        }
         FloatTensor out = FloatTensor.zeros(x.shape());
         if (channels == 0 || plane == 0) return out;
         float[] xd = x.data(), od = out.data(), gd = gamma.data(), bd = beta.data();

@@ -2,12 +2,12 @@ package dev.autodir.backend.cpu;
 
 import dev.autodir.backend.AttentionMask;
 import dev.autodir.backend.Ops;
+import dev.autodir.backend.Shapes;
 import dev.autodir.backend.Tensor;
 import dev.autodir.io.WeightStore;
 import dev.autodir.tensor.FloatTensor;
 import dev.autodir.tensor.IntTensor;
 
-import java.util.Arrays;
 import java.util.HashMap;
 import java.util.IdentityHashMap;
 import java.util.List;
@@ -171,11 +171,7 @@ public final class CpuOps implements Ops {
 
     @Override public Tensor reshape(Tensor xt, int... shape) {
         FloatTensor x = cpu(xt, "reshape", "x");
-        if (shape == null || FloatTensor.numel(shape) != x.numel()) {
-            throw new IllegalArgumentException("reshape: cannot view " + Arrays.toString(x.shape()) + " ("
-                    + x.numel() + " elements) as " + Arrays.toString(shape));
-        }
-        return x.reshape(shape);
+        return x.reshape(Shapes.reshape(x.shape(), shape));
     }
 
     // ---- dense layers (CpuDense) ---------------------------------------------------------------

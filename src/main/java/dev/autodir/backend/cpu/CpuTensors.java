@@ -4,8 +4,6 @@ import dev.autodir.backend.Tensor;
 import dev.autodir.tensor.FloatTensor;
 import dev.autodir.tensor.IntTensor;
 
-import java.util.Arrays;
-
 /** The cpu backend's operand checks: what a cpu tensor is, and the messages for what is not. */
 final class CpuTensors {
     private CpuTensors() { }
@@ -38,11 +36,5 @@ final class CpuTensors {
         if (t == null) return new IllegalArgumentException(op + ": " + what + " is null");
         return new IllegalArgumentException(op + ": " + what + " is a " + t.getClass().getSimpleName()
                 + ", not a cpu tensor (FloatTensor)");
-    }
-
-    static IllegalArgumentException shapes(String op, String problem, Tensor... ts) {
-        StringBuilder sb = new StringBuilder(op).append(": ").append(problem).append("; shapes");
-        for (Tensor t : ts) sb.append(' ').append(Arrays.toString(t.shape()));
-        return new IllegalArgumentException(sb.toString());
     }
 }
