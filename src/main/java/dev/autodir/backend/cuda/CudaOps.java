@@ -321,11 +321,7 @@ public final class CudaOps implements Ops {
     public Tensor reshape(Tensor x, int... shape) {
         enter("reshape");
         CudaTensor c = tAny(x, "reshape", "x");
-        if (CudaTensor.numel(shape) != c.numel()) {
-            throw new IllegalArgumentException("reshape: " + Arrays.toString(c.shapeRef()) + " (" + c.numel()
-                    + " elements) cannot become " + Arrays.toString(shape) + " (" + CudaTensor.numel(shape) + ")");
-        }
-        return c.view(shape);
+        return c.view(Shapes.reshape(c.shapeRef(), shape));
     }
 
 
@@ -369,18 +365,10 @@ public final class CudaOps implements Ops {
         String op = "linear";
         enter(op);
         CudaTensor x = cast(xt, op, "x"), w = cast(wt, op, "weight"), b = bt == null ? null : cast(bt, op, "bias");
-        if (x.rank() < 1 || w.rank() != 2 || w.dim(1) != x.dim(-1)) {
-            throw new IllegalArgumentException(op + ": x " + Arrays.toString(x.shapeRef()) + " and weight "
-                    + Arrays.toString(w.shapeRef()) + " (expected weight [out, " + (x.rank() < 1 ? "?" : x.dim(-1)) + "])");
-        }
+        int[] shape = Shapes.linear(x.shapeRef(), w.shapeRef(), b == null ? null : b.shapeRef());
         int in = w.dim(1), out = w.dim(0);
-        if (b != null && b.numel() != out) {
-            throw new IllegalArgumentException(op + ": bias " + Arrays.toString(b.shapeRef()) + " for " + out + " outputs");
-        }
         long m = in == 0 ? 0 : x.numel() / in;
         if (m > Integer.MAX_VALUE) throw new IllegalArgumentException(op + ": " + m + " rows");
-        int[] shape = x.shape();
-        shape[shape.length - 1] = out;
         CudaTensor y = alloc(precision, shape);
         if (m == 0 || out == 0) return y;
         if (in == 0) throw new IllegalArgumentException(op + ": zero input features");
@@ -395,13 +383,8 @@ public final class CudaOps implements Ops {
         String op = "groupNorm";
         enter(op);
         CudaTensor x = t(xt, op, "x"), gamma = t(gt, op, "gamma"), beta = t(bt, op, "beta");
-        if (x.rank() < 2) throw new IllegalArgumentException(op + ": x " + Arrays.toString(x.shapeRef()) + " must be [B, C, ...]");
+        Shapes.groupNorm(x.shapeRef(), groups, gamma.shapeRef(), beta.shapeRef());
         int batch = x.dim(0), c = x.dim(1);
-        if (groups < 1 || c % groups != 0) throw new IllegalArgumentException(op + ": " + c + " channels in " + groups + " groups");
-        if (gamma.numel() != c || beta.numel() != c) {
-            throw new IllegalArgumentException(op + ": gamma " + Arrays.toString(gamma.shapeRef()) + " / beta "
-                    + Arrays.toString(beta.shapeRef()) + " for " + c + " channels");
-        }
         CudaTensor y = alloc(x.dtype(), x.shapeRef());
         long plane = (long) batch * c == 0 ? 0 : x.numel() / ((long) batch * c);
         long groupLen = (long) (c / groups) * plane;
@@ -446,12 +429,8 @@ public final class CudaOps implements Ops {
         String op = "layerNorm";
         enter(op);
         CudaTensor x = t(xt, op, "x"), gamma = t(gt, op, "gamma"), beta = t(bt, op, "beta");
-        if (x.rank() < 1) throw new IllegalArgumentException(op + ": x is a scalar");
+        Shapes.layerNorm(x.shapeRef(), gamma.shapeRef(), beta.shapeRef());
         int c = x.dim(-1);
-        if (gamma.numel() != c || beta.numel() != c) {
-            throw new IllegalArgumentException(op + ": gamma " + Arrays.toString(gamma.shapeRef()) + " / beta "
-                    + Arrays.toString(beta.shapeRef()) + " for last dimension " + c + " of " + Arrays.toString(x.shapeRef()));
-        }
         CudaTensor y = alloc(x.dtype(), x.shapeRef());
         long rows = c == 0 ? 0 : x.numel() / c;
         if (rows == 0) return y;
@@ -466,12 +445,8 @@ public final class CudaOps implements Ops {
         String op = "layerNormChannels";
         enter(op);
         CudaTensor x = t(xt, op, "x"), gamma = t(gt, op, "gamma"), beta = t(bt, op, "beta");
-        if (x.rank() != 4) throw new IllegalArgumentException(op + ": x " + Arrays.toString(x.shapeRef()) + " must be [B, C, H, W]");
+        Shapes.layerNormChannels(x.shapeRef(), gamma.shapeRef(), beta.shapeRef());
         int c = x.dim(1);
-        if (gamma.numel() != c || beta.numel() != c) {
-            throw new IllegalArgumentException(op + ": gamma " + Arrays.toString(gamma.shapeRef()) + " / beta "
-                    + Arrays.toString(beta.shapeRef()) + " for " + c + " channels");
-        }
         CudaTensor y = alloc(x.dtype(), x.shapeRef());
         long plane = (long) x.dim(2) * x.dim(3);
         if (y.numel() == 0) return y;
@@ -511,7 +486,7 @@ public final class CudaOps implements Ops {
 
     @Override
     public Tensor clamp(Tensor x, float lo, float hi) {
-        if (!(lo <= hi)) throw new IllegalArgumentException("clamp: lo " + lo + " > hi " + hi);
+        Shapes.clamp(x.shape(), lo, hi);
         return unary(x, 4, lo, hi, "clamp");
     }
 
@@ -530,12 +505,8 @@ public final class CudaOps implements Ops {
         String op = "geglu";
         enter(op);
         CudaTensor x = t(xt, op, "x");
-        if (x.rank() < 1 || x.dim(-1) % 2 != 0) {
-            throw new IllegalArgumentException(op + ": last dimension of " + Arrays.toString(x.shapeRef()) + " must be even");
-        }
-        int f = x.dim(-1) / 2;
-        int[] shape = x.shape();
-        shape[shape.length - 1] = f;
+        int[] shape = Shapes.lastHalf(op, x.shapeRef());
+        int f = shape[shape.length - 1];
         CudaTensor y = alloc(x.dtype(), shape);
         if (y.numel() == 0) return y;
         long rows = x.numel() / (2L * f);
@@ -549,11 +520,7 @@ public final class CudaOps implements Ops {
         String op = "simpleGate";
         enter(op);
         CudaTensor x = t(xt, op, "x");
-        if (x.rank() != 4 || x.dim(1) % 2 != 0) {
-            throw new IllegalArgumentException(op + ": x " + Arrays.toString(x.shapeRef()) + " must be [B, 2C, H, W]");
-        }
-        int[] shape = x.shape();
-        shape[1] /= 2;
+        int[] shape = Shapes.simpleGate(x.shapeRef(), null);
         CudaTensor y = alloc(x.dtype(), shape);
         if (y.numel() == 0) return y;
         long half = (long) shape[1] * shape[2] * shape[3];
@@ -573,10 +540,7 @@ public final class CudaOps implements Ops {
         String op = "add";
         enter(op);
         CudaTensor a = t(at, op, "a"), b = t(bt, op, "b");
-        if (!isSuffix(b.shapeRef(), a.shapeRef())) {
-            throw new IllegalArgumentException(op + ": b " + Arrays.toString(b.shapeRef()) + " is not a's shape "
-                    + Arrays.toString(a.shapeRef()) + " or a suffix of it");
-        }
+        Shapes.add(a.shapeRef(), b.shapeRef());
         CudaTensor y = alloc(fp32Residual ? Precision.FP32 : promote(a, b), a.shapeRef());
         return binary(a, b, 0, op, y);
     }
@@ -586,9 +550,7 @@ public final class CudaOps implements Ops {
         String op = "mul";
         enter(op);
         CudaTensor a = t(at, op, "a"), b = t(bt, op, "b");
-        if (!Arrays.equals(a.shapeRef(), b.shapeRef())) {
-            throw new IllegalArgumentException(op + ": shapes " + Arrays.toString(a.shapeRef()) + " and " + Arrays.toString(b.shapeRef()) + " differ");
-        }
+        Shapes.same(op, a.shapeRef(), b.shapeRef());
         return binary(a, b, 1, op);
     }
 
@@ -610,12 +572,6 @@ public final class CudaOps implements Ops {
         return y;
     }
 
-    private static boolean isSuffix(int[] suffix, int[] shape) {
-        if (suffix.length > shape.length) return false;
-        for (int i = 0; i < suffix.length; i++) if (suffix[suffix.length - 1 - i] != shape[shape.length - 1 - i]) return false;
-        return true;
-    }
-
     @Override public Tensor addPerChannel(Tensor x, Tensor v) { return perChannel(x, v, 0, "addPerChannel"); }
 
     @Override public Tensor mulPerChannel(Tensor x, Tensor v) { return perChannel(x, v, 1, "mulPerChannel"); }
@@ -623,18 +579,14 @@ public final class CudaOps implements Ops {
     private Tensor perChannel(Tensor xt, Tensor vt, int code, String op) {
         enter(op);
         CudaTensor x = t(xt, op, "x"), v = t(vt, op, "v");
-        if (x.rank() < 2) throw new IllegalArgumentException(op + ": x " + Arrays.toString(x.shapeRef()) + " must be [B, C, ...]");
+        Shapes.perChannelOperand(op, x.shapeRef(), v.shapeRef());
         CudaTensor y = alloc(promote(x, v), x.shapeRef());
         perChannelRaw(x, v, y, code, op);
         return y;
     }
 
     void perChannelRaw(CudaTensor x, CudaTensor v, CudaTensor y, int code, String op) {
-        long bc = (long) x.dim(0) * x.dim(1);
-        if (v.numel() != bc && v.numel() != x.dim(1)) {
-            throw new IllegalArgumentException(op + ": v " + Arrays.toString(v.shapeRef()) + " has neither B*C = " + bc
-                    + " nor C = " + x.dim(1) + " elements for x " + Arrays.toString(x.shapeRef()));
-        }
+        long bc = (long) x.dim(0) * x.dim(1);   // v has B·C or C elements (checked by the caller)
         if (x.numel() == 0) return;
         long plane = x.numel() / bc;
         if (fastKernels(x, v, y) && plane <= FAST_MAX_ROW && bc <= Integer.MAX_VALUE) {
@@ -665,11 +617,7 @@ public final class CudaOps implements Ops {
         if (!options.features().fastKernels()) return Ops.super.addScaledPerChannel(at, xt, bt, st);
         enter(op);
         CudaTensor a = t(at, op, "a"), x = t(xt, op, "x"), s = t(st, op, "scale"), b = bt == null ? null : t(bt, op, "bias");
-        if (x.rank() != 4 || !Arrays.equals(a.shapeRef(), x.shapeRef()) || s.numel() != x.dim(1) || (b != null && b.numel() != x.dim(1))) {
-            throw new IllegalArgumentException(op + ": a " + Arrays.toString(a.shapeRef()) + ", x " + Arrays.toString(x.shapeRef())
-                    + ", scale " + Arrays.toString(s.shapeRef()) + (b == null ? "" : ", bias " + Arrays.toString(b.shapeRef()))
-                    + " (expected a and x [B, C, H, W], bias and scale [C])");
-        }
+        Shapes.addScaledPerChannel(a.shapeRef(), x.shapeRef(), b == null ? null : b.shapeRef(), s.shapeRef());
         long plane = (long) x.dim(2) * x.dim(3), rows = (long) x.dim(0) * x.dim(1);
         boolean oneType = b == null ? fastKernels(a, x, s) : fastKernels(a, x, s, b);
         if (!oneType || plane > FAST_MAX_ROW || rows > Integer.MAX_VALUE) return Ops.super.addScaledPerChannel(at, xt, bt, st);
@@ -688,10 +636,7 @@ public final class CudaOps implements Ops {
         if (bt == null || !options.features().fastKernels()) return Ops.super.simpleGate(xt, bt);
         enter(op);
         CudaTensor x = t(xt, op, "x"), b = t(bt, op, "bias");
-        if (x.rank() != 4 || x.dim(1) % 2 != 0 || b.numel() != x.dim(1)) {
-            throw new IllegalArgumentException(op + ": x " + Arrays.toString(x.shapeRef()) + ", bias " + Arrays.toString(b.shapeRef())
-                    + " (expected [B, 2C, H, W] and [2C])");
-        }
+        Shapes.simpleGate(x.shapeRef(), b.shapeRef());
         int c = x.dim(1) / 2;
         long plane = (long) x.dim(2) * x.dim(3), rows = (long) x.dim(0) * c;
         if (!fastKernels(x, b) || plane > FAST_MAX_ROW || rows > Integer.MAX_VALUE) return Ops.super.simpleGate(xt, bt);
@@ -776,8 +721,8 @@ public final class CudaOps implements Ops {
     public Tensor upsampleNearest2x(Tensor xt) {
         String op = "upsampleNearest2x";
         enter(op);
-        CudaTensor x = rank4(xt, op);
-        CudaTensor y = alloc(x.dtype(), x.dim(0), x.dim(1), 2 * x.dim(2), 2 * x.dim(3));
+        CudaTensor x = t(xt, op, "x");
+        CudaTensor y = alloc(x.dtype(), Shapes.upsampleNearest2x(x.shapeRef()));
         if (y.numel() == 0) return y;
         launcher.kernel(Kernel.UPSAMPLE_NEAREST2X).ptr(x, op).i32(x.dtype().halfFlag()).ptr(y, op).i32(y.dtype().halfFlag())
                 .i64((long) x.dim(0) * x.dim(1)).i32(x.dim(2)).i32(x.dim(3)).launch(blocks(y.numel()), THREADS);
@@ -788,12 +733,9 @@ public final class CudaOps implements Ops {
     public Tensor pixelShuffle(Tensor xt, int r) {
         String op = "pixelShuffle";
         enter(op);
-        CudaTensor x = rank4(xt, op);
-        if (r < 1 || x.dim(1) % (r * r) != 0) {
-            throw new IllegalArgumentException(op + ": " + x.dim(1) + " channels are not a multiple of r^2 = " + (r * r));
-        }
-        int c = x.dim(1) / (r * r);
-        CudaTensor y = alloc(x.dtype(), x.dim(0), c, x.dim(2) * r, x.dim(3) * r);
+        CudaTensor x = t(xt, op, "x");
+        CudaTensor y = alloc(x.dtype(), Shapes.pixelShuffle(x.shapeRef(), r));
+        int c = y.dim(1);
         if (y.numel() == 0) return y;
         launcher.kernel(Kernel.PIXEL_SHUFFLE).ptr(x, op).i32(x.dtype().halfFlag()).ptr(y, op).i32(y.dtype().halfFlag())
                 .i64((long) x.dim(0) * c).i32(x.dim(2)).i32(x.dim(3)).i32(r).launch(blocks(y.numel()), THREADS);
@@ -804,11 +746,10 @@ public final class CudaOps implements Ops {
     public Tensor globalAvgPool(Tensor xt) {
         String op = "globalAvgPool";
         enter(op);
-        CudaTensor x = rank4(xt, op);
-        CudaTensor y = alloc(x.dtype(), x.dim(0), x.dim(1), 1, 1);
+        CudaTensor x = t(xt, op, "x");
+        CudaTensor y = alloc(x.dtype(), Shapes.globalAvgPool(x.shapeRef()));
         long planes = (long) x.dim(0) * x.dim(1), plane = (long) x.dim(2) * x.dim(3);
         if (planes == 0) return y;
-        if (plane == 0) throw new IllegalArgumentException(op + ": empty planes in " + Arrays.toString(x.shapeRef()));
         if (fastKernels(x, y) && plane <= FAST_MAX_ROW && planes <= Integer.MAX_VALUE) {
             // S chunks per plane so that planes * S >= 4 blocks per SM, each chunk >= one vector per thread; with
             // S > 1 the float32 partial sums go to scratch and a second kernel adds them in a fixed order
@@ -835,22 +776,17 @@ public final class CudaOps implements Ops {
     public Tensor pad2d(Tensor xt, int top, int bottom, int left, int right) {
         String op = "pad2d";
         enter(op);
-        CudaTensor x = rank4(xt, op);
-        if (top < 0 || bottom < 0 || left < 0 || right < 0) {
-            throw new IllegalArgumentException(op + ": negative padding " + top + "/" + bottom + "/" + left + "/" + right);
-        }
-        return window(x, top + x.dim(2) + bottom, left + x.dim(3) + right, -top, -left, op);
+        CudaTensor x = t(xt, op, "x");
+        int[] shape = Shapes.pad2d(x.shapeRef(), top, bottom, left, right);
+        return window(x, shape[2], shape[3], -top, -left, op);
     }
 
     @Override
     public Tensor crop2d(Tensor xt, int top, int left, int h, int w) {
         String op = "crop2d";
         enter(op);
-        CudaTensor x = rank4(xt, op);
-        if (top < 0 || left < 0 || h < 0 || w < 0 || top + h > x.dim(2) || left + w > x.dim(3)) {
-            throw new IllegalArgumentException(op + ": window top " + top + " left " + left + " " + h + "x" + w
-                    + " outside " + Arrays.toString(x.shapeRef()));
-        }
+        CudaTensor x = t(xt, op, "x");
+        Shapes.crop2d(x.shapeRef(), top, left, h, w);
         return window(x, h, w, top, left, op);
     }
 
@@ -867,28 +803,16 @@ public final class CudaOps implements Ops {
     public Tensor concat(List<Tensor> parts, int dim) {
         String op = "concat";
         enter(op);
-        if (parts == null || parts.isEmpty()) throw new IllegalArgumentException(op + ": no parts");
+        if (parts == null || parts.isEmpty()) throw Shapes.bad(op, "no tensors");
         List<CudaTensor> ts = new ArrayList<>();
-        for (int i = 0; i < parts.size(); i++) ts.add(t(parts.get(i), op, "part " + i));
-        CudaTensor first = ts.get(0);
-        int rank = first.rank();
-        int d = dim < 0 ? dim + rank : dim;
-        if (d < 0 || d >= rank) throw new IllegalArgumentException(op + ": dim " + dim + " for rank " + rank);
-        int total = 0;
-        Precision dtype = first.dtype();
-        for (CudaTensor p : ts) {
-            if (p.rank() != rank) throw new IllegalArgumentException(op + ": " + shapes(ts) + " differ in rank");
-            for (int i = 0; i < rank; i++) {
-                if (i != d && p.dim(i) != first.dim(i)) {
-                    throw new IllegalArgumentException(op + ": " + shapes(ts) + " differ outside dim " + d);
-                }
-            }
-            total += p.dim(d);
-            if (p.dtype() == Precision.FP32) dtype = Precision.FP32;
+        List<int[]> shapes = new ArrayList<>();
+        for (int i = 0; i < parts.size(); i++) {
+            ts.add(t(parts.get(i), op, "part " + i));
+            shapes.add(ts.get(i).shapeRef());
         }
-        int[] shape = first.shape();
-        shape[d] = total;
-        CudaTensor y = alloc(dtype, shape);
+        int[] shape = Shapes.concat(shapes, dim);
+        int rank = shape.length, d = dim, total = shape[d];
+        CudaTensor y = alloc(promote(ts.toArray(new CudaTensor[0])), shape);
         long outer = 1, inner = 1;
         for (int i = 0; i < d; i++) outer *= shape[i];
         for (int i = d + 1; i < rank; i++) inner *= shape[i];
@@ -905,25 +829,14 @@ public final class CudaOps implements Ops {
         return y;
     }
 
-    private static String shapes(List<CudaTensor> ts) {
-        StringBuilder s = new StringBuilder();
-        for (CudaTensor t : ts) s.append(s.length() == 0 ? "" : ", ").append(Arrays.toString(t.shapeRef()));
-        return s.toString();
-    }
 
     @Override
     public Tensor slice(Tensor xt, int dim, int from, int to) {
         String op = "slice";
         enter(op);
         CudaTensor x = t(xt, op, "x");
-        int rank = x.rank();
-        int d = dim < 0 ? dim + rank : dim;
-        if (d < 0 || d >= rank) throw new IllegalArgumentException(op + ": dim " + dim + " for " + Arrays.toString(x.shapeRef()));
-        if (from < 0 || to < from || to > x.dim(d)) {
-            throw new IllegalArgumentException(op + ": [" + from + ", " + to + ") outside dim " + d + " of " + Arrays.toString(x.shapeRef()));
-        }
-        int[] shape = x.shape();
-        shape[d] = to - from;
+        int[] shape = Shapes.slice(x.shapeRef(), dim, from, to);
+        int rank = x.rank(), d = dim;
         CudaTensor y = alloc(x.dtype(), shape);
         if (y.numel() == 0) return y;
         long outer = 1, inner = 1;
@@ -939,12 +852,10 @@ public final class CudaOps implements Ops {
     public Tensor nchwToTokens(Tensor xt) {
         String op = "nchwToTokens";
         enter(op);
-        CudaTensor x = rank4(xt, op);
-        int c = x.dim(1);
-        long hw = (long) x.dim(2) * x.dim(3);
-        if (hw > Integer.MAX_VALUE) throw new IllegalArgumentException(op + ": " + hw + " pixels");
-        CudaTensor y = alloc(x.dtype(), x.dim(0), (int) hw, c);
-        transpose(x, y, c, (int) hw, op);
+        CudaTensor x = t(xt, op, "x");
+        CudaTensor y = alloc(x.dtype(), Shapes.nchwToTokens(x.shapeRef()));
+        int c = x.dim(1), hw = y.dim(1);
+        transpose(x, y, c, hw, op);
         return y;
     }
 
@@ -953,10 +864,7 @@ public final class CudaOps implements Ops {
         String op = "tokensToNchw";
         enter(op);
         CudaTensor x = t(xt, op, "x");
-        if (x.rank() != 3 || (long) h * w != x.dim(1)) {
-            throw new IllegalArgumentException(op + ": x " + Arrays.toString(x.shapeRef()) + " is not [B, " + h + "*" + w + ", C]");
-        }
-        CudaTensor y = alloc(x.dtype(), x.dim(0), x.dim(2), h, w);
+        CudaTensor y = alloc(x.dtype(), Shapes.tokensToNchw(x.shapeRef(), h, w));
         transpose(x, y, x.dim(1), x.dim(2), op);
         return y;
     }
@@ -1078,8 +986,7 @@ public final class CudaOps implements Ops {
         String op = "timestepEmbedding";
         enter(op);
         CudaTensor t = t(tt, op, "t");
-        if (t.rank() != 1 || dim < 1) throw new IllegalArgumentException(op + ": t " + Arrays.toString(t.shapeRef()) + " must be [B], dim " + dim);
-        CudaTensor y = alloc(precision, t.dim(0), dim);
+        CudaTensor y = alloc(precision, Shapes.timestepEmbedding(t.shapeRef(), dim));
         if (y.numel() == 0) return y;
         launcher.kernel(Kernel.TIMESTEP_EMBEDDING).ptr(t, op).i32(t.dtype().halfFlag()).ptr(y, op).i32(y.dtype().halfFlag())
                 .i32(t.dim(0)).i32(dim).launch(blocks(y.numel()), THREADS);
@@ -1091,10 +998,7 @@ public final class CudaOps implements Ops {
         String op = "cfgCombine";
         enter(op);
         CudaTensor cond = t(condT, op, "cond"), img = t(imgCondT, op, "imgCond"), un = t(uncondT, op, "uncond");
-        if (!Arrays.equals(cond.shapeRef(), img.shapeRef()) || !Arrays.equals(cond.shapeRef(), un.shapeRef())) {
-            throw new IllegalArgumentException(op + ": shapes " + Arrays.toString(cond.shapeRef()) + ", " + Arrays.toString(img.shapeRef())
-                    + ", " + Arrays.toString(un.shapeRef()) + " differ");
-        }
+        Shapes.same(op, cond.shapeRef(), img.shapeRef(), un.shapeRef());
         CudaTensor y = alloc(promote(cond, img, un), cond.shapeRef());
         if (y.numel() == 0) return y;
         launcher.kernel(Kernel.CFG_COMBINE).ptr(cond, op).i32(cond.dtype().halfFlag()).ptr(img, op).i32(img.dtype().halfFlag())
@@ -1108,11 +1012,9 @@ public final class CudaOps implements Ops {
         String op = "eulerAncestralStep";
         enter(op);
         CudaTensor z = t(zT, op, "z"), den = t(denT, op, "denoised"), noise = noiseT == null ? null : t(noiseT, op, "noise");
-        if (!Arrays.equals(z.shapeRef(), den.shapeRef()) || (noise != null && !Arrays.equals(z.shapeRef(), noise.shapeRef()))) {
-            throw new IllegalArgumentException(op + ": z " + Arrays.toString(z.shapeRef()) + ", denoised " + Arrays.toString(den.shapeRef())
-                    + (noise == null ? "" : ", noise " + Arrays.toString(noise.shapeRef())) + " differ");
-        }
-        if (!(sigma > 0)) throw new IllegalArgumentException(op + ": sigma " + sigma + " must be positive");
+        if (noise == null) Shapes.same(op, z.shapeRef(), den.shapeRef());
+        else Shapes.same(op, z.shapeRef(), den.shapeRef(), noise.shapeRef());
+        if (!(sigma > 0)) throw Shapes.bad(op, "sigma " + sigma + " must be positive");
         CudaTensor y = alloc(noise == null ? promote(z, den) : promote(z, den, noise), z.shapeRef());
         if (y.numel() == 0) return y;
         launcher.kernel(Kernel.EULER_ANCESTRAL).ptr(z, op).i32(z.dtype().halfFlag()).ptr(den, op).i32(den.dtype().halfFlag())
@@ -1135,13 +1037,13 @@ public final class CudaOps implements Ops {
     public Tensor clipPixelValues(Tensor image, int size, float[] mean, float[] std) {
         String op = "clipPixelValues";
         enter(op);
-        CudaTensor x = rank4(image, op);
-        if (x.dim(1) != 3 || size < 1 || mean.length != 3 || std.length != 3) {
-            throw new IllegalArgumentException(op + ": image " + Arrays.toString(x.shapeRef()) + " must be [B, 3, H, W], size "
-                    + size + ", 3 means and stds");
-        }
-        int top = Math.floorDiv(x.dim(2) - size, 2), left = Math.floorDiv(x.dim(3) - size, 2);
-        CudaTensor y = alloc(precision, x.dim(0), 3, size, size);
+        CudaTensor x = t(image, op, "image");
+        int[] shape = Shapes.clipPixelValues(x.shapeRef(), size, mean, std);
+        // Hugging Face's center_crop: offset (n - size) / 2 inside the image; a smaller side is zero-padded to size with
+        // the image at (size - n) / 2 (so an odd difference puts the extra padding row after the image)
+        int h = x.dim(2), w = x.dim(3);
+        int top = h >= size ? (h - size) / 2 : -((size - h) / 2), left = w >= size ? (w - size) / 2 : -((size - w) / 2);
+        CudaTensor y = alloc(precision, shape);
         if (y.numel() == 0) return y;
         launcher.kernel(Kernel.CLIP_PREPROCESS).ptr(x, op).i32(x.dtype().halfFlag()).ptr(y, op).i32(y.dtype().halfFlag())
                 .i32(x.dim(0)).i32(x.dim(2)).i32(x.dim(3)).i32(size).i32(top).i32(left)
@@ -1239,12 +1141,6 @@ public final class CudaOps implements Ops {
         CudaTensor y = alloc(precision, c.shapeRef());
         convertRaw(c.address(op), c.dtype(), y.address(op), precision, c.numel());
         return y;
-    }
-
-    private CudaTensor rank4(Tensor x, String op) {
-        CudaTensor c = t(x, op, "x");
-        if (c.rank() != 4) throw new IllegalArgumentException(op + ": x " + Arrays.toString(c.shapeRef()) + " must be [B, C, H, W]");
-        return c;
     }
 
     private static Precision promote(CudaTensor... ts) {
