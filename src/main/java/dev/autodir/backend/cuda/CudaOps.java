@@ -1,6 +1,8 @@
 package dev.autodir.backend.cuda;
 
 import dev.autodir.backend.AttentionMask;
+import dev.autodir.backend.CompiledNetwork;
+import dev.autodir.backend.Network;
 import dev.autodir.backend.Ops;
 import dev.autodir.backend.Precision;
 import dev.autodir.backend.Shapes;
@@ -37,8 +39,9 @@ import java.util.function.Supplier;
  * first, like autocast does.
  *
  * <h2>Capture and timing</h2>
- * {@link #capture} records a body of operations once as a CUDA graph ({@link CudaGraph#replay}); the
- * {@link StageTimer} from {@link #timer()} times stages with CUDA events.
+ * {@link #compile} captures a whole network as a CUDA graph with its own memory ({@link CudaNetwork}; the graphs
+ * feature); {@link #capture} records a body of operations once as a CUDA graph over the scratch arena
+ * ({@link CudaGraph#replay}); the {@link StageTimer} from {@link #timer()} times stages with CUDA events.
  *
  * <h2>Code</h2>
  * This class checks operands and runs the elementwise, normalisation and layout operations; the rest is in its
@@ -1069,6 +1072,24 @@ public final class CudaOps implements Ops {
     }
 
     void launch(GraphCapture.Recorded<?> recorded) { recorded.launch(device); }
+
+    /**
+     * The network compiled for its input shapes: with the graphs feature ({@link Features#graphs()}, unverified) a
+     * {@link CudaNetwork}, captured as one CUDA graph at its first run with a memory plan of its own (and run eagerly,
+     * with a warning, when the capture fails); without it, run eagerly at every call.
+     */
+    @Override
+    public CompiledNetwork compile(Network network) {
+        enter("compile");
+        if (!options.features().graphs()) return Ops.super.compile(network);
+        CudaNetwork n = new CudaNetwork(this, network);
+        graphs.opened(n);
+        return n;
+    }
+
+    void networkClosed(CudaNetwork n) { graphs.closed(n); }
+
+    GraphCapture graphs() { return graphs; }
 
     void graphClosed(CudaGraph g) {
         if (!closed) memory.arena().unreserve(g);
