@@ -98,9 +98,7 @@ final class AttentionRouting {
     }
 
     /** Where {@link #attentionProducts} sends its work: the device here, a float32 emulation in the tests. */
-    interface ProductSink {
-        void gemm(Matmul.Gemm g, float alpha, long a, long b, long d);
-
+    interface ProductSink extends Matmul.GemmSink {
         /** rows of n float32 scores at s → probabilities at p in pType. */
         void softmaxRows(long s, long p, Precision pType, long rows, int n);
     }

@@ -498,9 +498,13 @@ public final class CudaOps implements Ops {
         CudaTensor x = t(xt, op, "x");
         CudaTensor y = alloc(x.dtype(), x.shapeRef());
         if (y.numel() == 0) return y;
-        launcher.kernel(Kernel.UNARY).ptr(x, op).i32(x.dtype().halfFlag()).ptr(y, op).i32(y.dtype().halfFlag())
-                .i64(x.numel()).i32(code).f32(a).f32(b).launch(blocks(x.numel()), THREADS);
+        launcher.launch(unaryLaunch(x.address(op), x.dtype(), y.address(op), y.dtype(), x.numel(), code, a, b, blocks(x.numel())));
         return y;
+    }
+
+    /** unary.cu: y = f(x) for n elements, f by code (0 scale by a, 1 silu, 2 gelu, 3 quick_gelu, 4 clamp to [a, b], 5 exp). */
+    static KernelLaunch unaryLaunch(Object x, Precision xType, Object y, Precision yType, long n, int code, float a, float b, long blocks) {
+        return KernelLaunch.of(Kernel.UNARY, blocks, THREADS, x, xType.halfFlag(), y, yType.halfFlag(), n, code, a, b);
     }
 
     @Override
@@ -598,9 +602,14 @@ public final class CudaOps implements Ops {
                     .i32((int) bc).i32((int) plane).i32((int) v.numel()).i32(code), bc, plane, w);
             return;
         }
-        launcher.kernel(Kernel.PER_CHANNEL).ptr(x, op).i32(x.dtype().halfFlag()).ptr(v, op).i32(v.dtype().halfFlag())
-                .ptr(y, op).i32(y.dtype().halfFlag()).i64(x.numel()).i64(plane).i64(v.numel()).i32(code)
-                .launch(blocks(x.numel()), THREADS);
+        launcher.launch(perChannelLaunch(x.address(op), x.dtype(), v.address(op), v.dtype(), y.address(op), y.dtype(), x.numel(), plane,
+                v.numel(), code, blocks(x.numel())));
+    }
+
+    /** per_channel.cu: y = x (op) v[(i / plane) mod nv] for n elements, op 0 add, 1 multiply. */
+    static KernelLaunch perChannelLaunch(Object x, Precision xType, Object v, Precision vType, Object y, Precision yType, long n, long plane,
+                                         long nv, int code, long blocks) {
+        return KernelLaunch.of(Kernel.PER_CHANNEL, blocks, THREADS, x, xType.halfFlag(), v, vType.halfFlag(), y, yType.halfFlag(), n, plane, nv, code);
     }
 
     // ---- fused forms (Ops defaults compose; with fastKernels one kernel each, not yet run on a GPU) ----------
@@ -886,7 +895,9 @@ public final class CudaOps implements Ops {
         enter(op);
         CudaTensor table = t(tableT, op, "table"), ids = ti(idsT, op, "ids");
         CudaTensor y = alloc(table.dtype(), Shapes.embedding(table.shapeRef(), ids.shapeRef()));
-        gather(table, ids, table.dim(1), ids.numel(), 0, table.dim(0), y, op);
+        if (y.numel() == 0) return y;
+        launcher.launch(embeddingLaunch(table.address(op), table.dtype(), table.dim(0), table.dim(1), ids.address(op), ids.numel(),
+                y.address(op), y.dtype(), blocks(y.numel())));
         return y;
     }
 
@@ -896,16 +907,24 @@ public final class CudaOps implements Ops {
         enter(op);
         CudaTensor x = t(xt, op, "x"), rows = ti(rowsT, op, "rows");
         CudaTensor y = alloc(x.dtype(), Shapes.gatherRows(x.shapeRef(), rows.shapeRef()));
-        gather(x, rows, x.dim(2), 1, x.dim(1), x.dim(1), y, op);
+        if (y.numel() == 0) return y;
+        launcher.launch(gatherRowsLaunch(x.address(op), x.dtype(), x.dim(0), x.dim(1), x.dim(2), rows.address(op), y.address(op), y.dtype(),
+                blocks(y.numel())));
         return y;
     }
 
-    /** y[i] = table[index[i] + (i / groupRows)·groupStride] (rows of c), zero where index[i] ∉ [0, bound). */
-    private void gather(CudaTensor table, CudaTensor index, int c, long groupRows, long groupStride, long bound, CudaTensor y, String op) {
-        if (y.numel() == 0) return;
-        launcher.kernel(Kernel.GATHER_ROWS).ptr(table, op).i32(table.dtype().halfFlag()).ptr(index, op).ptr(y, op)
-                .i32(y.dtype().halfFlag()).i64(index.numel()).i32(c).i64(groupRows).i64(groupStride).i64(bound)
-                .launch(blocks(y.numel()), THREADS);
+    /** gather_rows.cu for embedding: y [count, c] = rows ids[i] of table [vocab, c] (zero rows for ids outside [0, vocab)). */
+    static KernelLaunch embeddingLaunch(Object table, Precision tableType, int vocab, int c, Object ids, long count, Object y,
+                                        Precision yType, long blocks) {
+        return KernelLaunch.of(Kernel.GATHER_ROWS, blocks, THREADS, table, tableType.halfFlag(), ids, y, yType.halfFlag(), count, c,
+                count, 0L, (long) vocab);
+    }
+
+    /** gather_rows.cu for gatherRows: y [b, c] = x [b, rows[b], c] of x [batch, n, c] (zero rows for rows outside [0, n)). */
+    static KernelLaunch gatherRowsLaunch(Object x, Precision xType, int batch, int n, int c, Object rows, Object y, Precision yType,
+                                         long blocks) {
+        return KernelLaunch.of(Kernel.GATHER_ROWS, blocks, THREADS, x, xType.halfFlag(), rows, y, yType.halfFlag(), (long) batch, c,
+                1L, (long) n, (long) n);
     }
 
     @Override
@@ -916,9 +935,13 @@ public final class CudaOps implements Ops {
         int[] shape = Shapes.argmax(x.shapeRef());
         CudaTensor y = memory.allocInt(shape);
         if (shape[0] == 0) return y;
-        int kind = x.isInteger() ? 2 : x.dtype().halfFlag();
-        launcher.kernel(Kernel.ARGMAX_ROWS).ptr(x, op).i32(kind).ptr(y, op).i64(shape[0]).i32(x.dim(1)).launch(blocks(shape[0]), THREADS);
+        launcher.launch(argmaxLaunch(x.address(op), x.isInteger() ? null : x.dtype(), y.address(op), shape[0], x.dim(1), blocks(shape[0])));
         return y;
+    }
+
+    /** argmax_rows.cu: y[r] = the first index of the largest of x [rows, n] (xType null: int32 x). */
+    static KernelLaunch argmaxLaunch(Object x, Precision xType, Object y, long rows, int n, long blocks) {
+        return KernelLaunch.of(Kernel.ARGMAX_ROWS, blocks, THREADS, x, xType == null ? 2 : xType.halfFlag(), y, rows, n);
     }
 
     @Override
@@ -935,8 +958,13 @@ public final class CudaOps implements Ops {
             s = alloc(Precision.FP32, shape);
             convertRaw(x.address(op), x.dtype(), s.address(op), Precision.FP32, x.numel());
         }
-        launcher.kernel(Kernel.SOFTMAX_ROWS).ptr(s, op).ptr(y, op).i32(y.dtype().halfFlag()).i32(n).launch(x.numel() / n, THREADS);
+        launcher.launch(softmaxRowsLaunch(s.address(op), y.address(op), y.dtype(), x.numel() / n, n));
         return y;
+    }
+
+    /** softmax_rows.cu: p [rows, n] (pType) = the row softmax of float32 scores s; one block per row. */
+    static KernelLaunch softmaxRowsLaunch(Object s, Object p, Precision pType, long rows, int n) {
+        return KernelLaunch.of(Kernel.SOFTMAX_ROWS, rows, THREADS, s, p, pType.halfFlag(), n);
     }
 
     @Override
@@ -948,9 +976,13 @@ public final class CudaOps implements Ops {
         int n = shape[shape.length - 1];
         CudaTensor y = alloc(x.dtype(), shape);
         if (y.numel() == 0) return y;
-        launcher.kernel(Kernel.NORMALIZE_ROWS).ptr(x, op).i32(x.dtype().halfFlag()).ptr(y, op).i32(y.dtype().halfFlag()).i32(n)
-                .launch(x.numel() / n, THREADS);
+        launcher.launch(normalizeRowsLaunch(x.address(op), x.dtype(), y.address(op), y.dtype(), x.numel() / n, n));
         return y;
+    }
+
+    /** normalize_rows.cu: y = x / ‖x‖₂ per row of n; one block per row. */
+    static KernelLaunch normalizeRowsLaunch(Object x, Precision xType, Object y, Precision yType, long rows, int n) {
+        return KernelLaunch.of(Kernel.NORMALIZE_ROWS, rows, THREADS, x, xType.halfFlag(), y, yType.halfFlag(), n);
     }
 
     /** a [M, K] · b [K, N] row-major = column-major Cᶜ [N, M] = Bᶜ [N, K] · Aᶜ [K, M], no transposes. */
@@ -964,9 +996,18 @@ public final class CudaOps implements Ops {
         CudaTensor y = alloc(precision, shape);
         if (y.numel() == 0) return y;
         if (k == 0) throw new IllegalArgumentException(op + ": zero inner dimension");
-        matmul().gemm(device.stream(), new Matmul.Gemm(precision, precision, false, false, n, m, k, n, k, n, 1, 0, 0, 0), 1f,
-                b.address(op), a.address(op), y.address(op));
+        Matmul mm = matmul();
+        matmulProduct((g, alpha, pa, pb, pd) -> mm.gemm(device.stream(), g, alpha, pa, pb, pd), precision, a.address(op), b.address(op),
+                y.address(op), m, n, k);
         return y;
+    }
+
+    /**
+     * The cuBLASLt call of matmul on byte addresses: row-major a [m, k] · b [k, n] → y [m, n] is, column-major,
+     * Yᶜ [n, m] (ld n) = Bᶜ [n, k] (ld n) · Aᶜ [k, m] (ld k), no transposes (AttentionProductsTest runs it in float64).
+     */
+    static void matmulProduct(Matmul.GemmSink sink, Precision p, long a, long b, long y, int m, int n, int k) {
+        sink.gemm(new Matmul.Gemm(p, p, false, false, n, m, k, n, k, n, 1, 0, 0, 0), 1f, b, a, y);
     }
 
     @Override public Tensor exp(Tensor x) { return unary(x, 5, 0, 0, "exp"); }
@@ -1042,17 +1083,22 @@ public final class CudaOps implements Ops {
         enter(op);
         CudaTensor x = t(image, op, "image");
         int[] shape = Shapes.clipPixelValues(x.shapeRef(), size, mean, std);
-        // Hugging Face's center_crop: offset (n - size) / 2 inside the image; a smaller side is zero-padded to size with
-        // the image at (size - n) / 2 (so an odd difference puts the extra padding row after the image)
-        int h = x.dim(2), w = x.dim(3);
-        int top = h >= size ? (h - size) / 2 : -((size - h) / 2), left = w >= size ? (w - size) / 2 : -((size - w) / 2);
         CudaTensor y = alloc(precision, shape);
         if (y.numel() == 0) return y;
-        launcher.kernel(Kernel.CLIP_PREPROCESS).ptr(x, op).i32(x.dtype().halfFlag()).ptr(y, op).i32(y.dtype().halfFlag())
-                .i32(x.dim(0)).i32(x.dim(2)).i32(x.dim(3)).i32(size).i32(top).i32(left)
-                .f32(mean[0]).f32(mean[1]).f32(mean[2]).f32(std[0]).f32(std[1]).f32(std[2])
-                .launch(blocks(y.numel()), THREADS);
+        launcher.launch(clipPixelValuesLaunch(x.address(op), x.dtype(), x.dim(2), x.dim(3), y.address(op), y.dtype(), size, mean, std,
+                blocks(y.numel())));
         return y;
+    }
+
+    /**
+     * clip_preprocess.cu for one image [1, 3, h, w]: the S×S crop at Hugging Face's center_crop offset, (n − S) / 2 inside
+     * the image, or −((S − n) / 2) for a side smaller than S (the image zero-padded to S with itself at (S − n) / 2).
+     */
+    static KernelLaunch clipPixelValuesLaunch(Object x, Precision xType, int h, int w, Object y, Precision yType, int size, float[] mean,
+                                              float[] std, long blocks) {
+        int top = h >= size ? (h - size) / 2 : -((size - h) / 2), left = w >= size ? (w - size) / 2 : -((size - w) / 2);
+        return KernelLaunch.of(Kernel.CLIP_PREPROCESS, blocks, THREADS, x, xType.halfFlag(), y, yType.halfFlag(), 1, h, w, size, top, left,
+                mean[0], mean[1], mean[2], std[0], std[1], std[2]);
     }
 
     // ---- CUDA graphs and timing (GraphCapture) ------------------------------------------------------------------
