@@ -1137,6 +1137,9 @@ public final class CudaOps implements Ops {
 
     GraphCapture graphs() { return graphs; }
 
+    /** cuDNN's workspace (the device check reports its growth while compiled networks live). */
+    Workspace cudnnWorkspace() { return cudnnWorkspace; }
+
     void graphClosed(CudaGraph g) {
         if (!closed) memory.arena().unreserve(g);
         graphs.closed(g);
