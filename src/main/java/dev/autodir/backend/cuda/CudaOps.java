@@ -159,7 +159,7 @@ public final class CudaOps implements Ops {
 
     @Override public String name() { return "cuda"; }
 
-    public Precision precision() { return precision; }
+    @Override public Precision precision() { return precision; }
 
     public Options options() { return options; }
 
