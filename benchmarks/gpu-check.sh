@@ -5,17 +5,23 @@
 #   (prepare here first: benchmarks/gpu/prepare.sh builds .device/payload.tar.xz: Java runtime, jar, test
 #   classes, golden set A; ~53 MB of the 64 MiB that may travel). About 8-9 device minutes with the start,
 #   which leaves a rerun inside the 15. Overrides: BUDGET, T_TESTS, T_GOLDEN, T_CUDABENCH, T_TORCH, T_BENCH,
-#   BENCH_NETWORKS, e.g. "BUDGET=250 bash benchmarks/gpu-check.sh" for a shorter rerun.
+#   T_COMPILED, BENCH_NETWORKS, e.g. "BUDGET=250 bash benchmarks/gpu-check.sh" for a shorter rerun.
 #
 # Steps, each with its own timeout and log under $OUT, continuing after a failure, in priority order within an
 # overall budget (BUDGET seconds, default 420; a short rerun with BUDGET=250 still fits the 15 device minutes):
 #   env      GPU, driver, PyTorch's CUDA libraries (LD_LIBRARY_PATH is built from them and printed), SASS check
 #   probe    CudaProbe: GPU usable, cuBLASLt / cuDNN / kernels load (rerun with JavaCPP's debug log on failure)
 #   tests    JUnit console: every test class of dev.autodir.backend.cuda (conformance FP32 + FP16, kernels,
-#            graphs, golden sampler / CLIP checks)
+#            graphs, golden sampler / CLIP checks; the new int32 / argmax / softmax / normalizeRows / matmul / exp /
+#            mulScalar / keep operations run in the conformance suites)
 #   golden   "golden-check <set> --backend cuda [--precision fp16]", with the unverified Features off, then on
-#            (-Dautodir.cuda.unverified=true; see src/main/java/dev/autodir/backend/cuda/Features.java); on a
-#            failure, each feature alone
+#            (-Dautodir.cuda.unverified=true; see src/main/java/dev/autodir/backend/cuda/Features.java; "on" includes
+#            the graphs feature, so every golden network case then runs as a compiled CUDA graph); on a failure,
+#            each feature alone
+#   compiled CompiledNetworkCheck: every network (unet, vae-encode/decode, scm, clip-text/vision, biqa) at 512² with
+#            random weights as a CUDA graph (graphs feature alone) against its eager run, FP16 and FP32: captured,
+#            same outputs, outputs valid across endStage, replays after the arena regrew and cuDNN's workspace
+#            grew, stale outputs refused, eager vs graph times; FP32 against the cpu backend at 256²
 #   parity   FeatureParity: UNet, VAE decode/encode, SCM at 512² with random weights, features on against off
 #   cudabench  CudaBench: kernels and libraries at network shapes (conv: cuDNN vs implicit GEMM)
 #   torch    benchmarks/gpu/torch_bench.py: PyTorch fp16 UNet / VAE decode / NAFNet / CLIP-L and micro-shapes
@@ -194,7 +200,7 @@ if [ -d "$WORK/golden/A" ] && has_command golden-check; then
   # a failure with the features on: which feature? each alone, in the precisions that failed
   for prec in $ISOLATE; do
     extra=(); [ "$prec" = fp16 ] && extra=(--precision fp16)
-    for f in attentionGemm fastKernels convIm2col convGraph; do
+    for f in attentionGemm fastKernels convIm2col convGraph graphs; do
       run_step "golden-check $prec only $f" "$T_GOLDEN" "$GOLDENLOG" "$JAVA" "${JOPTS[@]}" -Dautodir.cuda.$f=true \
           -jar "$WORK/autodir.jar" golden-check "$WORK/golden/A" --backend cuda "${extra[@]}"
       record "golden-check cuda $prec only $f" "$STATUS" "$SECS" "$(grep -E 'passed, ' "$GOLDENLOG" | tail -1)"
@@ -205,8 +211,12 @@ else
   record "golden-check cuda" "SKIPPED" 0 "no golden-check command in the jar"
 fi
 
-# ---- the unverified Features at the networks' real sizes (set A's tiny model never reaches some of them) ---
+# ---- compiled networks as CUDA graphs (Features.graphs): against eager, lifetimes, times, the cpu backend ---------
 PAR=$OUT/golden.log
+run_step "compiled networks 512" "${T_COMPILED:-150}" "$PAR" "$JAVA" "${JOPTS[@]}" -cp "$CP" dev.autodir.backend.cuda.CompiledNetworkCheck 512
+record "compiled networks (graphs)" "$STATUS" "$SECS" "$(grep -cE '^COMPILED .* PASS' "$PAR") pass, $(grep -cE '^COMPILED .* FAIL' "$PAR") fail"
+
+# ---- the unverified Features at the networks' real sizes (set A's tiny model never reaches some of them) ---
 run_step "feature parity 512" "${T_PARITY:-120}" "$PAR" "$JAVA" "${JOPTS[@]}" -cp "$CP" dev.autodir.backend.cuda.FeatureParity 512
 record "feature parity (real sizes)" "$STATUS" "$SECS" "$(grep -cE '^PARITY .* PASS$' "$PAR") pass, $(grep -cE '^PARITY .* FAIL' "$PAR") fail"
 
@@ -258,6 +268,9 @@ done
   echo
   echo "---- golden-check (FAIL rows and totals) ----"
   grep -E 'FAIL|passed, .* failed|^golden-check' "$GOLDENLOG" 2>/dev/null | head -30 | cut -c1-200
+  echo
+  echo "---- compiled networks (CUDA graphs against eager; FP32 against cpu) ----"
+  grep -E '^COMPILED' "$PAR" 2>/dev/null | cut -c1-260 | head -80
   echo
   echo "---- feature parity (FP32 off is the reference) ----"
   grep -E '^PARITY' "$PAR" 2>/dev/null
