@@ -12,12 +12,7 @@ import dev.autodir.backend.Precision;
 import dev.autodir.backend.StagePlacement;
 import dev.autodir.bench.Machine;
 import dev.autodir.bench.NetworkBench;
-import dev.autodir.io.RandomWeightStore;
-import dev.autodir.io.WeightStore;
-import dev.autodir.model.AutoDIRConfig;
 import dev.autodir.model.AutoDIRModels;
-import dev.autodir.model.ConfigInference;
-import dev.autodir.model.ModelYaml;
 import dev.autodir.pipeline.StageBackends;
 import dev.autodir.text.CLIPTokenizer;
 import picocli.CommandLine.Command;
@@ -48,7 +43,7 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--size", defaultValue = "512", paramLabel = "PX", description = "Image side in pixels. Default: ${DEFAULT-VALUE}.")
     int size;
 
-    @Option(names = "--backend", defaultValue = "cpu", paramLabel = "NAME", description = "cpu or cuda. Default: ${DEFAULT-VALUE}.")
+    @Option(names = "--backend", defaultValue = "cpu", paramLabel = "NAME", description = "cpu, cuda, onnxruntime or tensorrt. Default: ${DEFAULT-VALUE}.")
     String backend;
 
     @Option(names = "--precision", defaultValue = "fp32", paramLabel = "P", description = "fp32 or fp16 (device backends). Default: ${DEFAULT-VALUE}.")
@@ -87,26 +82,13 @@ final class BenchCommand implements Callable<Integer> {
         if (size < 1 || size > 8192) throw new IllegalArgumentException("--size must be in 1..8192, got " + size);
         BackendSpec requested = BackendSpec.parse(backend);
         if (!requested.unet().equals(requested.clip()) || !requested.unet().equals(requested.vae()) || !requested.unet().equals(requested.scm())) {
-            throw new IllegalArgumentException("--backend for bench is one backend name (cpu or cuda), got " + backend);
+            throw new IllegalArgumentException("--backend for bench is one backend name (cpu, cuda, onnxruntime or tensorrt), got " + backend);
         }
         if (profile && json) throw new IllegalArgumentException("--profile and --json: give one of them");
         Precision p = Precision.parse(precision);
-        WeightStore store;
-        AutoDIRConfig cfg;
-        if (weights == null) {
-            cfg = AutoDIRConfig.official();
-            store = new RandomWeightStore(cfg, RandomWeightStore.SPEC_SEED);
-        } else if (RandomWeightStore.isSpec(weights)) {
-            RandomWeightStore random = RandomWeightStore.fromSpec(weights);
-            store = random;
-            cfg = random.config();
-        } else {
-            store = WeightStore.open(weights);
-            cfg = ConfigInference.infer(store, config == null ? ModelYaml.none() : ModelYaml.read(config));
-        }
         PrintWriter out = spec.commandLine().getOut();
         // one backend for every stage: the UNet stage's placement is the backend's
-        try (AutoDIRModels models = new AutoDIRModels(store, cfg);
+        try (AutoDIRModels models = ModelSource.open(weights, config);
              StageBackends backends = Notices.to(spec.commandLine().getErr(),
                      notices -> Backends.create(BackendSpec.all(requested.unet()), p, strictBackend, notices))) {
             Ops ops = backends.unet();
