@@ -5,7 +5,7 @@
 #   (prepare here first: benchmarks/gpu/prepare.sh builds .device/payload.tar.xz: Java runtime, jar, test
 #   classes, benchmark classes; golden set A travels in the working tree; the sizes are checked by prepare.sh). About 8-9 device minutes with the start,
 #   which leaves a rerun inside the 15. Overrides: BUDGET, T_TESTS, T_GOLDEN, T_CUDABENCH, T_TORCH, T_BENCH,
-#   T_COMPILED, BENCH_NETWORKS, e.g. "BUDGET=250 bash benchmarks/gpu-check.sh" for a shorter rerun.
+#   T_COMPILED, T_GUARD, GUARD_RUNS, BENCH_NETWORKS, e.g. "BUDGET=250 bash benchmarks/gpu-check.sh" for a shorter rerun.
 #
 # Steps, each with its own timeout and log under $OUT, continuing after a failure, in priority order within an
 # overall budget (BUDGET seconds, default 420; a short rerun with BUDGET=250 still fits the 15 device minutes):
@@ -26,7 +26,8 @@
 #   cudabench  CudaBench: kernels and libraries at network shapes (conv: cuDNN vs implicit GEMM)
 #   torch    benchmarks/gpu/torch_bench.py: PyTorch fp16 UNet / VAE decode / NAFNet / CLIP-L and micro-shapes
 #   bench    "bench --network N --backend cuda" per network, Features off then on, side by side
-#   guard    the latency guard's GPU form (benchmarks/src/main/java/dev/autodir/benchmarks/LatencyGuard.java)
+#   guard    the latency guard's GPU form (benchmarks/src/main/java/dev/autodir/benchmarks/LatencyGuard.java): a
+#            baseline from 3 runs when none is committed, then a plain run and a planted +20% UNet run against it
 #   pipeline one automatic pass at 512² (20 steps), Features off then on
 #   tensorrt (right after probe) only when libnvinfer.so.10 and libnvonnxparser.so.10 are on the machine (searched in LD_LIBRARY_PATH,
 #            ldconfig's cache, the system lib folders, /usr/local/tensorrt and pip's tensorrt_libs): TensorRTCheck
@@ -254,15 +255,37 @@ else
 fi
 
 # ---- the per-step latency guard, GPU form: UNet step, VAE decode, SCM at 512 (FP16) over a cuBLAS sgemm calibration ----
-# Never run yet (written without a GPU). With benchmarks/latency-guard/cuda-baseline.json absent it only records
-# the ratios (the JSON goes into bench.log): three such runs make the baseline (LatencyGuard --make-baseline).
+# Written without a GPU: never run yet. Without a committed benchmarks/latency-guard/cuda-baseline.json it first
+# measures GUARD_RUNS (3) runs in separate JVMs and makes a baseline of them (LatencyGuard --make-baseline; printed
+# into bench.log between "===== cuda-baseline.json" lines, to be committed); then, against the baseline, one plain
+# run (should pass) and one with a planted 20% UNet slowdown (-Dautodir.guard.plantedSlowdown=0.2: should fail,
+# exit 1). T_GUARD (90 s) limits each run.
+T_GUARD=${T_GUARD:-90}
+GUARD=("$JAVA" "${JOPTS[@]}" -cp "$WORK/jmh-classes:$WORK/autodir.jar" dev.autodir.benchmarks.LatencyGuard)
 GUARD_BASE=$ROOT/benchmarks/latency-guard/cuda-baseline.json
-[ -f "$GUARD_BASE" ] || GUARD_BASE=""
 if [ -d "$WORK/jmh-classes" ]; then
-  run_step "latency guard cuda" "${T_GUARD:-120}" "$BL" "$JAVA" "${JOPTS[@]}" -cp "$WORK/jmh-classes:$WORK/autodir.jar" \
-      dev.autodir.benchmarks.LatencyGuard --backend cuda --baseline "$GUARD_BASE" --out "$WORK/latency-guard.json"
-  cat "$WORK/latency-guard.json" >>"$BL" 2>/dev/null
-  record "latency guard cuda" "$STATUS" "$SECS" "$(grep -E '^latency guard:' "$BL" | tail -1 | cut -c1-90)"
+  if [ ! -f "$GUARD_BASE" ]; then
+    runs=()
+    for i in $(seq 1 "${GUARD_RUNS:-3}"); do
+      run_step "latency guard cuda run $i (baseline)" "$T_GUARD" "$BL" "${GUARD[@]}" --backend cuda --baseline none --out "$WORK/guard-$i.json"
+      [ "$STATUS" = PASS ] && runs+=("$WORK/guard-$i.json")
+      grep -h -A4 '"ratios"' "$WORK/guard-$i.json" >>"$BL" 2>/dev/null
+    done
+    GUARD_BASE=""
+    if (( ${#runs[@]} >= 3 )) &&
+       "${GUARD[@]}" --make-baseline "$WORK/cuda-baseline.json" --machine "${GPU:-unknown GPU} (gpu-check.sh, $(date -u +%F))" "${runs[@]}" >>"$BL" 2>&1; then
+      GUARD_BASE=$WORK/cuda-baseline.json
+      { echo "===== cuda-baseline.json (commit as benchmarks/latency-guard/cuda-baseline.json)"; cat "$GUARD_BASE"; echo "===== end of cuda-baseline.json"; } >>"$BL"
+    fi
+    record "latency guard cuda baseline" "$([ -n "$GUARD_BASE" ] && echo MADE || echo FAILED)" 0 "${#runs[@]} runs"
+  fi
+  if [ -n "$GUARD_BASE" ]; then
+    run_step "latency guard cuda" "$T_GUARD" "$BL" "${GUARD[@]}" --backend cuda --baseline "$GUARD_BASE" --out "$WORK/guard-check.json"
+    record "latency guard cuda" "$STATUS" "$SECS" "$(grep -E '^latency guard: (passed|FAILED)' "$BL" | tail -1 | cut -c1-90)"
+    run_step "latency guard cuda planted +20% unet" "$T_GUARD" "$BL" "$JAVA" "${JOPTS[@]}" -Dautodir.guard.plantedSlowdown=0.2 \
+        -cp "$WORK/jmh-classes:$WORK/autodir.jar" dev.autodir.benchmarks.LatencyGuard --backend cuda --baseline "$GUARD_BASE" --out "$WORK/guard-planted.json"
+    record "guard planted +20% (must FAIL)" "$STATUS" "$SECS" "$(grep -E '^latency guard: (passed|FAILED)' "$BL" | tail -1 | cut -c1-90)"
+  fi
 else
   record "latency guard cuda" "SKIPPED" 0 "no jmh-classes in the payload"
 fi
