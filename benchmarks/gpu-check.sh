@@ -3,9 +3,9 @@
 #
 #   run command: bash benchmarks/gpu-check.sh     carry: [".device"]     timeout_s: 500
 #   (prepare here first: benchmarks/gpu/prepare.sh builds .device/payload.tar.xz: Java runtime, jar, test
-#   classes, golden set A; ~53 MB of the 64 MiB that may travel). About 8-9 device minutes with the start,
+#   classes, benchmark classes; golden set A travels in the working tree; the sizes are checked by prepare.sh). About 8-9 device minutes with the start,
 #   which leaves a rerun inside the 15. Overrides: BUDGET, T_TESTS, T_GOLDEN, T_CUDABENCH, T_TORCH, T_BENCH,
-#   T_COMPILED, BENCH_NETWORKS, e.g. "BUDGET=250 bash benchmarks/gpu-check.sh" for a shorter rerun.
+#   T_COMPILED, T_GUARD, GUARD_RUNS, BENCH_NETWORKS, e.g. "BUDGET=250 bash benchmarks/gpu-check.sh" for a shorter rerun.
 #
 # Steps, each with its own timeout and log under $OUT, continuing after a failure, in priority order within an
 # overall budget (BUDGET seconds, default 420; a short rerun with BUDGET=250 still fits the 15 device minutes):
@@ -26,6 +26,8 @@
 #   cudabench  CudaBench: kernels and libraries at network shapes (conv: cuDNN vs implicit GEMM)
 #   torch    benchmarks/gpu/torch_bench.py: PyTorch fp16 UNet / VAE decode / NAFNet / CLIP-L and micro-shapes
 #   bench    "bench --network N --backend cuda" per network, Features off then on, side by side
+#   guard    the latency guard's GPU form (benchmarks/src/main/java/dev/autodir/benchmarks/LatencyGuard.java): a
+#            baseline from 3 runs when none is committed, then a plain run and a planted +20% UNet run against it
 #   pipeline one automatic pass at 512² (20 steps), Features off then on
 #   tensorrt (right after probe) only when libnvinfer.so.10 and libnvonnxparser.so.10 are on the machine (searched in LD_LIBRARY_PATH,
 #            ldconfig's cache, the system lib folders, /usr/local/tensorrt and pip's tensorrt_libs): TensorRTCheck
@@ -83,8 +85,11 @@ if ! tar -xJf .device/payload.tar.xz -C "$WORK" 2>"$OUT/env.log" &&
   exit 1
 fi
 JAVA=$WORK/jre/bin/java
+# golden set A: the payload's when prepare.sh was given GOLDEN=DIR, else the working tree's copy
+GOLDEN_DIR=$WORK/golden/A
+[ -d "$GOLDEN_DIR" ] || GOLDEN_DIR=$ROOT/src/test/resources/golden/A
 JOPTS=(--add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED -Xmx24g -XX:+UseParallelGC
-       -Dautodir.golden="$WORK/golden/A")
+       -Dautodir.golden="$GOLDEN_DIR")
 CP="$WORK/autodir.jar:$WORK/test-classes"
 
 # ---- env ----------------------------------------------------------------------------------------------
@@ -185,14 +190,14 @@ GOLDENLOG=$OUT/golden.log
 # a command exists when its --help exits 0 and names it (a CLI that ignores its arguments does not count)
 has_command() { local help; help=$(timeout 30 "${CLI[@]}" "$1" --help 2>&1) && grep -q -- "$1" <<<"$help"; }
 ISOLATE=""
-if [ -d "$WORK/golden/A" ] && has_command golden-check; then
+if [ -d "$GOLDEN_DIR" ] && has_command golden-check; then
   # every check twice: the verified default paths, then with the Features paths written without a GPU
   # (-Dautodir.cuda.unverified=true: attentionGemm, fastKernels, convIm2col, convGraph)
   for feat in off on; do
     for prec in fp32 fp16; do
       extra=(); [ "$prec" = fp16 ] && extra=(--precision fp16)
       run_step "golden-check $prec features $feat" "$T_GOLDEN" "$GOLDENLOG" "$JAVA" "${JOPTS[@]}" -Dautodir.cuda.unverified=$([ $feat = on ] && echo true || echo false) \
-          -jar "$WORK/autodir.jar" golden-check "$WORK/golden/A" --backend cuda "${extra[@]}"
+          -jar "$WORK/autodir.jar" golden-check "$GOLDEN_DIR" --backend cuda "${extra[@]}"
       record "golden-check cuda $prec feat $feat" "$STATUS" "$SECS" "$(grep -E 'passed, ' "$GOLDENLOG" | tail -1)"
       [ "$feat" = on ] && [ "$STATUS" != PASS ] && ISOLATE="$ISOLATE $prec"
     done
@@ -202,7 +207,7 @@ if [ -d "$WORK/golden/A" ] && has_command golden-check; then
     extra=(); [ "$prec" = fp16 ] && extra=(--precision fp16)
     for f in attentionGemm fastKernels convIm2col convGraph graphs; do
       run_step "golden-check $prec only $f" "$T_GOLDEN" "$GOLDENLOG" "$JAVA" "${JOPTS[@]}" -Dautodir.cuda.$f=true \
-          -jar "$WORK/autodir.jar" golden-check "$WORK/golden/A" --backend cuda "${extra[@]}"
+          -jar "$WORK/autodir.jar" golden-check "$GOLDEN_DIR" --backend cuda "${extra[@]}"
       record "golden-check cuda $prec only $f" "$STATUS" "$SECS" "$(grep -E 'passed, ' "$GOLDENLOG" | tail -1)"
     done
   done
@@ -247,6 +252,42 @@ if has_command bench; then
 else
   echo "bench: SKIPPED (the jar has no bench command)" >>"$BL"
   record "bench (lead's CLI)" "SKIPPED" 0 "no bench command in the jar"
+fi
+
+# ---- the per-step latency guard, GPU form: UNet step, VAE decode, SCM at 512 (FP16) over a cuBLAS sgemm calibration ----
+# Written without a GPU: never run yet. Without a committed benchmarks/latency-guard/cuda-baseline.json it first
+# measures GUARD_RUNS (3) runs in separate JVMs and makes a baseline of them (LatencyGuard --make-baseline; printed
+# into bench.log between "===== cuda-baseline.json" lines, to be committed); then, against the baseline, one plain
+# run (should pass) and one with a planted 20% UNet slowdown (-Dautodir.guard.plantedSlowdown=0.2: should fail,
+# exit 1). T_GUARD (90 s) limits each run.
+T_GUARD=${T_GUARD:-90}
+GUARD=("$JAVA" "${JOPTS[@]}" -cp "$WORK/jmh-classes:$WORK/autodir.jar" dev.autodir.benchmarks.LatencyGuard)
+GUARD_BASE=$ROOT/benchmarks/latency-guard/cuda-baseline.json
+if [ -d "$WORK/jmh-classes" ]; then
+  if [ ! -f "$GUARD_BASE" ]; then
+    runs=()
+    for i in $(seq 1 "${GUARD_RUNS:-3}"); do
+      run_step "latency guard cuda run $i (baseline)" "$T_GUARD" "$BL" "${GUARD[@]}" --backend cuda --baseline none --out "$WORK/guard-$i.json"
+      [ "$STATUS" = PASS ] && runs+=("$WORK/guard-$i.json")
+      grep -h -A4 '"ratios"' "$WORK/guard-$i.json" >>"$BL" 2>/dev/null
+    done
+    GUARD_BASE=""
+    if (( ${#runs[@]} >= 3 )) &&
+       "${GUARD[@]}" --make-baseline "$WORK/cuda-baseline.json" --machine "${GPU:-unknown GPU} (gpu-check.sh, $(date -u +%F))" "${runs[@]}" >>"$BL" 2>&1; then
+      GUARD_BASE=$WORK/cuda-baseline.json
+      { echo "===== cuda-baseline.json (commit as benchmarks/latency-guard/cuda-baseline.json)"; cat "$GUARD_BASE"; echo "===== end of cuda-baseline.json"; } >>"$BL"
+    fi
+    record "latency guard cuda baseline" "$([ -n "$GUARD_BASE" ] && echo MADE || echo FAILED)" 0 "${#runs[@]} runs"
+  fi
+  if [ -n "$GUARD_BASE" ]; then
+    run_step "latency guard cuda" "$T_GUARD" "$BL" "${GUARD[@]}" --backend cuda --baseline "$GUARD_BASE" --out "$WORK/guard-check.json"
+    record "latency guard cuda" "$STATUS" "$SECS" "$(grep -E '^latency guard: (passed|FAILED)' "$BL" | tail -1 | cut -c1-90)"
+    run_step "latency guard cuda planted +20% unet" "$T_GUARD" "$BL" "$JAVA" "${JOPTS[@]}" -Dautodir.guard.plantedSlowdown=0.2 \
+        -cp "$WORK/jmh-classes:$WORK/autodir.jar" dev.autodir.benchmarks.LatencyGuard --backend cuda --baseline "$GUARD_BASE" --out "$WORK/guard-planted.json"
+    record "guard planted +20% (must FAIL)" "$STATUS" "$SECS" "$(grep -E '^latency guard: (passed|FAILED)' "$BL" | tail -1 | cut -c1-90)"
+  fi
+else
+  record "latency guard cuda" "SKIPPED" 0 "no jmh-classes in the payload"
 fi
 
 # ---- one automatic pass at 512x512 with full-size random weights, 20 steps, all stages on cuda ----------------

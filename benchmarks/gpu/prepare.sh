@@ -5,14 +5,16 @@
 #   benchmarks/gpu/prepare.sh            # then: run command "bash benchmarks/gpu-check.sh", carry [".device"]
 #
 # .device/payload.tar.xz holds: a Temurin 25 jlink runtime (jre/), the shaded jar without the CUDA libraries
-# the engine never loads (autodir.jar, stored uncompressed so xz does the compressing), the test classes, the
-# JUnit console launcher, and the golden fixtures of set A (golden/A). Everything that travels — the working
-# tree plus .device — must stay under 64 MiB; the sizes are printed at the end and checked.
+# the engine never loads (autodir.jar, stored uncompressed so xz does the compressing), the test classes (without
+# the fixture copies: they travel in the working tree, src/test/resources), the benchmark classes (jmh-classes: the
+# latency guard), and the JUnit console launcher. Golden set A travels in the working tree too
+# (src/test/resources/golden/A); GOLDEN=DIR adds another set as golden/A. Everything that travels — the working tree
+# plus .device — must stay under 64 MiB; the sizes are printed at the end and checked.
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 cd "$ROOT"
 JDK25=${JDK25:-/usr/lib/jvm/temurin-25-jdk-amd64}
-GOLDEN=${GOLDEN:-$ROOT/../shared/golden/A}
+GOLDEN=${GOLDEN:-}
 JUNIT_CONSOLE=${JUNIT_CONSOLE:-1.14.1}     # matches junit-jupiter 5.14.1 (platform 1.14.1)
 STAGE=$ROOT/target/device-stage
 LIMIT=$((64 * 1024 * 1024))
@@ -20,6 +22,7 @@ LIMIT=$((64 * 1024 * 1024))
 echo "== build: jar (with fatbins when nvcc is present) and test classes"
 mvn -B -q package -DskipTests
 mvn -B -q test-compile
+mvn -B -q -Platency-guard package       # benchmarks/src/main/java -> target/jmh-classes (the latency guard)
 test -f target/autodir.jar || { echo "target/autodir.jar missing after mvn package" >&2; exit 1; }
 ls target/classes/dev/autodir/cuda/*.fatbin >/dev/null 2>&1 || echo "WARNING: no fatbins (nvcc absent?): the device will compile every kernel with NVRTC"
 
@@ -44,6 +47,8 @@ echo "removed $removed native libraries, the OpenBLAS headers and ONNX Runtime's
 
 echo "== test classes and the JUnit console launcher $JUNIT_CONSOLE"
 cp -r target/test-classes "$STAGE/payload/test-classes"
+rm -rf "$STAGE/payload/test-classes/golden" "$STAGE/payload/test-classes/oracle"   # read from src/test/resources
+cp -r target/jmh-classes "$STAGE/payload/jmh-classes"
 mvn -B -q org.apache.maven.plugins:maven-dependency-plugin:3.8.1:copy \
     -Dartifact=org.junit.platform:junit-platform-console-standalone:$JUNIT_CONSOLE -DoutputDirectory="$STAGE/dl"
 cp "$STAGE"/dl/junit-platform-console-standalone-*.jar "$STAGE/payload/junit-console.jar"
@@ -52,12 +57,10 @@ echo "== Java runtime (jlink, Temurin 25)"
 "$JDK25/bin/jlink" --add-modules java.base,jdk.unsupported,jdk.incubator.vector,java.desktop,java.logging,java.xml,java.management,jdk.management \
     --strip-debug --no-man-pages --no-header-files --compress=zip-0 --output "$STAGE/payload/jre"
 
-echo "== golden fixtures: $GOLDEN"
-if [ -d "$GOLDEN" ]; then
+if [ -n "$GOLDEN" ]; then
+  echo "== golden fixtures: $GOLDEN (instead of the working tree's src/test/resources/golden/A)"
   mkdir -p "$STAGE/payload/golden"
   cp -r "$GOLDEN" "$STAGE/payload/golden/A"
-else
-  echo "WARNING: $GOLDEN not found: golden checks will be skipped on the device"
 fi
 
 echo "== pack"
@@ -66,7 +69,7 @@ rm -f "$ROOT/.device/payload.tar.xz"
 tar -C "$STAGE/payload" -cf - . | xz -9 -T2 > "$ROOT/.device/payload.tar.xz"
 
 echo "== sizes (bytes)"
-for part in jre autodir.jar test-classes junit-console.jar golden; do
+for part in jre autodir.jar test-classes jmh-classes junit-console.jar golden; do
   [ -e "$STAGE/payload/$part" ] && printf '  %-20s %12s unpacked\n' "$part" "$(du -sb "$STAGE/payload/$part" | cut -f1)"
 done
 payload=$(stat -c %s "$ROOT/.device/payload.tar.xz")

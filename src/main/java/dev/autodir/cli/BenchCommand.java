@@ -12,12 +12,7 @@ import dev.autodir.backend.Precision;
 import dev.autodir.backend.StagePlacement;
 import dev.autodir.bench.Machine;
 import dev.autodir.bench.NetworkBench;
-import dev.autodir.io.RandomWeightStore;
-import dev.autodir.io.WeightStore;
-import dev.autodir.model.AutoDIRConfig;
 import dev.autodir.model.AutoDIRModels;
-import dev.autodir.model.ConfigInference;
-import dev.autodir.model.ModelYaml;
 import dev.autodir.pipeline.StageBackends;
 import dev.autodir.text.CLIPTokenizer;
 import picocli.CommandLine.Command;
@@ -58,7 +53,7 @@ final class BenchCommand implements Callable<Integer> {
             description = "Fail instead of falling back to cpu when the backend cannot start (or does not offer --precision).")
     boolean strictBackend;
 
-    @Option(names = "--weights", paramLabel = "FILE", description = "A checkpoint to time instead of random weights.")
+    @Option(names = "--weights", paramLabel = "FILE", description = "A checkpoint to time instead of random weights of the official sizes (or random:tiny).")
     java.nio.file.Path weights;
 
     @Option(names = "--config", paramLabel = "FILE", description = "YAML config for --weights (head counts, schedule).")
@@ -91,18 +86,9 @@ final class BenchCommand implements Callable<Integer> {
         }
         if (profile && json) throw new IllegalArgumentException("--profile and --json: give one of them");
         Precision p = Precision.parse(precision);
-        WeightStore store;
-        AutoDIRConfig cfg;
-        if (weights == null) {
-            cfg = AutoDIRConfig.official();
-            store = new RandomWeightStore(cfg, 7);
-        } else {
-            store = WeightStore.open(weights);
-            cfg = ConfigInference.infer(store, config == null ? ModelYaml.none() : ModelYaml.read(config));
-        }
         PrintWriter out = spec.commandLine().getOut();
         // one backend for every stage: the UNet stage's placement is the backend's
-        try (AutoDIRModels models = new AutoDIRModels(store, cfg);
+        try (AutoDIRModels models = ModelSource.open(weights, config);
              StageBackends backends = Notices.to(spec.commandLine().getErr(),
                      notices -> Backends.create(BackendSpec.all(requested.unet()), p, strictBackend, notices))) {
             Ops ops = backends.unet();

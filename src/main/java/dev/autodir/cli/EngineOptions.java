@@ -3,6 +3,7 @@ package dev.autodir.cli;
 import dev.autodir.backend.BackendSpec;
 import dev.autodir.backend.Precision;
 import dev.autodir.engine.AutoDIREngine;
+import dev.autodir.io.RandomWeightStore;
 import picocli.CommandLine;
 import picocli.CommandLine.Option;
 
@@ -12,7 +13,10 @@ import java.nio.file.Path;
 /** The options that say how to open the engine, shared by the commands that run the model (a picocli mixin). */
 final class EngineOptions {
     @Option(names = "--weights", required = true, paramLabel = "CKPT",
-            description = "The AutoDIR checkpoint: a PyTorch(-Lightning) .ckpt (torch.save zip) or a .safetensors file.")
+            description = "The AutoDIR checkpoint: a PyTorch(-Lightning) .ckpt (torch.save zip) or a .safetensors file."
+                    + " Or random:tiny, seeded random weights of a tiny model of the official structure (the whole"
+                    + " pipeline in seconds; noise-like output: it shows that the engine runs, not what AutoDIR"
+                    + " restores), or random:official (random weights of the official sizes, for timing).")
     Path weights;
 
     @Option(names = "--config", paramLabel = "FILE",
@@ -63,7 +67,16 @@ final class EngineOptions {
         } catch (IllegalArgumentException e) {
             throw new CommandLine.ParameterException(cl, "--precision: " + e.getMessage());
         }
-        requireFile(cl, "--weights", weights);
+        if (RandomWeightStore.isSpec(weights)) {
+            try {
+                RandomWeightStore.specConfig(weights);
+            } catch (IllegalArgumentException e) {
+                throw new CommandLine.ParameterException(cl, "--weights: " + e.getMessage());
+            }
+            if (config != null) throw new CommandLine.ParameterException(cl, "--config does not apply to --weights " + weights + ": random weights carry their own config");
+        } else {
+            requireFile(cl, "--weights", weights);
+        }
         if (config != null) requireFile(cl, "--config", config);
         if (tokenizer != null && !Files.exists(tokenizer)) {
             throw new CommandLine.ParameterException(cl, "--tokenizer: " + tokenizer + ": no such file or directory");

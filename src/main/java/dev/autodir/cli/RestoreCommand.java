@@ -5,11 +5,16 @@ import dev.autodir.engine.AutoDIREngine;
 import dev.autodir.image.RgbImage;
 import dev.autodir.image.RgbImageReader;
 import dev.autodir.image.RgbImageWriter;
+import dev.autodir.model.ScheduleConfig;
 import dev.autodir.pipeline.BIQA;
 import dev.autodir.pipeline.ColorCorrection;
+import dev.autodir.pipeline.KDiffusionSchedule;
 import dev.autodir.pipeline.MemoryEstimate;
+import dev.autodir.pipeline.NeedResize;
 import dev.autodir.pipeline.RestoreOptions;
 import dev.autodir.pipeline.Restorer;
+import dev.autodir.pipeline.Sampler;
+import dev.autodir.pipeline.SigmaSchedule;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -77,9 +82,22 @@ final class RestoreCommand implements Callable<Integer> {
     @Mixin EngineOptions engineOptions;
 
     @Option(names = "--steps", paramLabel = "N", defaultValue = "100",
-            description = "Euler-ancestral sampling steps per pass, 1..1000. Default: ${DEFAULT-VALUE} (the official"
+            description = "Sampling steps per pass, 1..1000. Default: ${DEFAULT-VALUE} (the official"
                     + " script's; its README uses 200).")
     int steps;
+
+    @Option(names = "--sampler", paramLabel = "NAME", defaultValue = "euler_a",
+            description = "The sampler, with k-diffusion's names and semantics: euler_a (sample_euler_ancestral, AutoDIR's),"
+                    + " euler, heun (2 evaluations per step), dpmpp_2m, dpmpp_sde (2 evaluations and 2 noise draws per"
+                    + " step; our seeded noise stands in for k-diffusion's Brownian tree), or ddim (ldm's DDIMSampler, eta 0;"
+                    + " with the default schedule its uniform timesteps: 31 steps for --steps 30). Default: ${DEFAULT-VALUE}.")
+    String sampler;
+
+    @Option(names = "--schedule", paramLabel = "NAME", defaultValue = "default",
+            description = "Noise levels: default (the model's own: k-diffusion's get_sigmas, or ldm's DDIM timesteps for"
+                    + " ddim), karras (get_sigmas_karras, rho 7) or exponential (get_sigmas_exponential), between the"
+                    + " model's smallest and largest sigma. Default: ${DEFAULT-VALUE}.")
+    String schedule;
 
     @Option(names = "--cfg-text", paramLabel = "S", defaultValue = "1",
             description = "Text guidance scale. Default: ${DEFAULT-VALUE}, as in AutoDIR's README (the official script's"
@@ -105,6 +123,16 @@ final class RestoreCommand implements Callable<Integer> {
             description = "User prompt mode: one pass conditioned on TEXT (e.g. \"A photo needs haze artifact"
                     + " reduction\"), no BIQA; --max-passes does not apply.")
     String prompt;
+
+    @Option(names = "--need-resize",
+            description = "As the official script's --need-resize: an image with a side below --resolution is scaled up"
+                    + " (PIL's Lanczos, ImageOps.fit) to cover it, then a --resolution square is cut; here the centre"
+                    + " square (the official script cuts at a random place). Outputs have that size.")
+    boolean needResize;
+
+    @Option(names = "--resolution", paramLabel = "PX", defaultValue = "768",
+            description = "The side of the --need-resize square. Default: ${DEFAULT-VALUE} (the official script's).")
+    int resolution;
 
     @Option(names = "--seed", paramLabel = "N", defaultValue = "42",
             description = "Noise seed; every pass re-seeds with it, as the official script does. Our noise generator"
@@ -325,6 +353,10 @@ final class RestoreCommand implements Callable<Integer> {
     private void restore(AutoDIREngine engine, Job job, RestoreOptions options, Writing writing, PrintWriter out, PrintWriter err) {
         long t0 = System.nanoTime();
         int[] size = RgbImageReader.size(job.input());
+        if (options.resize() > 0) {                                   // the restoration runs on the --need-resize square
+            NeedResize.checkCover(size[0], size[1], options.resize());
+            size = new int[] {options.resize(), options.resize()};
+        }
         String backends = "," + engine.backends() + ",";
         MemoryEstimate need = MemoryEstimate.of(engine.config(), size[0], size[1], options.automatic() ? options.maxPasses() : 1,
                 stage -> backends.contains("," + stage + "=cpu,"));
@@ -401,7 +433,29 @@ final class RestoreCommand implements Callable<Integer> {
                 throw new CommandLine.ParameterException(cl, "--color-correct: " + e.getMessage());
             }
         }
-        return new RestoreOptions(steps, cfgText, cfgImage, scmWeight, maxPasses, prompt, seed, mode);
+        Sampler chosen;
+        SigmaSchedule levels;
+        try {
+            chosen = Sampler.parse(sampler);
+        } catch (IllegalArgumentException e) {
+            throw new CommandLine.ParameterException(cl, "--sampler: " + e.getMessage());
+        }
+        try {
+            levels = SigmaSchedule.parse(schedule);
+        } catch (IllegalArgumentException e) {
+            throw new CommandLine.ParameterException(cl, "--schedule: " + e.getMessage());
+        }
+        try {
+            chosen.sigmas(new KDiffusionSchedule(ScheduleConfig.official()), levels, steps);   // ddim refuses some step counts
+        } catch (IllegalArgumentException e) {
+            throw new CommandLine.ParameterException(cl, "--steps " + steps + ": " + e.getMessage());
+        }
+        if (needResize && (resolution < NeedResize.MIN_SIDE || resolution > NeedResize.MAX_SIDE)) {
+            throw new CommandLine.ParameterException(cl, "--resolution must be in " + NeedResize.MIN_SIDE + ".." + NeedResize.MAX_SIDE
+                    + ", got " + resolution);
+        }
+        return new RestoreOptions(steps, cfgText, cfgImage, scmWeight, maxPasses, prompt, seed, mode, chosen, levels,
+                needResize ? resolution : 0);
     }
 
     private static void range(CommandLine cl, String flag, float v, float max) {

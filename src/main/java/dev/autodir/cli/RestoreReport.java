@@ -9,6 +9,7 @@ import dev.autodir.backend.BackendReport;
 import dev.autodir.backend.StagePlacement;
 import dev.autodir.engine.AutoDIREngine;
 import dev.autodir.image.RgbImage;
+import dev.autodir.io.RandomWeightStore;
 import dev.autodir.pipeline.BIQA;
 import dev.autodir.pipeline.RestoreOptions;
 import dev.autodir.pipeline.Restorer;
@@ -35,7 +36,7 @@ final class RestoreReport {
     private final ArrayNode images;
 
     RestoreReport(AutoDIREngine.Settings s, RestoreOptions o, String format, boolean savePasses, Path outputDir) {
-        root.put("weights", abs(s.weights()));
+        root.put("weights", RandomWeightStore.isSpec(s.weights()) ? s.weights().toString() : abs(s.weights()));
         root.put("config", s.config() == null ? null : abs(s.config()));
         root.put("tokenizer", s.tokenizer() == null ? null : abs(s.tokenizer()));
         ObjectNode b = root.putObject("backends");
@@ -55,6 +56,9 @@ final class RestoreReport {
         opt.put("scm_weight", o.scmWeight());
         opt.put("max_passes", o.automatic() ? o.maxPasses() : 1);
         opt.put("seed", o.seed());
+        opt.put("sampler", o.sampler().cliName());
+        opt.put("schedule", o.schedule().cliName());
+        opt.put("need_resize", o.resize() > 0 ? o.resize() : null);
         opt.put("color_correct", o.colorCorrect().name().toLowerCase(Locale.ROOT));
         opt.put("format", format);
         opt.put("save_passes", savePasses);

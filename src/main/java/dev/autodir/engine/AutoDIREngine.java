@@ -8,6 +8,7 @@ import dev.autodir.backend.Precision;
 import dev.autodir.image.RgbBytes;
 import dev.autodir.image.RgbImage;
 import dev.autodir.image.RgbImageWriter;
+import dev.autodir.io.RandomWeightStore;
 import dev.autodir.model.AutoDIRConfig;
 import dev.autodir.model.AutoDIRModels;
 import dev.autodir.model.ModelYaml;
@@ -61,7 +62,8 @@ public final class AutoDIREngine implements AutoCloseable {
     /**
      * How to open an engine; {@link #builder(Path)} names each setting, {@link #of(Path)} takes the defaults.
      *
-     * @param weights       the AutoDIR checkpoint (.ckpt or .safetensors)
+     * @param weights       the AutoDIR checkpoint (.ckpt or .safetensors), or {@code random:tiny} / {@code random:official}
+     *                      for seeded random weights of a tiny model of the official structure or of the official sizes
      * @param config        an official-style YAML for what shapes cannot tell, or null for the official values
      * @param tokenizer     CLIP BPE vocabulary (.txt.gz, or a directory / file of a HF vocab.json + merges.txt pair),
      *                      or null for the vocabulary carried in the jar
@@ -74,7 +76,12 @@ public final class AutoDIREngine implements AutoCloseable {
                            boolean strictBackend) {
         public Settings {
             if (weights == null) throw new IllegalArgumentException("weights: a checkpoint path is required");
-            if (!Files.isRegularFile(weights)) throw new IllegalArgumentException("weights: " + weights + " is not a readable file");
+            if (RandomWeightStore.isSpec(weights)) {
+                RandomWeightStore.specConfig(weights);                                   // a bad name throws here
+                if (config != null) throw new IllegalArgumentException("config: random weights (" + weights + ") carry their own config");
+            } else if (!Files.isRegularFile(weights)) {
+                throw new IllegalArgumentException("weights: " + weights + " is not a readable file");
+            }
             if (config != null && !Files.isRegularFile(config)) throw new IllegalArgumentException("config: " + config + " is not a readable file");
             if (tokenizer != null && !Files.exists(tokenizer)) throw new IllegalArgumentException("tokenizer: " + tokenizer + " does not exist");
             if (backends == null) backends = BackendSpec.all("cpu");

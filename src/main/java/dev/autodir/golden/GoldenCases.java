@@ -34,7 +34,7 @@ import java.util.Map;
  * network case runs the network compiled by the stage's backend ({@link Networks}), as the pipeline does, so a
  * runtime backend (ONNX Runtime) is checked on the graphs it really runs.
  */
-public final class GoldenCases implements AutoCloseable {
+public final class GoldenCases implements GoldenCheck.Runner, AutoCloseable {
     private final AutoDIRModels models;
     private final StageBackends ops;
     private final CLIPTokenizer tokenizer;
@@ -46,7 +46,7 @@ public final class GoldenCases implements AutoCloseable {
         this.tokenizer = tokenizer;
     }
 
-    public boolean knows(String name) {
+    @Override public boolean knows(String name) {
         return switch (name) {
             case "unet", "apply_model", "vae_encode", "vae_decode", "nafnet", "clip_text", "clip_vision", "clip_model",
                  "clip_null_prompt", "clip_assessment", "color_fix", "pipeline", "pipeline_customize" -> true;
@@ -54,7 +54,7 @@ public final class GoldenCases implements AutoCloseable {
         };
     }
 
-    public Map<String, Object> run(GoldenSet.CaseSpec spec, WeightStore in) {
+    @Override public Map<String, Object> run(GoldenSet.CaseSpec spec, WeightStore in) {
         Map<String, Object> out = new LinkedHashMap<>();
         String name = spec.name();
         switch (name) {
@@ -77,6 +77,15 @@ public final class GoldenCases implements AutoCloseable {
         }
         for (Ops o : new Ops[] {ops.clip(), ops.vae(), ops.unet(), ops.scm()}) o.endStage();
         return out;
+    }
+
+    @Override public double logitScale() {
+        Ops o = ops.clip();
+        try {
+            return o.download(models.clip().logitScale(o)).data()[0];
+        } finally {
+            o.endStage();
+        }
     }
 
     /** A host input uploaded in float32 whatever the backend's storage precision (timesteps). */
@@ -211,11 +220,10 @@ public final class GoldenCases implements AutoCloseable {
     private void pipeline(GoldenSet.CaseSpec spec, WeightStore in, Map<String, Object> out) {
         JsonNode info = spec.info();
         String prompt = info.path("customize").isTextual() ? info.path("customize").asText() : null;
-        int iterations = info.path("max_iterations_run").asInt(info.path("iterations").size());
         RestoreOptions opts = RestoreOptions.defaults()
                 .withSteps(info.path("steps").asInt())
                 .withGuidance((float) info.path("cfg_text").asDouble(1), (float) info.path("cfg_image").asDouble(1))
-                .withMaxPasses(Math.max(1, iterations))
+                .withMaxPasses(passes(spec))
                 .withPrompt(prompt);
         RecordedNoise noise = new RecordedNoise(in.readFloat("input_noise_init"), in.readFloat("input_noise_steps"));
         try (Restorer restorer = new Restorer(models, ops, tokenizer)) {
@@ -223,9 +231,31 @@ public final class GoldenCases implements AutoCloseable {
         }
     }
 
+    /**
+     * The passes a pipeline case asks for: one past the last pass any output_iterK_* tensor of the manifest belongs to
+     * (so a final assessment that stopped the loop with "no" is run too), at least the iterations the harness ran
+     * (max_iterations_run, or the entries of iterations), within 1..7.
+     */
+    static int passes(GoldenSet.CaseSpec spec) {
+        JsonNode info = spec.info();
+        int n = info.path("max_iterations_run").asInt(info.path("iterations").size());
+        for (String t : spec.tensors().keySet()) {
+            java.util.regex.Matcher m = ITER.matcher(t);
+            if (m.matches()) n = Math.max(n, Integer.parseInt(m.group(1)) + 1);
+        }
+        return Math.max(1, Math.min(BIQA.CLASSES.size() - 1, n));
+    }
+
+    private static final java.util.regex.Pattern ITER = java.util.regex.Pattern.compile("^output_iter(\\d+)_.*$");
+
     private void runPipeline(Restorer restorer, JsonNode info, RestoreOptions opts, RecordedNoise noise, WeightStore in,
                              Map<String, Object> out) {
         out.put("output_null_token", restorer.nullContext());
+        if (opts.prompt() != null) {
+            // the user prompt as the model sees it (folded into a small vocabulary) and as CLIP's tokenizer gives it
+            out.put("output_customize_token_ids", flat(new int[][] {restorer.biqa().tokenIds(opts.prompt())}));
+            out.put("output_customize_token_ids_real_vocab", flat(new int[][] {tokenizer.encode(opts.prompt()).ids()}));
+        }
         Map<Integer, Recorder> recs = new LinkedHashMap<>();
         Restorer.Observer obs = new Restorer.Observer() {
             @Override public void onAssessment(int pass, BIQA.Result a) {

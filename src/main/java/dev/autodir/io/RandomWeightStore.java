@@ -19,6 +19,11 @@ import java.util.SplittableRandom;
  * offsets, so activations stay in a realistic range through deep networks.
  */
 public final class RandomWeightStore implements WeightStore {
+    /** A {@code --weights} value naming random weights instead of a file: {@code random:tiny} or {@code random:official}. */
+    public static final String SPEC_PREFIX = "random:";
+    /** The seed of the weights a spec names (the one {@code bench} uses). */
+    public static final long SPEC_SEED = 7;
+
     private final Map<String, int[]> shapes = new LinkedHashMap<>();
     private final long seed;
     private final AutoDIRConfig config;
@@ -32,6 +37,30 @@ public final class RandomWeightStore implements WeightStore {
         put(ConfigInference.CLIP_PREFIX, WeightLayout.clipVision(config.clipVision()));
         put(ConfigInference.SCM_PREFIX, WeightLayout.nafnet(config.nafnet()));
         shapes.put(ConfigInference.ALPHAS_CUMPROD, new int[] {config.schedule().timesteps()});
+    }
+
+    /** Whether {@code weights} is a random-weights spec ({@value #SPEC_PREFIX}NAME) rather than a file. */
+    public static boolean isSpec(Path weights) {
+        return weights != null && weights.getNameCount() == 1 && weights.toString().startsWith(SPEC_PREFIX);
+    }
+
+    /**
+     * The config a spec names: {@code random:tiny} ({@link AutoDIRConfig#tiny}, the whole pipeline in seconds) or
+     * {@code random:official} (the official sizes, for timing).
+     */
+    public static AutoDIRConfig specConfig(Path weights) {
+        String name = weights.toString().substring(SPEC_PREFIX.length());
+        return switch (name) {
+            case "tiny" -> AutoDIRConfig.tiny();
+            case "official" -> AutoDIRConfig.official();
+            default -> throw new IllegalArgumentException("unknown random weights \"" + weights + "\" (choose "
+                    + SPEC_PREFIX + "tiny or " + SPEC_PREFIX + "official)");
+        };
+    }
+
+    /** The store a spec names, with {@link #SPEC_SEED}. */
+    public static RandomWeightStore fromSpec(Path weights) {
+        return new RandomWeightStore(specConfig(weights), SPEC_SEED);
     }
 
     private void put(String prefix, Map<String, int[]> m) {

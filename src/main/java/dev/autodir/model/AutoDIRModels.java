@@ -1,5 +1,6 @@
 package dev.autodir.model;
 
+import dev.autodir.io.RandomWeightStore;
 import dev.autodir.io.WeightStore;
 import dev.autodir.model.clip.CLIP;
 import dev.autodir.model.scm.NAFNet;
@@ -27,8 +28,16 @@ public final class AutoDIRModels implements AutoCloseable {
         this.nafnet = new NAFNet(config.nafnet(), store);
     }
 
-    /** Opens a checkpoint, infers and validates the configs (completed by {@code yaml}) and binds the networks. */
+    /**
+     * Opens a checkpoint, infers and validates the configs (completed by {@code yaml}) and binds the networks. A
+     * random-weights spec ({@code random:tiny}, {@code random:official}; see {@link RandomWeightStore#isSpec}) makes
+     * seeded random weights of that config instead; its config is the spec's own.
+     */
     public static AutoDIRModels load(java.nio.file.Path weights, ModelYaml yaml) {
+        if (RandomWeightStore.isSpec(weights)) {
+            RandomWeightStore random = RandomWeightStore.fromSpec(weights);
+            return new AutoDIRModels(random, random.config());
+        }
         WeightStore store = WeightStore.open(weights);
         try {
             return new AutoDIRModels(store, ConfigInference.infer(store, yaml));

@@ -3,14 +3,11 @@ package dev.autodir.pipeline;
 import dev.autodir.backend.Ops;
 import dev.autodir.backend.Tensor;
 
-/** k-diffusion {@code sample_euler_ancestral} with eta = 1 and s_noise = 1, in its float32 order of operations. */
+/**
+ * k-diffusion {@code sample_euler_ancestral} with eta = 1 and s_noise = 1, in its float32 order of operations; the update
+ * is one backend operation per step ({@link Ops#eulerAncestralStep}, a kernel on the cuda backend). {@link Sampler#EULER_A}.
+ */
 public final class EulerAncestralSampler {
-
-    /** Called after the model call of each step (for progress and for recording intermediates). */
-    public interface StepListener {
-        /** {@code z} is x before step i, {@code denoised} the guided x₀ prediction at step i. */
-        void onStep(int step, int steps, float sigma, Tensor z, Tensor denoised);
-    }
 
     private EulerAncestralSampler() { }
 
@@ -27,7 +24,7 @@ public final class EulerAncestralSampler {
      * Runs the sampler from {@code z} (already multiplied by σ_0) over {@code sigmas} (steps + 1 values ending in
      * 0). Ancestral noise for step i comes from {@code noise.step(i, shape)} whenever σ_{i+1} &gt; 0.
      */
-    public static Tensor sample(Ops ops, Denoiser model, Tensor z, float[] sigmas, NoiseSource noise, StepListener listener) {
+    public static Tensor sample(Ops ops, Denoiser model, Tensor z, float[] sigmas, NoiseSource noise, Sampler.StepListener listener) {
         int steps = sigmas.length - 1;
         for (int i = 0; i < steps; i++) {
             Tensor denoised = model.denoise(ops, z, sigmas[i]);

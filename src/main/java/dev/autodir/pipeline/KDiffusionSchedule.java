@@ -30,6 +30,45 @@ public final class KDiffusionSchedule {
 
     public float sigmaMax() { return sigmas[sigmas.length - 1]; }
 
+    /** σ at the integer timestep t: √((1−ᾱ_t)/ᾱ_t) (float32). */
+    public float sigmaAt(int t) {
+        if (t < 0 || t >= sigmas.length) throw new IllegalArgumentException("timestep " + t + " outside 0.." + (sigmas.length - 1));
+        return sigmas[t];
+    }
+
+    /**
+     * ldm's DDIM timesteps ({@code make_ddim_timesteps("uniform", n, T)}): c = T div n, t = 0, c, 2c, ... below T, each
+     * plus one. That is ⌈T / c⌉ steps, more than n when c does not divide T (31 for n = 30). When c divides T − 1
+     * (c = 1, 3, 9, 27, 37, ... for T = 1000: n = 37, or any n above 285) the last timestep is T, outside the
+     * schedule, and ldm fails with an index error; so does this, naming the step count.
+     */
+    public int[] ddimTimesteps(int n) {
+        int total = sigmas.length;
+        if (n < 1 || n > total) throw new IllegalArgumentException("ddim steps must be in 1.." + total + ", got " + n);
+        int c = total / n;
+        int count = (total + c - 1) / c;
+        if ((count - 1) * c + 1 >= total) {
+            throw new IllegalArgumentException("ddim with " + n + " steps: ldm's uniform timesteps (every " + c + "th, plus one)"
+                    + " end at t = " + ((count - 1) * c + 1) + ", outside the " + total + "-step schedule (ldm fails there"
+                    + " too); choose another step count");
+        }
+        int[] t = new int[count];
+        for (int i = 0; i < count; i++) t[i] = i * c + 1;
+        return t;
+    }
+
+    /**
+     * The σ of ldm's DDIM sampler for n steps, in sampling order: σ at each DDIM timestep from the last down, then σ
+     * of ldm's ᾱ_prev of the first one, ᾱ_0 (DDIM ends at σ_0 ≈ 0.03, not at 0).
+     */
+    public float[] ddimSigmas(int n) {
+        int[] t = ddimTimesteps(n);
+        float[] out = new float[t.length + 1];
+        for (int i = 0; i < t.length; i++) out[i] = sigmas[t[t.length - 1 - i]];
+        out[t.length] = sigmas[0];
+        return out;
+    }
+
     /** {@code get_sigmas(n)}: σ at t = linspace(T−1, 0, n) (float32, torch's linspace), then a final 0. */
     public float[] getSigmas(int n) {
         if (n < 1) throw new IllegalArgumentException("steps must be at least 1, got " + n);
@@ -68,7 +107,7 @@ public final class KDiffusionSchedule {
     }
 
     /** torch.linspace(start, end, n) in float32: the first half counts up from start, the second half down from end. */
-    static float[] linspace(float start, float end, int n) {
+    public static float[] linspace(float start, float end, int n) {
         float[] out = new float[n];
         if (n == 1) { out[0] = start; return out; }
         float step = (end - start) / (float) (n - 1);

@@ -155,9 +155,10 @@ public final class Restorer implements AutoCloseable {
     private Outcome loop(FloatTensor image, RestoreOptions opts, NoiseSource noiseOverride, Observer obs, Held held) {
         List<String> remaining = new ArrayList<>(BIQA.CLASSES);
         List<PassResult> passes = new ArrayList<>();
-        FloatTensor current = image;                          // the pass input on the host
+        // the pass input on the host (--need-resize: the official script's Lanczos cover and a centre square) ...
+        FloatTensor current = opts.resize() > 0 ? NeedResize.apply(image, opts.resize()) : image;
         Ops currentOps = backends.clip();
-        Tensor currentT = held.keep(currentOps, currentOps.upload(image));   // ... and on a backend
+        Tensor currentT = held.keep(currentOps, currentOps.upload(current));   // ... and on a backend
         int maxPasses = opts.automatic() ? opts.maxPasses() : 1;
         FloatTensor promptContext = null;
         String stop = opts.automatic() ? "reached max passes (" + maxPasses + ")" : "prompt mode runs one pass";
@@ -212,7 +213,7 @@ public final class Restorer implements AutoCloseable {
             long t2 = System.nanoTime();
             obs.onStageStart(pass, Stage.SAMPLE);
 
-            float[] sigmas = schedule.getSigmas(opts.steps());
+            float[] sigmas = opts.sampler().sigmas(schedule, opts.schedule(), opts.steps());
             obs.onConditioning(pass, cConcat, unet.download(cond), sigmas);
             NoiseSource noise = noiseOverride != null ? noiseOverride : new SeededNoise(opts.seed());
             FloatTensor z0 = noise.initial(cConcat.shape());
@@ -221,8 +222,8 @@ public final class Restorer implements AutoCloseable {
             CFGDenoiser denoiser = new CFGDenoiser(new UNetEvaluator(models, unet, networks), schedule, cConcatT, cond, uncond,
                     opts.cfgText(), opts.cfgImage(), false);
             final int passIndex = pass;
-            StepClock clock = new StepClock(opts.steps());
-            Tensor zT = EulerAncestralSampler.sample(unet, denoiser, unet.uploadFloat32(z0), sigmas, noise,
+            StepClock clock = new StepClock(sigmas.length - 1);                 // ddim may take one step more than --steps
+            Tensor zT = opts.sampler().sample(unet, denoiser, unet.uploadFloat32(z0), sigmas, noise,
                     (step, steps, sigma, z, den) -> { clock.lap(); obs.onStep(passIndex, step, steps, sigma, schedule.sigmaToT(sigma), unet, z, den); });
             Tensor zKept = held.keep(unet, zT);
             unet.endStage();

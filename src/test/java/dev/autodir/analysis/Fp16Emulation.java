@@ -1,5 +1,7 @@
 package dev.autodir.analysis;
 
+import dev.autodir.TestData;
+
 import dev.autodir.backend.AttentionMask;
 import dev.autodir.backend.ForwardingOps;
 import dev.autodir.backend.Ops;
@@ -72,7 +74,7 @@ public final class Fp16Emulation {
     }
 
     public static void main(String[] args) {
-        Path dir = Path.of(args.length > 0 ? args[0] : "../shared/golden/A");
+        Path dir = args.length > 0 ? Path.of(args[0]) : TestData.goldenA();
         GoldenSet set = GoldenSet.open(dir);
         try (AutoDIRModels models = AutoDIRModels.load(set.weightsFile(), GoldenConfig.yaml(set));
              WeightStore c = WeightStore.open(dir.resolve("case_unet.safetensors"))) {

@@ -50,7 +50,6 @@ class CApiHostTest {
     static SingleImage.Result reference;
 
     @BeforeAll static void runHost() throws Exception {
-        TinyModel.assumePresent();
         Path lib = NATIVE.resolve("lib/libautodir.so");
         assumeTrue(Files.isRegularFile(lib), lib + " was not built (no C compiler or no jni.h: see the build's notice)");
 

@@ -30,8 +30,6 @@ class AssessCommandTest {
 
     @TempDir Path dir;
 
-    @BeforeAll static void present() { TinyModel.assumePresent(); }
-
     private static MainTest.Result assess(Path image, String... extra) {
         List<String> args = new ArrayList<>(List.of("assess", image.toString(), "--weights", TinyModel.WEIGHTS.toString(),
                 "--config", TinyModel.yaml().toString()));

@@ -4,7 +4,6 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.autodir.backend.cuda.CudaAvailability;
 import dev.autodir.engine.TinyModel;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 import java.util.List;
@@ -16,8 +15,6 @@ import static org.junit.jupiter.api.Assumptions.assumeFalse;
 /** {@code autodir bench --json} on golden set A's tiny SCM: the fields scripts compare, and honest backend reports. */
 class BenchCommandTest {
     private static final ObjectMapper JSON = new ObjectMapper();
-
-    @BeforeAll static void present() { TinyModel.assumePresent(); }
 
     private static MainTest.Result bench(String... extra) {
         String[] base = {"bench", "--network", "scm", "--size", "32", "--weights", TinyModel.WEIGHTS.toString(),

@@ -1,5 +1,7 @@
 package dev.autodir.cli;
 
+import dev.autodir.TestData;
+
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -20,7 +22,7 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /** The command line: exit codes, one-line errors without partial output, help, and the launcher script. */
 class MainTest {
-    static final Path GOLDEN_A = Path.of("..", "shared", "golden", "A");
+    static final Path GOLDEN_A = TestData.goldenA();
 
     @TempDir Path dir;
 
@@ -56,7 +58,6 @@ class MainTest {
 
     @Test
     void inspectPrintsNetworksConfigsCountsAndUnusedKeys() throws IOException {
-        assumeTrue(Files.isDirectory(GOLDEN_A), "golden set A absent: skipping");
         Result r = run("inspect", GOLDEN_A.resolve("weights.ckpt").toString(), "--config", headsYaml().toString());
         assertEquals(0, r.code(), r.err());
         assertEquals("", r.err());
@@ -80,7 +81,6 @@ class MainTest {
 
     @Test
     void aCorruptCheckpointIsOneLineExitOneAndNoOutput() throws IOException {
-        assumeTrue(Files.isDirectory(GOLDEN_A), "golden set A absent: skipping");
         byte[] all = Files.readAllBytes(GOLDEN_A.resolve("weights.ckpt"));
         Path cut = Files.write(dir.resolve("cut.ckpt"), Arrays.copyOf(all, all.length - 1000));
         assertOneLineFailure(run("inspect", cut.toString(), "--config", headsYaml().toString()), 1, cut.toString(), "zip");
@@ -89,7 +89,6 @@ class MainTest {
 
     @Test
     void aConfigThatDisagreesWithTheWeightsIsOneLineExitOne() {
-        assumeTrue(Files.isDirectory(GOLDEN_A), "golden set A absent: skipping");
         assertOneLineFailure(run("inspect", GOLDEN_A.resolve("weights.safetensors").toString(), "--config", "configs/generate.yaml"), 1,
                 "weights.safetensors", "expected shape [1280, 320], actual [128, 32]");
     }

@@ -1,8 +1,11 @@
 package dev.autodir.cli;
 
 import dev.autodir.backend.Precision;
+import dev.autodir.engine.TinyModel;
 import dev.autodir.pipeline.ColorCorrection;
 import dev.autodir.pipeline.RestoreOptions;
+import dev.autodir.pipeline.Sampler;
+import dev.autodir.pipeline.SigmaSchedule;
 import org.junit.jupiter.api.Test;
 
 import java.util.ArrayList;
@@ -19,7 +22,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** The restore command's flags as key/value strings: the command's names, defaults, checks and messages. */
 class OptionStringsTest {
-    static final String WEIGHTS = "../shared/golden/A/weights.safetensors";
+    static final String WEIGHTS = TinyModel.WEIGHTS.toString();
 
     @Test
     void noKeysGiveTheCommandsDefaults() {
@@ -44,6 +47,12 @@ class OptionStringsTest {
         RestoreOptions o = OptionStrings.parse(m).restore();
         assertEquals(new RestoreOptions(20, 7.5f, 1.5f, 0.1f, 3, "A photo needs haze artifact reduction", -3L,
                 ColorCorrection.Mode.ADAIN), o);
+        m.put("sampler", "dpmpp_2m");
+        m.put("schedule", "karras");
+        m.put("need-resize", "true");
+        m.put("resolution", "512");
+        assertEquals(o.withSampler(Sampler.DPMPP_2M).withSchedule(SigmaSchedule.KARRAS).withResize(512), OptionStrings.parse(m).restore());
+        assertEquals(OptionStrings.Kind.RESTORE, OptionStrings.kind("sampler"));
     }
 
     @Test
@@ -64,6 +73,9 @@ class OptionStringsTest {
 
     @Test
     void badKeysAndValuesAreRejectedWithTheCommandLinesMessages() {
+        assertMessage(Map.of("sampler", "lms"), "--sampler: unknown sampler \"lms\"");
+        assertMessage(Map.of("schedule", "linear"), "--schedule: ");
+        assertMessage(Map.of("need-resize", "true", "resolution", "10"), "--resolution must be in 64..8192, got 10");
         assertMessage(Map.of("stepz", "3"), "unknown option \"stepz\" (options: ");
         assertMessage(Map.of("--steps", "3"), "unknown option \"--steps\"");
         assertMessage(Map.of("output", "/tmp"), "unknown option \"output\"");

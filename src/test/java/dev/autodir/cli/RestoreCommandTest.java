@@ -60,7 +60,6 @@ class RestoreCommandTest {
     @TempDir Path dir;
 
     @BeforeAll static void open() {
-        TinyModel.assumePresent();
         engine = AutoDIREngine.open(TinyModel.settings());
     }
 

@@ -3,7 +3,6 @@ package dev.autodir.cli;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.autodir.engine.TinyModel;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -23,8 +22,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 /** Broken inputs and interrupted runs of {@code autodir restore} and {@code inspect} (issue 12, items 8-12). */
 class RunReliabilityTest {
     @TempDir Path dir;
-
-    @BeforeAll static void present() { TinyModel.assumePresent(); }
 
     private static MainTest.Result restore(Path weights, Object... extra) {
         java.util.List<String> args = new java.util.ArrayList<>(java.util.List.of("restore", "--weights", weights.toString(),

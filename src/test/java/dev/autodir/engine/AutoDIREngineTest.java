@@ -59,7 +59,6 @@ class AutoDIREngineTest {
     private static AutoDIREngine engine;
 
     @BeforeAll static void open() {
-        TinyModel.assumePresent();
         engine = AutoDIREngine.open(TinyModel.settings());
     }
 

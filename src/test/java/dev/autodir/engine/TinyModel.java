@@ -1,27 +1,20 @@
 package dev.autodir.engine;
 
+import dev.autodir.TestData;
 import dev.autodir.image.RgbImageWriter;
 import dev.autodir.tensor.FloatTensor;
 
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.SplittableRandom;
-
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
  * Golden set A's tiny but complete AutoDIR model, for tests that run the whole engine: the weights, the YAML with the
  * head counts its shapes cannot tell ({@code configs/golden-A.yaml}), and generated test images.
  */
 public final class TinyModel {
-    public static final Path WEIGHTS = Path.of("..", "shared", "golden", "A", "weights.safetensors");
+    public static final Path WEIGHTS = TestData.goldenA("weights.safetensors");
 
     private TinyModel() { }
-
-    /** Skips the calling test when the golden set is absent. */
-    public static void assumePresent() {
-        assumeTrue(Files.isRegularFile(WEIGHTS), "golden set A not found at " + WEIGHTS.toAbsolutePath());
-    }
 
     /** configs/golden-A.yaml: set A's head counts and schedule (also what the README's first command uses). */
     public static Path yaml() {

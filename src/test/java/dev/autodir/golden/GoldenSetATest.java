@@ -1,5 +1,7 @@
 package dev.autodir.golden;
 
+import dev.autodir.TestData;
+
 import dev.autodir.backend.cpu.CpuOps;
 import dev.autodir.model.AutoDIRModels;
 import dev.autodir.pipeline.StageBackends;
@@ -10,22 +12,19 @@ import org.junit.jupiter.params.provider.ValueSource;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /** golden-check on the cpu backend over set A: every case runs and every output is within the manifest's tolerance. */
 class GoldenSetATest {
-    static final Path SET_A = Path.of("..", "shared", "golden", "A");
+    static final Path SET_A = TestData.goldenA();
 
     /** From the safetensors weights and from their PyTorch-Lightning .ckpt twin. */
     @ParameterizedTest
     @ValueSource(strings = {"weights.safetensors", "weights.ckpt"})
     void everyCaseOfSetAPassesOnCpu(String weightsFile) {
-        assumeTrue(Files.isDirectory(SET_A), "golden set A not found at " + SET_A.toAbsolutePath());
         GoldenSet set = GoldenSet.open(SET_A);
         ByteArrayOutputStream buf = new ByteArrayOutputStream();
         GoldenCheck.Report report;

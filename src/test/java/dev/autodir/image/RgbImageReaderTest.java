@@ -1,5 +1,6 @@
 package dev.autodir.image;
 
+import dev.autodir.TestData;
 import dev.autodir.image.RgbImageReader.ReadOptions;
 import dev.autodir.tensor.FloatTensor;
 import org.junit.jupiter.api.Test;
@@ -323,8 +324,7 @@ class RgbImageReaderTest {
 
     @Test
     void readsTheOfficialDemoImages() throws IOException {
-        Path images = Path.of("../shared/images");
-        assertTrue(Files.isDirectory(images), "missing " + images.toAbsolutePath());
+        Path images = TestData.sharedOrSkip("images", "the official demo images");
         List<Path> files = new ArrayList<>();
         try (DirectoryStream<Path> s = Files.newDirectoryStream(images, "*.png")) {
             s.forEach(files::add);

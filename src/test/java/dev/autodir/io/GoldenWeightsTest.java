@@ -1,10 +1,10 @@
 package dev.autodir.io;
 
+import dev.autodir.TestData;
+
 import dev.autodir.tensor.FloatTensor;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashSet;
@@ -18,17 +18,10 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /** The golden set A weights: one state dict as safetensors, as a Lightning .ckpt and as an fp16 .ckpt. */
 class GoldenWeightsTest {
-    static final Path GOLDEN_A = Path.of("..", "shared", "golden", "A");
-
-    @BeforeAll
-    static void needGolden() {
-        assumeTrue(Files.isDirectory(GOLDEN_A), "golden set A not found at " + GOLDEN_A.toAbsolutePath()
-                + " (the shared/ folder beside the repository): skipping");
-    }
+    static final Path GOLDEN_A = TestData.goldenA();
 
     @Test
     void ckptHoldsTheSafetensorsTensorsBitForBitPlusThePositionIds() {

@@ -150,7 +150,6 @@ class SafetensorsTest {
     @Test
     void truncatedGoldenFileIsAnErrorNotAPartialStore() throws IOException {
         Path golden = GoldenWeightsTest.GOLDEN_A.resolve("weights.safetensors");
-        org.junit.jupiter.api.Assumptions.assumeTrue(Files.exists(golden), "golden set A absent: skipping");
         byte[] all = Files.readAllBytes(golden);
         assertFails(Files.write(dir.resolve("cut.safetensors"), java.util.Arrays.copyOf(all, all.length - 100)),
                 "end past the data section");

@@ -1,5 +1,7 @@
 package dev.autodir.model;
 
+import dev.autodir.TestData;
+
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.autodir.io.CheckpointException;
@@ -23,18 +25,16 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /** Configs inferred from golden set A's shapes and from official-size layouts; configs that disagree with weights. */
 class ConfigInferenceTest {
-    static final Path GOLDEN_A = Path.of("..", "shared", "golden", "A");
+    static final Path GOLDEN_A = TestData.goldenA();
     static JsonNode manifest;
 
     @TempDir Path dir;
 
     @BeforeAll
     static void readManifest() throws IOException {
-        assumeTrue(Files.isDirectory(GOLDEN_A), "golden set A not found at " + GOLDEN_A.toAbsolutePath() + ": skipping");
         manifest = new ObjectMapper().readTree(GOLDEN_A.resolve("manifest.json").toFile()).get("configs");
     }
 

@@ -1,5 +1,7 @@
 package dev.autodir.pipeline;
 
+import dev.autodir.TestData;
+
 import dev.autodir.backend.Ops;
 import dev.autodir.backend.cpu.CpuOps;
 import dev.autodir.golden.GoldenConfig;
@@ -10,23 +12,20 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.SplittableRandom;
 
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /** With s_text = s_img = 1 the engine evaluates only the conditional branch; this proves it equals the three-branch result. */
 class CFGDenoiserTest {
-    static final Path SET_A = Path.of("..", "shared", "golden", "A");
+    static final Path SET_A = TestData.goldenA();
     static AutoDIRModels models;
     static Ops ops;
     static final NetworkCache cache = new NetworkCache();
 
     @BeforeAll static void load() {
-        assumeTrue(Files.isDirectory(SET_A), "golden set A not found at " + SET_A.toAbsolutePath());
         GoldenSet set = GoldenSet.open(SET_A);
         models = AutoDIRModels.load(set.weightsFile(), GoldenConfig.yaml(set));
         ops = new CpuOps();

@@ -27,7 +27,6 @@ class StageDataFlowTest {
     static final RestoreOptions OPTIONS = RestoreOptions.defaults().withSteps(3).withMaxPasses(2).withGuidance(1.5f, 1.2f);
 
     @BeforeAll static void load() {
-        TinyModel.assumePresent();
         models = AutoDIRModels.load(TinyModel.WEIGHTS, ModelYaml.read(TinyModel.yaml()));
     }
 

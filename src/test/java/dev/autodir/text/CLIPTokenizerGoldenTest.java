@@ -1,5 +1,7 @@
 package dev.autodir.text;
 
+import dev.autodir.TestData;
+
 import com.fasterxml.jackson.core.io.JsonStringEncoder;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -30,13 +32,13 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
- * Every string of {@code shared/golden/tokenizer/clip_tokens.json} must give the golden ids and mask,
- * from each way of loading the vocabulary: the shared .gz file, the copy carried in the jar, and a
+ * Every string of {@code golden/tokenizer/clip_tokens.json} ({@link TestData#tokenizerGolden}) must give the golden ids and
+ * mask, from each way of loading the vocabulary: the .gz file (../shared/clip's, or the repository's), the copy carried in the jar, and a
  * Hugging Face vocab.json + merges.txt pair written here from the .gz file.
  */
 class CLIPTokenizerGoldenTest {
-    static final Path SHARED_VOCABULARY = Path.of("../shared/clip/bpe_simple_vocab_16e6.txt.gz");
-    static final Path GOLDEN = Path.of("../shared/golden/tokenizer/clip_tokens.json");
+    static final Path SHARED_VOCABULARY = TestData.clipVocabulary();
+    static final Path GOLDEN = TestData.tokenizerGolden();
 
     @TempDir static Path huggingFaceDir;
 

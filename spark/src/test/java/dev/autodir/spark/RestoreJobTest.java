@@ -38,7 +38,7 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
  * skips the done images without opening an engine and leaves every output as it was.
  */
 class RestoreJobTest {
-    static final Path WEIGHTS = Path.of(System.getProperty("autodir.test.weights", "../../shared/golden/A/weights.safetensors"));
+    static final Path WEIGHTS = tinyModel();
     static final Path CONFIG = Path.of(System.getProperty("autodir.test.config", "../configs/golden-A.yaml"));
     static final List<String> GOOD = List.of("a.png", "b.png", "c.png");
 
@@ -46,6 +46,18 @@ class RestoreJobTest {
     static SparkSession spark;
     static Path in, out;
     static String[] args;
+
+    /**
+     * The tiny model: -Dautodir.test.weights when set, else golden set A's weights from ../shared beside the checkout
+     * when it is there, else the repository's copy (src/test/resources/golden/A; the engine's TestData makes the same
+     * choice), so the test runs on a clone with nothing beside it. The working directory is spark/.
+     */
+    static Path tinyModel() {
+        String set = System.getProperty("autodir.test.weights", "");
+        if (!set.isBlank()) return Path.of(set);
+        Path shared = Path.of("..", "..", "shared", "golden", "A", "weights.safetensors");
+        return Files.isRegularFile(shared) ? shared : Path.of("..", "src", "test", "resources", "golden", "A", "weights.safetensors");
+    }
 
     @BeforeAll static void start() throws IOException {
         assumeTrue(Files.isRegularFile(WEIGHTS), "golden set A not found at " + WEIGHTS.toAbsolutePath());

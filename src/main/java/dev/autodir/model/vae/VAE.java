@@ -32,13 +32,21 @@ public final class VAE {
     /** The posterior of {@code encode}: moments [B, 2E, h, w] = (mean | logvar). */
     public record Posterior(Tensor moments, Tensor mean, Tensor logvarClamped) { }
 
-    /** AutoencoderKL.encode: image [B, 3, H, W] in [-1, 1] (H, W multiples of 2^(levels−1)). */
+    /**
+     * AutoencoderKL.encode: image [B, 3, H, W] in [-1, 1] of any size the official module takes: each Downsample pads
+     * (0, 1, 0, 1) and convolves 3x3 with stride 2, so a side goes H → ⌊H/2⌋ per level and only needs to stay at
+     * least 2 where it is downsampled (the latent is [B, E, ⌊H/f⌋, ⌊W/f⌋] for H, W multiples of f = 2^(levels−1)).
+     */
     public Posterior encode(Ops ops, Tensor image) {
-        int f = cfg.downsampleFactor();
         int[] s = image.shape();
-        if (s.length != 4 || s[1] != cfg.inChannels() || s[2] % f != 0 || s[3] % f != 0) {
-            throw new IllegalArgumentException("VAE encoder input must be [B, " + cfg.inChannels()
-                    + ", H, W] with H, W multiples of " + f + ", got " + java.util.Arrays.toString(s));
+        if (s.length != 4 || s[1] != cfg.inChannels()) {
+            throw new IllegalArgumentException("VAE encoder input must be [B, " + cfg.inChannels() + ", H, W], got "
+                    + java.util.Arrays.toString(s));
+        }
+        int downsamplings = cfg.chMult().size() - 1, least = 1 << downsamplings;
+        if (s[2] < least || s[3] < least) {
+            throw new IllegalArgumentException("VAE encoder input " + java.util.Arrays.toString(s) + ": H and W must be at least "
+                    + least + " (" + downsamplings + " stride-2 downsamplings)");
         }
         Tensor moments = conv(ops, w.sub("quant_conv"), encoder(ops, w.sub("encoder"), image), 1, 0); // [B, 2E, h, w]
         int e = cfg.embedDim();

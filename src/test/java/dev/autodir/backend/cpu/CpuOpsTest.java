@@ -1,5 +1,7 @@
 package dev.autodir.backend.cpu;
 
+import dev.autodir.TestData;
+
 import dev.autodir.backend.AttentionMask;
 import dev.autodir.backend.OpsConformanceTest;
 import dev.autodir.backend.ReferenceOps;
@@ -15,7 +17,6 @@ import org.junit.jupiter.api.Test;
 
 import java.io.OutputStream;
 import java.io.PrintStream;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
@@ -26,7 +27,6 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /** What only the cpu backend has: its special functions, its blocked paths, its options and lifetime. */
 class CpuOpsTest {
@@ -238,8 +238,7 @@ class CpuOpsTest {
      * once, and no weight keeps heap values next to a native layout.
      */
     @Test void goldenSetReadsEachWeightOnce() {
-        Path setA = Path.of("..", "shared", "golden", "A");
-        assumeTrue(Files.isDirectory(setA), "golden set A not found at " + setA.toAbsolutePath());
+        Path setA = TestData.goldenA();
         GoldenSet set = GoldenSet.open(setA);
         try (AutoDIRModels models = AutoDIRModels.load(set.weightsFile(), GoldenConfig.yaml(set));
              CpuOps ops = new CpuOps()) {

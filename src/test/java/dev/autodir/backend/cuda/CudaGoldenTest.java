@@ -1,5 +1,7 @@
 package dev.autodir.backend.cuda;
 
+import dev.autodir.TestData;
+
 import dev.autodir.backend.Precision;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -25,10 +27,10 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 /**
  * The sampler kernels and the CLIP packing against the official golden fixtures (set A): the CFG combine
  * and every Euler-ancestral step of the recorded sampler runs, and the CLIP pixel values. The fixtures live
- * in ../shared/golden/A (or -Dautodir.golden=DIR); skipped with the reason when absent or without a GPU.
+ * in golden set A ({@link TestData#goldenA}: ../shared/golden/A, the copy in the repository, or -Dautodir.golden=DIR); skipped with the reason when absent or without a GPU.
  */
 class CudaGoldenTest {
-    private static final Path GOLDEN = Path.of(System.getProperty("autodir.golden", "../shared/golden/A"));
+    private static final Path GOLDEN = TestData.goldenA();
 
     @BeforeEach
     void needsGpuAndFixtures() {

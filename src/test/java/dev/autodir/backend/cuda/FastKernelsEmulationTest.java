@@ -2,6 +2,7 @@ package dev.autodir.backend.cuda;
 
 import dev.autodir.backend.Precision;
 import dev.autodir.tensor.FloatTensor;
+import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
@@ -21,6 +22,15 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
  */
 class FastKernelsEmulationTest {
     private static final int SMS = 132;
+
+    /** Every kernel this class launches, compiled two at a time before the first test. */
+    @BeforeAll
+    static void compile() {
+        if (KernelEmulator.unavailableReason() != null) return;
+        java.util.List<Kernel> ks = new java.util.ArrayList<>(java.util.List.of(Kernel.GLOBAL_AVG_POOL_FINISH));
+        for (String f : new String[] {"layer_norm_channels", "global_avg_pool", "per_channel", "binary", "simple_gate"}) ks.add(Kernel.fast(f, Precision.FP16, true));
+        KernelEmulator.prepare(ks.toArray(Kernel[]::new));
+    }
 
     @BeforeEach
     void needsCompiler() {

@@ -1,5 +1,7 @@
 package dev.autodir.backend.cuda;
 
+import dev.autodir.TestData;
+
 import dev.autodir.tensor.FloatTensor;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -21,7 +23,7 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
  * semantics are checked here and only their execution is left to the device.
  */
 class GoldenReferenceTest {
-    private static final Path GOLDEN = Path.of(System.getProperty("autodir.golden", "../shared/golden/A"));
+    private static final Path GOLDEN = TestData.goldenA();
 
     @BeforeEach
     void needsFixtures() {

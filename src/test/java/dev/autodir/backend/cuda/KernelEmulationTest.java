@@ -2,6 +2,7 @@ package dev.autodir.backend.cuda;
 
 import dev.autodir.backend.cpu.CpuOps;
 import dev.autodir.tensor.FloatTensor;
+import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -20,7 +21,7 @@ import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
- * Kernels of {@code cuda/} run on the host through {@link KernelEmulator} (g++ and the thread-per-CUDA-thread
+ * Kernels of {@code cuda/} run on the host through {@link KernelEmulator} (g++ and the fiber-per-CUDA-thread
  * emulation in src/test/cpp/kernel_emulation.h): the kernels written without a GPU are checked here in CI before
  * any device sees them, and kernels already verified on a GPU check the emulation itself. Tolerances: relative L2
  * 1e-6 where the host computes in float32 like the device (only the order of float additions differs), 2e-3 with
@@ -28,6 +29,15 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
  * Skipped, with the reason, where no g++ with C++20 is installed.
  */
 class KernelEmulationTest {
+    /** Every kernel this class launches, compiled two at a time before the first test. */
+    @BeforeAll
+    static void compile() {
+        if (KernelEmulator.unavailableReason() == null) {
+            KernelEmulator.prepare(Kernel.LAYER_NORM_CHANNELS, Kernel.GLOBAL_AVG_POOL, Kernel.GROUP_NORM_STATS, Kernel.CONVERT,
+                    Kernel.SOFTMAX_ROWS, Kernel.CONV2D_DEPTHWISE);
+        }
+    }
+
     @BeforeEach
     void needsCompiler() {
         String reason = KernelEmulator.unavailableReason();

@@ -21,8 +21,13 @@ import java.util.regex.Pattern;
  * Runs a kernel of {@code cuda/} on the host through {@code src/test/cpp/kernel_emulation.h}: the kernel's own
  * source, compiled by g++ with a driver generated from its {@link Kernel} signature, launched with the grid,
  * block, dynamic shared memory and arguments a test gives, on buffers that come back after the launch. For tests
- * of kernel logic on machines without a GPU (see the header for what it cannot check). Binaries are cached under
- * {@code target/kernel-emulation}, keyed by the sources' hash.
+ * of kernel logic on machines without a GPU (see the header for what it cannot check).
+ *
+ * <p>Compiling is most of the cost, so it is done once per source version and shared: the header is precompiled
+ * ({@code .gch}), the generic driver (spec parsing, buffers, the launch) is one object file, and each {@code .cu} file
+ * becomes one binary holding every kernel of that file (a small generated table maps a function name to a thunk that
+ * unpacks its arguments). Everything is cached under {@code target/kernel-emulation}, keyed by the sources' hash;
+ * {@link #prepare} compiles the files a test class needs two at a time.
  */
 final class KernelEmulator {
     private static final Path CUDA = Path.of("cuda");
@@ -42,9 +47,9 @@ final class KernelEmulator {
             try {
                 Path dir = Files.createDirectories(CACHE);
                 Path src = dir.resolve("probe.cpp");
-                Files.writeString(src, "#include <barrier>\nint main() { _Float16 h = (_Float16)1.5f; std::barrier<> b(1); b.arrive_and_wait(); return (float)h == 1.5f ? 0 : 1; }\n");
+                Files.writeString(src, "#include <atomic>\nint main() { _Float16 h = (_Float16)1.5f; float f = 0; std::atomic_ref<float>(f).fetch_add(1.f); return (float)h == 1.5f && f == 1.f ? 0 : 1; }\n");
                 String out = exec(List.of("g++", "-std=c++20", "-pthread", src.toString(), "-o", dir.resolve("probe").toString()), 120);
-                if (out != null) unavailable = "g++ with C++20 <barrier> and _Float16 is needed: " + out;
+                if (out != null) unavailable = "g++ with C++20 (std::atomic_ref) and _Float16 is needed: " + out;
             } catch (IOException e) {
                 unavailable = "cannot prepare " + CACHE + ": " + e.getMessage();
             }
@@ -134,6 +139,7 @@ final class KernelEmulator {
             Map<Buf, Integer> index = new IdentityHashMap<>();
             List<Buf> bufs = new ArrayList<>();
             StringBuilder spec = new StringBuilder();
+            spec.append("fn ").append(k.function()).append('\n');
             spec.append("grid ").append(gx).append(' ').append(gy).append(' ').append(gz).append('\n');
             spec.append("block ").append(bx).append(' ').append(by).append(' ').append(bz).append('\n');
             spec.append("smem ").append(sharedBytes).append('\n');
@@ -186,89 +192,194 @@ final class KernelEmulator {
         }
     }
 
-    /** The emulation binary of k's function, compiled once per source version. */
-    private static synchronized Path binary(Kernel k) throws IOException {
-        String source = Files.readString(CUDA.resolve(k.file() + ".cu"));
-        String common = Files.readString(CUDA.resolve("common.cuh"));
-        String shim = Files.readString(SHIM);
-        String hash = sha(source + common + shim + k.function() + k.signature());
-        Path dir = Files.createDirectories(CACHE.resolve(k.function() + "-" + hash.substring(0, 16)));
-        Path binary = dir.resolve("run");
-        if (Files.isExecutable(binary)) return binary;
-        Matcher m = EXTERN_SHARED.matcher(source);
-        String rewritten = m.replaceAll("$1* $2 = ($1*)emu_dynamic_shared;");
-        Files.writeString(dir.resolve(k.file() + ".cpp"), rewritten);
-        Files.writeString(dir.resolve("common.cuh"), common);
-        Files.writeString(dir.resolve("driver.cpp"), driver(k));
-        String err = exec(List.of("g++", "-std=c++20", "-O1", "-ffp-contract=off", "-pthread", "-w", "-include", SHIM.toAbsolutePath().toString(),
-                dir.resolve(k.file() + ".cpp").toString(), dir.resolve("driver.cpp").toString(), "-o", binary.toString()), 300);
-        if (err != null) throw new AssertionError("cannot compile " + k.file() + ".cu for emulation: " + err);
-        return binary;
+    private static final List<String> FLAGS = List.of("-std=c++20", "-O1", "-ffp-contract=off", "-pthread", "-w");
+    private static Path pchHeader, driverObject;
+
+    /**
+     * Compiles the emulation binaries of the files of {@code kernels} that are not compiled yet, two g++ at a time (the
+     * build machine has two cores); a file that fails to compile fails later, at its launch, with the compiler's output.
+     */
+    static void prepare(Kernel... kernels) {
+        java.util.Set<String> files = new java.util.LinkedHashSet<>();
+        for (Kernel k : kernels) files.add(k.file());
+        var pool = java.util.concurrent.Executors.newFixedThreadPool(2);
+        try {
+            List<java.util.concurrent.Future<?>> jobs = new ArrayList<>();
+            for (String f : files) jobs.add(pool.submit(() -> { try { fileBinary(f); } catch (IOException | AssertionError ignored) { } }));
+            for (var j : jobs) j.get();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        } catch (java.util.concurrent.ExecutionException ignored) {
+            // reported by the launch that needs the binary
+        } finally {
+            pool.shutdown();
+        }
     }
 
-    private static String driver(Kernel k) {
-        String sig = k.signature();
-        StringBuilder proto = new StringBuilder(), call = new StringBuilder(), read = new StringBuilder();
-        for (int i = 0; i < sig.length(); i++) {
-            String type = switch (sig.charAt(i)) {
-                case 'p' -> "void*";
-                case 'i' -> "int";
-                case 'l' -> "long long";
-                case 'f' -> "float";
-                default -> throw new IllegalStateException();
-            };
-            proto.append(i == 0 ? "" : ", ").append(type);
-            call.append(i == 0 ? "" : ", ").append("a").append(i);
-            read.append("    ").append(type).append(" a").append(i).append(" = ");
-            read.append(switch (sig.charAt(i)) {
-                case 'p' -> "(void*)next_ptr(in, bufs);";
-                case 'i' -> "(int)next_int(in, \"int\");";
-                case 'l' -> "(long long)next_int(in, \"long\");";
-                default -> "next_float(in);";
-            }).append('\n');
+    /** The emulation binary holding k's function. */
+    private static Path binary(Kernel k) throws IOException {
+        return fileBinary(k.file());
+    }
+
+    private static String commonFailure;
+
+    /** The precompiled header and the driver object, built once per version of the header (a failure is kept). */
+    private static synchronized void common() throws IOException {
+        if (driverObject != null) return;
+        if (commonFailure != null) throw new AssertionError(commonFailure);
+        try {
+            buildCommon();
+        } catch (AssertionError e) {
+            commonFailure = e.getMessage();
+            throw e;
+        }
+    }
+
+    private static void buildCommon() throws IOException {
+        String shim = Files.readString(SHIM);
+        Path dir = Files.createDirectories(CACHE.resolve("common-" + sha(shim + DRIVER + FLAGS).substring(0, 16)));
+        Path header = dir.resolve("kernel_emulation.h"), gch = dir.resolve("kernel_emulation.h.gch"), obj = dir.resolve("driver.o");
+        if (!Files.isRegularFile(obj)) {
+            Files.writeString(header, shim);
+            List<String> pch = new ArrayList<>(List.of("g++"));
+            pch.addAll(FLAGS);
+            pch.addAll(List.of("-x", "c++-header", header.toString(), "-o", gch + ".tmp"));
+            String err = exec(pch, 300);
+            if (err != null) throw new AssertionError("cannot precompile " + SHIM + ": " + err);
+            Files.move(Path.of(gch + ".tmp"), gch, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+            Files.writeString(dir.resolve("driver.cpp"), DRIVER);
+            err = gpp(header, List.of("-c", dir.resolve("driver.cpp").toString(), "-o", obj + ".tmp"));
+            if (err != null) throw new AssertionError("cannot compile the emulation driver: " + err);
+            Files.move(Path.of(obj + ".tmp"), obj, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+        }
+        pchHeader = header;
+        driverObject = obj;
+    }
+
+    private static String gpp(Path header, List<String> args) throws IOException {
+        List<String> cmd = new ArrayList<>(List.of("g++"));
+        cmd.addAll(FLAGS);
+        cmd.addAll(List.of("-include", header.toAbsolutePath().toString()));
+        cmd.addAll(args);
+        return exec(cmd, 300);
+    }
+
+    private static final Map<String, Object> FILE_LOCKS = new java.util.concurrent.ConcurrentHashMap<>();
+
+    /** The binary of one .cu file with every kernel {@link Kernel#all()} lists for it, compiled once per source version. */
+    private static Path fileBinary(String file) throws IOException {
+        common();
+        synchronized (FILE_LOCKS.computeIfAbsent(file, f -> new Object())) {
+            List<Kernel> kernels = Kernel.all().stream().filter(k -> k.file().equals(file)).toList();
+            String source = Files.readString(CUDA.resolve(file + ".cu"));
+            String common = Files.readString(CUDA.resolve("common.cuh"));
+            String dispatch = dispatch(kernels);
+            String hash = sha(source + common + Files.readString(SHIM) + dispatch + DRIVER + FLAGS);
+            Path dir = Files.createDirectories(CACHE.resolve(file + "-" + hash.substring(0, 16)));
+            Path binary = dir.resolve("run");
+            if (Files.isExecutable(binary)) return binary;
+            Matcher m = EXTERN_SHARED.matcher(source);
+            String rewritten = m.replaceAll("$1* $2 = ($1*)emu_dynamic_shared;");
+            Files.writeString(dir.resolve(file + ".cpp"), rewritten);
+            Files.writeString(dir.resolve("common.cuh"), common);
+            Files.writeString(dir.resolve("dispatch.cpp"), dispatch);
+            String err = gpp(pchHeader, List.of("-c", dir.resolve(file + ".cpp").toString(), "-o", dir.resolve("kernels.o").toString()));
+            if (err != null) throw new AssertionError("cannot compile " + file + ".cu for emulation: " + err);
+            List<String> link = new ArrayList<>(List.of("g++"));
+            link.addAll(FLAGS);
+            link.addAll(List.of(dir.resolve("dispatch.cpp").toString(), dir.resolve("kernels.o").toString(),
+                    driverObject.toAbsolutePath().toString(), "-o", binary + ".tmp"));
+            err = exec(link, 300);
+            if (err != null) throw new AssertionError("cannot link the emulation of " + file + ".cu: " + err);
+            Files.move(Path.of(binary + ".tmp"), binary, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+            return binary;
+        }
+    }
+
+    /** The name → thunk table of one file's kernels: each thunk unpacks the argument array into the kernel's parameters. */
+    private static String dispatch(List<Kernel> kernels) {
+        StringBuilder protos = new StringBuilder(), thunks = new StringBuilder(), table = new StringBuilder();
+        for (Kernel k : kernels) {
+            String sig = k.signature();
+            StringBuilder proto = new StringBuilder(), call = new StringBuilder();
+            for (int i = 0; i < sig.length(); i++) {
+                String sep = i == 0 ? "" : ", ";
+                switch (sig.charAt(i)) {
+                    case 'p' -> { proto.append(sep).append("void*"); call.append(sep).append("a[").append(i).append("].p"); }
+                    case 'i' -> { proto.append(sep).append("int"); call.append(sep).append("(int)a[").append(i).append("].l"); }
+                    case 'l' -> { proto.append(sep).append("long long"); call.append(sep).append("a[").append(i).append("].l"); }
+                    case 'f' -> { proto.append(sep).append("float"); call.append(sep).append("a[").append(i).append("].f"); }
+                    default -> throw new IllegalStateException("signature letter " + sig.charAt(i));
+                }
+            }
+            protos.append("extern \"C\" void ").append(k.function()).append('(').append(proto).append(");\n");
+            thunks.append("static void t_").append(k.function()).append("(const emu_arg* a) { ").append(k.function())
+                    .append('(').append(call).append("); }\n");
+            table.append("    {\"").append(k.function()).append("\", ").append(k.signature().length()).append(", t_")
+                    .append(k.function()).append("},\n");
         }
         return """
-                #include <cstdio>
-                #include <cstdlib>
                 #include <cstring>
-                #include <fstream>
-                #include <string>
-                #include <vector>
-                extern "C" void %1$s(%2$s);
-                static void die(const std::string& m) { fprintf(stderr, "%%s\\n", m.c_str()); exit(2); }
-                static long long next_int(std::ifstream& in, const char* want) {
-                    std::string k; long long v; if (!(in >> k >> v) || k != want) die(std::string("expected ") + want); return v;
+                struct emu_arg { void* p; long long l; float f; };
+                typedef void (*emu_thunk)(const emu_arg*);
+                %s%s
+                struct emu_entry { const char* name; int arity; emu_thunk thunk; };
+                static const emu_entry table[] = {
+                %s};
+                extern "C" emu_thunk emu_find(const char* name, int arity) {
+                    for (const emu_entry& e : table) if (std::strcmp(e.name, name) == 0) return e.arity == arity ? e.thunk : nullptr;
+                    return nullptr;
                 }
-                static float next_float(std::ifstream& in) {
-                    unsigned bits = (unsigned)next_int(in, "float"); float f; std::memcpy(&f, &bits, 4); return f;
-                }
-                static unsigned char* next_ptr(std::ifstream& in, std::vector<std::vector<unsigned char>>& bufs) {
-                    std::string k; in >> k; if (k == "null") return nullptr; if (k != "ptr") die("expected ptr");
-                    long long id, off; in >> id >> off; return bufs.at(id).data() + off;
-                }
-                int main(int argc, char** argv) {
-                    if (argc != 2) die("usage: run SPEC");
-                    std::ifstream in(argv[1]);
-                    std::string w; emu_dim3 grid, block; long long smem;
-                    in >> w >> grid.x >> grid.y >> grid.z >> w >> block.x >> block.y >> block.z >> w >> smem;
-                    std::vector<std::vector<unsigned char>> bufs; std::vector<std::string> paths;
-                    while (in >> std::ws && in.peek() == 'b') {
-                        long long n; std::string p; in >> w >> n >> p;
-                        std::vector<unsigned char> b(n + 64);   // slack: an overrun shows up below, not as a crash
-                        std::ifstream f(p, std::ios::binary); f.read((char*)b.data(), n);
-                        std::memset(b.data() + n, 0x5A, 64);
-                        bufs.push_back(std::move(b)); paths.push_back(p);
-                    }
-                %3$s    emu_launch(grid, block, (size_t)smem, [&]() { %1$s(%4$s); });
-                    for (size_t i = 0; i < bufs.size(); i++) {
-                        size_t n = bufs[i].size() - 64;
-                        for (size_t j = n; j < n + 64; j++) if (bufs[i][j] != 0x5A) die("buffer " + std::to_string(i) + " written past its end");
-                        std::ofstream f(paths[i] + ".out", std::ios::binary); f.write((const char*)bufs[i].data(), n);
-                    }
-                    return 0;
-                }
-                """.formatted(k.function(), proto, read, call);
+                """.formatted(protos, thunks, table);
     }
+
+    /** The generic driver: reads a spec (function, grid, block, shared bytes, buffers, arguments), launches, writes back. */
+    private static final String DRIVER = """
+            #include <cstdio>
+            #include <cstdlib>
+            #include <cstring>
+            #include <fstream>
+            #include <string>
+            #include <vector>
+            struct emu_arg { void* p; long long l; float f; };
+            typedef void (*emu_thunk)(const emu_arg*);
+            extern "C" emu_thunk emu_find(const char* name, int arity);
+            static void die(const std::string& m) { fprintf(stderr, "%s\\n", m.c_str()); exit(2); }
+            int main(int argc, char** argv) {
+                if (argc != 2) die("usage: run SPEC");
+                std::ifstream in(argv[1]);
+                std::string w, fn; emu_dim3 grid, block; long long smem;
+                in >> w >> fn >> w >> grid.x >> grid.y >> grid.z >> w >> block.x >> block.y >> block.z >> w >> smem;
+                std::vector<std::vector<unsigned char>> bufs; std::vector<std::string> paths;
+                while (in >> std::ws && in.peek() == 'b') {
+                    long long n; std::string p; in >> w >> n >> p;
+                    std::vector<unsigned char> b(n + 64);   // slack: an overrun shows up below, not as a crash
+                    std::ifstream f(p, std::ios::binary); f.read((char*)b.data(), n);
+                    std::memset(b.data() + n, 0x5A, 64);
+                    bufs.push_back(std::move(b)); paths.push_back(p);
+                }
+                std::vector<emu_arg> args;
+                std::string kind;
+                while (in >> kind) {
+                    emu_arg a{nullptr, 0, 0.f};
+                    if (kind == "null") { }
+                    else if (kind == "ptr") { long long id, off; in >> id >> off; a.p = bufs.at(id).data() + off; }
+                    else if (kind == "int" || kind == "long") in >> a.l;
+                    else if (kind == "float") { long long bits; in >> bits; unsigned u = (unsigned)bits; std::memcpy(&a.f, &u, 4); }
+                    else die("bad argument kind " + kind);
+                    args.push_back(a);
+                }
+                emu_thunk t = emu_find(fn.c_str(), (int)args.size());
+                if (!t) die("no kernel " + fn + " with " + std::to_string(args.size()) + " parameters in this binary");
+                emu_launch(grid, block, (size_t)smem, [&]() { t(args.data()); });
+                for (size_t i = 0; i < bufs.size(); i++) {
+                    size_t n = bufs[i].size() - 64;
+                    for (size_t j = n; j < n + 64; j++) if (bufs[i][j] != 0x5A) die("buffer " + std::to_string(i) + " written past its end");
+                    std::ofstream f(paths[i] + ".out", std::ios::binary); f.write((const char*)bufs[i].data(), n);
+                }
+                return 0;
+            }
+            """;
 
     /** Runs a command; null when it exits 0, else its exit status and output. */
     private static String exec(List<String> command, long timeoutSeconds) throws IOException {

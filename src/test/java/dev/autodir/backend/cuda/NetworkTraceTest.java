@@ -53,7 +53,7 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
  * ({@code benchmarks/gpu-check.sh} runs {@code CompiledNetworkCheck}).
  */
 class NetworkTraceTest {
-    private static final Path SET_A = Path.of("..", "shared", "golden", "A");
+    private static final Path SET_A = dev.autodir.TestData.goldenA();
     private static AutoDIRModels models;
     private static CpuOps ops;
 

@@ -32,7 +32,13 @@ class VerifiedKernelsEmulationTest {
     private CpuOps cpu;
 
     @BeforeAll
-    void open() { cpu = new CpuOps(); }
+    void open() {
+        cpu = new CpuOps();
+        if (KernelEmulator.unavailableReason() == null) {   // every kernel this class launches, two compiles at a time
+            KernelEmulator.prepare(Kernel.UNARY, Kernel.GEGLU, Kernel.UPSAMPLE_NEAREST2X, Kernel.PIXEL_SHUFFLE, Kernel.TRANSPOSE,
+                    Kernel.CFG_COMBINE, Kernel.EULER_ANCESTRAL);
+        }
+    }
 
     @AfterAll
     void close() { cpu.close(); }
