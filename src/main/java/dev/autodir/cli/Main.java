@@ -28,6 +28,7 @@ import java.io.UncheckedIOException;
                 BenchCommand.class,
                 RestoreCommand.class,
                 AssessCommand.class,
+                CalibrateCommand.class,
         },
         footer = {"", "Run 'autodir COMMAND --help' for a command's options.",
                 "Set AUTODIR_DEBUG=1 to print the stack trace of a failure."})
