@@ -1,5 +1,6 @@
 package dev.autodir.cli;
 
+import dev.autodir.backend.BackendException;
 import dev.autodir.image.ImageFileException;
 import dev.autodir.io.CheckpointException;
 import dev.autodir.model.ConfigException;
@@ -13,6 +14,7 @@ import picocli.CommandLine.Spec;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.io.UncheckedIOException;
+import java.util.concurrent.CancellationException;
 
 /**
  * The {@code autodir} command line. A subcommand is a picocli {@code @Command} class; adding one is adding
@@ -67,18 +69,26 @@ public final class Main implements Runnable {
         });
         cl.setExecutionExceptionHandler((ex, commandLine, parseResult) -> {
             err.println("autodir: " + message(ex));
-            if (System.getenv("AUTODIR_DEBUG") != null) ex.printStackTrace(err);
+            if (debug()) ex.printStackTrace(err);
             err.flush();
             return FAILURE;
         });
         return cl.execute(args);
     }
 
+    /**
+     * Whether failures get their stack trace: the environment variable AUTODIR_DEBUG is set, or the system property
+     * autodir.debug is true (for programs that call {@link #run} and for tests).
+     */
+    static boolean debug() {
+        return System.getenv("AUTODIR_DEBUG") != null || Boolean.getBoolean("autodir.debug");
+    }
+
     /** One line: the message of an anticipated failure, or the exception type of an unanticipated one. */
     static String message(Throwable ex) {
         String msg = ex.getMessage();
         if (ex instanceof CheckpointException || ex instanceof ConfigException || ex instanceof ImageFileException
-                || ex instanceof IllegalArgumentException) {
+                || ex instanceof IllegalArgumentException || ex instanceof BackendException || ex instanceof CancellationException) {
             return oneLine(msg);
         }
         if (ex instanceof UncheckedIOException || ex instanceof IOException) {

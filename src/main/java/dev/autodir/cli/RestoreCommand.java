@@ -1,8 +1,6 @@
 package dev.autodir.cli;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.autodir.backend.Ops;
-import dev.autodir.backend.Tensor;
 import dev.autodir.engine.AutoDIREngine;
 import dev.autodir.image.RgbImage;
 import dev.autodir.image.RgbImageReader;
@@ -11,7 +9,6 @@ import dev.autodir.pipeline.BIQA;
 import dev.autodir.pipeline.ColorCorrection;
 import dev.autodir.pipeline.RestoreOptions;
 import dev.autodir.pipeline.Restorer;
-import dev.autodir.tensor.FloatTensor;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -20,12 +17,9 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
 
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
-import java.io.PrintStream;
 import java.io.PrintWriter;
 import java.io.UncheckedIOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -49,13 +43,17 @@ import java.util.concurrent.Callable;
                         + " your text instead.",
                 "",
                 "Each image's final output is DIR/NAME_restored.<ext> (NAME: the input's file name without its"
-                        + " extension; <ext>: --format). Inputs are never overwritten; every output is written"
-                        + " atomically; an existing output is kept, and that image fails, unless --overwrite. A batch"
-                        + " goes on past a bad file, lists the failures at the end and exits with status 1.",
+                        + " extension; <ext>: --format; --suffix and --name-template change the _restored part). When"
+                        + " inputs of one batch share a NAME (noise.png, noise.tiff), each gets its extension appended"
+                        + " (noise_png, noise_tiff), and any still alike (one file name in two folders) _2, _3, ... in"
+                        + " batch order. Inputs are never overwritten; every output is written atomically; an existing"
+                        + " output is kept, and that image fails, unless --overwrite. A batch goes on past a bad file,"
+                        + " lists the failures at the end and exits with status 1.",
                 ""},
         footer = {"",
                 "Exit status: 0 every image restored; 1 an image or the run failed; 2 a bad option.",
-                "Progress goes to stderr, one line per restored image to stdout."})
+                "Progress goes to stderr, one line per restored image to stdout.",
+                "Set AUTODIR_DEBUG=1 to add the stack trace of each failure."})
 final class RestoreCommand implements Callable<Integer> {
     @Spec CommandSpec spec;
 
@@ -123,8 +121,27 @@ final class RestoreCommand implements Callable<Integer> {
     Path report;
 
     @Option(names = "--format", paramLabel = "png|jpg|tiff", defaultValue = "png",
-            description = "Format of the final output (8 bits per channel). Default: ${DEFAULT-VALUE}.")
+            description = "Format of the final output. Default: ${DEFAULT-VALUE}.")
     String format;
+
+    @Option(names = "--bit-depth", paramLabel = "8|16|input", defaultValue = "8",
+            description = "Bits per sample of every file written: 8, 16 (PNG and TIFF only), or input (16 for 16-bit inputs,"
+                    + " else 8; PNG and TIFF only). Default: ${DEFAULT-VALUE}, as the official script writes.")
+    String bitDepth;
+
+    @Option(names = "--jpeg-quality", paramLabel = "1..100",
+            description = "JPEG quality of the final output with --format jpg (4:2:0 chroma subsampling). Default: 95.")
+    Integer jpegQuality;
+
+    @Option(names = "--suffix", paramLabel = "TEXT",
+            description = "What follows NAME in the final output's name, instead of _restored (e.g. --suffix _clean gives"
+                    + " NAME_clean.png; --suffix '' gives NAME.png).")
+    String suffix;
+
+    @Option(names = "--name-template", paramLabel = "TEMPLATE",
+            description = "The final output's name without its extension, {name} standing for NAME (e.g."
+                    + " restored_{name}). Default: {name}_restored.")
+    String nameTemplate;
 
     @Option(names = "--overwrite", description = "Replace outputs that already exist (never an input).")
     boolean overwrite;
@@ -139,6 +156,15 @@ final class RestoreCommand implements Callable<Integer> {
     /** One image to restore and where its outputs go. */
     private record Job(Path input, String name, Path output, ObjectNode entry) { }
 
+    /** How the files of one run are written: the template of the final output, bits per sample, JPEG quality. */
+    private record Writing(String template, String bitDepth, float jpegQuality) {
+        /** The write options of an image whose source has {@code sourceBits} bits per sample. */
+        RgbImageWriter.WriteOptions options(int sourceBits) {
+            int bits = bitDepth.equals("input") ? (sourceBits > 8 ? 16 : 8) : Integer.parseInt(bitDepth);
+            return RgbImageWriter.WriteOptions.DEFAULT.withBitDepth(bits).withJpegQuality(jpegQuality);
+        }
+    }
+
     @Override public Integer call() {
         CommandLine cl = spec.commandLine();
         PrintWriter out = cl.getOut();
@@ -147,6 +173,7 @@ final class RestoreCommand implements Callable<Integer> {
         // ---- every flag is checked before anything is loaded
         RestoreOptions options = options(cl);
         String ext = extension(cl, format);
+        Writing writing = writing(cl, ext);
         AutoDIREngine.Settings settings = engineOptions.settings(cl);
         if (Files.exists(outputDir) && !Files.isDirectory(outputDir)) {
             throw new CommandLine.ParameterException(cl, "-o: " + outputDir + " exists and is not a directory");
@@ -166,6 +193,7 @@ final class RestoreCommand implements Callable<Integer> {
 
         long start = System.nanoTime();
         RestoreReport rep = new RestoreReport(settings, options, ext, savePasses, outputDir);
+        rep.writing(writing.template(), writing.bitDepth(), ext.equals("jpg") ? Math.round(writing.jpegQuality() * 100) : null);
         List<String> failures = new ArrayList<>();
         for (InputCollector.Problem p : collected.problems()) {
             failures.add(p.message());
@@ -176,9 +204,11 @@ final class RestoreCommand implements Callable<Integer> {
         // ---- plan the outputs: collisions within the batch, inputs in the way, existing files
         List<Job> jobs = new ArrayList<>();
         Map<Path, Path> claimed = new HashMap<>();
-        for (Path input : collected.images()) {
-            String name = stem(input);
-            Path output = outputDir.resolve(name + "_restored." + ext);
+        List<String> names = OutputNames.names(collected.images());
+        for (int i = 0; i < names.size(); i++) {
+            Path input = collected.images().get(i);
+            String name = names.get(i);
+            Path output = outputDir.resolve(OutputNames.output(writing.template(), name, ext));
             ObjectNode entry = rep.image(input);
             String problem = null;
             List<Path> planned = new ArrayList<>(List.of(output));
@@ -186,11 +216,9 @@ final class RestoreCommand implements Callable<Integer> {
                 int passes = options.automatic() ? options.maxPasses() : 1;
                 for (int k = 0; k < passes; k++) planned.addAll(passFiles(outputDir, name, k, options.colorCorrect()));
             }
-            Path other = claimed.putIfAbsent(identity(output), input);
-            if (other != null) {
-                problem = "its output " + output + " is also the output of " + other + " (same name); rename one of them";
-            }
             for (Path p : planned) {
+                Path other = claimed.putIfAbsent(identity(p), input);
+                if (other != null) problem = "its output " + p + " is also an output of " + other + "; rename one of them";
                 if (problem != null) break;
                 if (inputIds.contains(identity(p))) problem = "its output " + p + " is an input of this batch; refusing to overwrite it";
                 else if (Files.isDirectory(p)) problem = p + ": is a directory";
@@ -211,13 +239,17 @@ final class RestoreCommand implements Callable<Integer> {
                 throw new UncheckedIOException(outputDir + ": cannot create the output directory: " + e.getMessage(), e);
             }
             try (AutoDIREngine engine = open(settings, err)) {
-                rep.engineLoaded(engine.backends(), (System.nanoTime() - start) / 1e6);
+                rep.engineLoaded(engine.backendReport(), (System.nanoTime() - start) / 1e6);
                 for (Job job : jobs) {
                     try {
-                        restore(engine, job, options, out, err);
+                        restore(engine, job, options, writing, out, err);
                         restored++;
                     } catch (RuntimeException e) {
                         fail(err, failures, job.entry(), job.input(), Main.message(e));
+                        if (Main.debug()) {
+                            e.printStackTrace(err);
+                            err.flush();
+                        }
                     }
                 }
             }
@@ -241,20 +273,17 @@ final class RestoreCommand implements Callable<Integer> {
         return Main.FAILURE;
     }
 
-    private void restore(AutoDIREngine engine, Job job, RestoreOptions options, PrintWriter out, PrintWriter err) {
+    private void restore(AutoDIREngine engine, Job job, RestoreOptions options, Writing writing, PrintWriter out, PrintWriter err) {
         long t0 = System.nanoTime();
         RgbImage image = RgbImageReader.read(job.input());
         RestoreReport.read(job.entry(), image);
         String label = job.input().getFileName().toString();
-        Restorer.Observer progress = quiet ? null : new Progress(err, label, progressIntervalMs);
-        RgbImageWriter.WriteOptions write = RgbImageWriter.WriteOptions.DEFAULT.withOverwrite(overwrite).withProtectedInput(job.input());
+        Progress progress = quiet ? null : new Progress(err, label, progressIntervalMs);
+        RgbImageWriter.WriteOptions write = writing.options(image.sourceBitDepth()).withOverwrite(overwrite).withProtectedInput(job.input());
 
         Restorer.Observer observer = new Restorer.Observer() {
             @Override public void onPassStart(int pass, int maxPasses) { if (progress != null) progress.onPassStart(pass, maxPasses); }
             @Override public void onAssessment(int pass, BIQA.Result a) { if (progress != null) progress.onAssessment(pass, a); }
-            @Override public void onStep(int pass, int step, int steps, float sigma, float t, Ops ops, Tensor z, Tensor denoised) {
-                if (progress != null) progress.onStep(pass, step, steps, sigma, t, ops, z, denoised);
-            }
             @Override public void onPassEnd(int pass, Restorer.PassResult r) {
                 List<Path> written = new ArrayList<>();
                 if (savePasses) {
@@ -270,8 +299,8 @@ final class RestoreCommand implements Callable<Integer> {
                 if (progress != null) progress.onPassEnd(pass, r);
             }
         };
-        Restorer.Outcome outcome = engine.restore(image.toTensor(), options, observer);
-        Path written = RgbImageWriter.write(finalOutput(outcome, options), job.output(), write);
+        Restorer.Outcome outcome = engine.restore(image.toTensor(), options, observer, progress, null);
+        Path written = RgbImageWriter.write(AutoDIREngine.finalOutput(outcome, options), job.output(), write);
         double ms = (System.nanoTime() - t0) / 1e6;
         RestoreReport.restored(job.entry(), outcome, written, ms);
 
@@ -281,16 +310,6 @@ final class RestoreCommand implements Callable<Integer> {
         out.printf(Locale.ROOT, "%s -> %s (%d pass%s%s; %s; %.1f s)%n", job.input(), job.output(), n, n == 1 ? "" : "es",
                 chosen.isEmpty() ? "" : ": " + String.join(", ", chosen), outcome.stopReason(), ms / 1000);
         out.flush();
-    }
-
-    /**
-     * What goes into NAME_restored: what the next pass would start from (the SCM result, or the VAE decode after
-     * "low resolution"), colour-corrected when asked; the input itself when no pass ran.
-     */
-    static FloatTensor finalOutput(Restorer.Outcome outcome, RestoreOptions options) {
-        if (outcome.passes().isEmpty() || options.colorCorrect() == ColorCorrection.Mode.NONE) return outcome.finalImage();
-        Restorer.PassResult last = outcome.passes().get(outcome.passes().size() - 1);
-        return "low resolution".equals(last.chosenClass()) ? last.decodedOut() : last.resultOut();
     }
 
     /** The official per-pass names (eval_w_SCM.py), plus the colour-corrected ones its commented-out lines would write. */
@@ -341,11 +360,30 @@ final class RestoreCommand implements Callable<Integer> {
         };
     }
 
-    /** The file name without its last extension ("photo.v2.png" → "photo.v2"). */
-    static String stem(Path file) {
-        String n = file.getFileName().toString();
-        int dot = n.lastIndexOf('.');
-        return dot > 0 ? n.substring(0, dot) : n;
+    /** The --suffix, --name-template, --bit-depth and --jpeg-quality values, checked (a bad one is a usage error). */
+    private Writing writing(CommandLine cl, String ext) {
+        if (suffix != null && nameTemplate != null) {
+            throw new CommandLine.ParameterException(cl, "--suffix and --name-template: give one of them (--suffix S is --name-template {name}S)");
+        }
+        String template = suffix != null ? OutputNames.NAME + suffix : nameTemplate != null ? nameTemplate : OutputNames.DEFAULT_TEMPLATE;
+        try {
+            OutputNames.checkTemplate(template);
+        } catch (IllegalArgumentException e) {
+            throw new CommandLine.ParameterException(cl, (suffix != null ? "--suffix: " : "--name-template: ") + e.getMessage());
+        }
+        String bits = bitDepth.toLowerCase(Locale.ROOT);
+        if (!List.of("8", "16", "input").contains(bits)) {
+            throw new CommandLine.ParameterException(cl, "--bit-depth must be 8, 16 or input, got \"" + bitDepth + "\"");
+        }
+        if (!bits.equals("8") && ext.equals("jpg")) {
+            throw new CommandLine.ParameterException(cl, "--bit-depth " + bits + ": JPEG is 8-bit only (use --format png or tiff)");
+        }
+        if (jpegQuality != null && !ext.equals("jpg")) {
+            throw new CommandLine.ParameterException(cl, "--jpeg-quality applies to --format jpg only (the format is " + ext + ")");
+        }
+        int quality = jpegQuality == null ? Math.round(RgbImageWriter.WriteOptions.DEFAULT.jpegQuality() * 100) : jpegQuality;
+        if (quality < 1 || quality > 100) throw new CommandLine.ParameterException(cl, "--jpeg-quality must be in 1..100, got " + quality);
+        return new Writing(template, bits, quality / 100f);
     }
 
     private static void fail(PrintWriter err, List<String> failures, ObjectNode entry, Path input, String problem) {
@@ -358,13 +396,7 @@ final class RestoreCommand implements Callable<Integer> {
 
     /** Opens the engine once for the batch; its notices (e.g. a cuda fallback) go to our stderr. */
     private static AutoDIREngine open(AutoDIREngine.Settings settings, PrintWriter err) {
-        ByteArrayOutputStream buf = new ByteArrayOutputStream();
-        try (PrintStream notices = new PrintStream(buf, true, StandardCharsets.UTF_8)) {
-            return AutoDIREngine.open(settings, notices);
-        } finally {
-            err.print(buf.toString(StandardCharsets.UTF_8));
-            err.flush();
-        }
+        return Notices.to(err, notices -> AutoDIREngine.open(settings, notices));
     }
 
     private static Path identity(Path p) {

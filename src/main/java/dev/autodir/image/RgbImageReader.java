@@ -136,6 +136,18 @@ public final class RgbImageReader {
         return new RgbImage(planes, width, height, decoded.bitDepth, file, warnings);
     }
 
+    /**
+     * The pixels of an image already decoded (from a program rather than a file): the same conversions as
+     * {@link #read(Path)} (alpha dropped, grey and palette expanded, 16-bit samples kept) except orientation, which a
+     * {@link BufferedImage} does not carry.
+     */
+    public static RgbImage read(BufferedImage image) {
+        if (image == null) throw new IllegalArgumentException("image is null");
+        List<String> warnings = new ArrayList<>();
+        Decoded decoded = toPlanes(image, warnings);
+        return new RgbImage(decoded.planes, decoded.width, decoded.height, decoded.bitDepth, null, warnings);
+    }
+
     // ---------------------------------------------------------------- header checks
 
     private static ImageReader firstReader(ImageInputStream in) {

@@ -69,6 +69,27 @@ public final class ConfigInference {
 
     /** The networks present in the checkpoint, inferred and validated. */
     public static Inference inspect(WeightStore store, ModelYaml yaml) {
+        Inference r = survey(store, yaml);
+        List<HeadProblem> problems = headProblems(store, yaml, r);
+        if (!problems.isEmpty()) throw problems.get(0).exception();
+        return r;
+    }
+
+    /**
+     * A head count that cannot be used: the YAML key that sets it and the problem.
+     *
+     * @param key     the dotted YAML key ({@code model.params.unet_config.params.num_heads}, ...)
+     * @param message the whole one-line error, naming the file, the problem and where the value came from
+     */
+    public record HeadProblem(String key, String message) {
+        public ConfigException exception() { return new ConfigException(message); }
+    }
+
+    /**
+     * As {@link #inspect} but without checking the head counts, which shapes cannot tell (see {@link #headProblems}):
+     * for {@code autodir inspect}, which shows what it inferred even when a head count is wrong.
+     */
+    public static Inference survey(WeightStore store, ModelYaml yaml) {
         checkSupported(yaml);
         Shapes s = new Shapes(store);
         UNetConfig unet = s.any(UNET_PREFIX) ? unet(s, yaml) : null;
@@ -85,7 +106,6 @@ public final class ConfigInference {
         if (nafnet != null) networks.add(network("SCM (NAFNet)", SCM_PREFIX, nafnet, WeightLayout.nafnet(nafnet)));
         Map<String, int[]> buffers = prefixed(CLIP_PREFIX, WeightLayout.clipBuffers(text, vision));
         validate(store, networks, buffers);
-        checkHeads(store, yaml, unet, text, vision);
 
         boolean fromBuffer = store.contains(ALPHAS_CUMPROD);
         ScheduleConfig schedule = schedule(store, yaml);
@@ -331,36 +351,51 @@ public final class ConfigInference {
         }
     }
 
-    /** Every head count must divide the width it splits. */
-    private static void checkHeads(WeightStore store, ModelYaml y, UNetConfig unet, CLIPTextConfig text, CLIPVisionConfig vision) {
+    /**
+     * What is wrong with the head counts, which tensor shapes cannot tell: every head count must divide the width it
+     * splits, and a config that sets the head count of one CLIP tower must set the other's too (the official default
+     * for the other would otherwise be taken silently; official ViT-L/14: text 12, vision 16).
+     */
+    public static List<HeadProblem> headProblems(WeightStore store, ModelYaml y, Inference r) {
+        List<HeadProblem> out = new ArrayList<>();
+        UNetConfig unet = r.unet();
+        CLIPTextConfig text = r.clipText();
+        CLIPVisionConfig vision = r.clipVision();
+        String textKey = ModelYaml.CLIP_TEXT + "num_attention_heads", visionKey = ModelYaml.CLIP_VISION + "num_attention_heads";
+        if (text != null && vision != null && y.has(textKey) != y.has(visionKey)) {
+            String given = y.has(textKey) ? textKey : visionKey, missing = y.has(textKey) ? visionKey : textKey;
+            out.add(new HeadProblem(missing, store.path() + ": " + y.source() + " sets " + given + " but not " + missing
+                    + "; tensor shapes cannot tell a head count, so set both (official CLIP ViT-L/14: text 12, vision 16)"));
+        }
         if (unet != null) {
             Set<Integer> levels = new TreeSet<>(unet.attentionLevels());
             levels.add(unet.levels() - 1);                                  // the middle block's transformer
             for (int level : levels) {
                 int ch = unet.modelChannels() * unet.channelMult().get(level);
                 if (unet.numHeads() > 0 && ch % unet.numHeads() != 0) {
-                    throw heads(store, y, ModelYaml.UNET + "num_heads", unet.numHeads() + " heads do not divide the UNet width "
-                            + ch + " at level " + level);
+                    out.add(heads(store, y, ModelYaml.UNET + "num_heads", unet.numHeads() + " heads do not divide the UNet width "
+                            + ch + " at level " + level));
+                    break;
                 }
                 if (unet.numHeadChannels() > 0 && ch % unet.numHeadChannels() != 0) {
-                    throw heads(store, y, ModelYaml.UNET + "num_head_channels", unet.numHeadChannels()
-                            + " channels per head do not divide the UNet width " + ch + " at level " + level);
+                    out.add(heads(store, y, ModelYaml.UNET + "num_head_channels", unet.numHeadChannels()
+                            + " channels per head do not divide the UNet width " + ch + " at level " + level));
+                    break;
                 }
             }
         }
         if (text != null && (text.heads() < 1 || text.hidden() % text.heads() != 0)) {
-            throw heads(store, y, ModelYaml.CLIP_TEXT + "num_attention_heads", text.heads()
-                    + " heads do not divide the CLIP text width " + text.hidden());
+            out.add(heads(store, y, textKey, text.heads() + " heads do not divide the CLIP text width " + text.hidden()));
         }
         if (vision != null && (vision.heads() < 1 || vision.hidden() % vision.heads() != 0)) {
-            throw heads(store, y, ModelYaml.CLIP_VISION + "num_attention_heads", vision.heads()
-                    + " heads do not divide the CLIP vision width " + vision.hidden());
+            out.add(heads(store, y, visionKey, vision.heads() + " heads do not divide the CLIP vision width " + vision.hidden()));
         }
+        return out;
     }
 
-    private static ConfigException heads(WeightStore store, ModelYaml y, String key, String problem) {
+    private static HeadProblem heads(WeightStore store, ModelYaml y, String key, String problem) {
         String where = y.has(key) ? key + " in " + y.source() : key + " is the official default; set it with --config FILE";
-        return new ConfigException(store.path() + ": " + problem + " (" + where + ")");
+        return new HeadProblem(key, store.path() + ": " + problem + " (" + where + ")");
     }
 
     /**

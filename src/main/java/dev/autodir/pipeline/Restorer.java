@@ -28,6 +28,8 @@ public final class Restorer implements AutoCloseable {
     /** Hooks for progress and for recording intermediates (all optional). */
     public interface Observer {
         default void onPassStart(int pass, int maxPasses) { }
+        /** A stage of the pass begins (the previous stage has ended). */
+        default void onStageStart(int pass, Stage stage) { }
         default void onAssessment(int pass, BIQA.Result assessment) { }
         default void onConditioning(int pass, FloatTensor cConcat, FloatTensor cCrossattn, float[] sigmas) { }
         /** z is x before the step; both live on the UNet backend. */
@@ -35,8 +37,12 @@ public final class Restorer implements AutoCloseable {
         default void onPassEnd(int pass, PassResult result) { }
     }
 
-    /** Wall time per stage of one pass, in milliseconds. */
-    public record StageTimes(double assessMs, double encodeMs, double sampleMs, double decodeMs, double scmMs) {
+    /** Wall time per stage of one pass, in milliseconds, and of each sampling step ({@link StepClock}). */
+    public record StageTimes(double assessMs, double encodeMs, double sampleMs, double decodeMs, double scmMs, double[] stepMs) {
+        public StageTimes { stepMs = stepMs.clone(); }
+
+        @Override public double[] stepMs() { return stepMs.clone(); }
+
         public double totalMs() { return assessMs + encodeMs + sampleMs + decodeMs + scmMs; }
 
         public Map<String, Double> asMap() {
@@ -160,6 +166,7 @@ public final class Restorer implements AutoCloseable {
         for (int pass = 0; pass < maxPasses; pass++) {
             obs.onPassStart(pass, maxPasses);
             long t0 = System.nanoTime();
+            obs.onStageStart(pass, opts.automatic() ? Stage.BIQA : Stage.PROMPT);
             BIQA.Result assessment = null;
             Tensor cond;                                      // [1, T, D] on the UNet's backend
             String chosen = null;
@@ -188,6 +195,7 @@ public final class Restorer implements AutoCloseable {
             boolean guided = opts.cfgText() != 1f || opts.cfgImage() != 1f;
             Tensor uncond = guided ? held.keep(unet, unet.upload(nullContext())) : null;
             long t1 = System.nanoTime();
+            obs.onStageStart(pass, Stage.VAE_ENCODE);
 
             int h = current.dim(2), w = current.dim(3), m = models.sizeMultiple();
             boolean fits = h % m == 0 && w % m == 0;
@@ -199,6 +207,7 @@ public final class Restorer implements AutoCloseable {
             vae.endStage();
             FloatTensor cConcat = unet.download(cConcatT);
             long t2 = System.nanoTime();
+            obs.onStageStart(pass, Stage.SAMPLE);
 
             float[] sigmas = schedule.getSigmas(opts.steps());
             obs.onConditioning(pass, cConcat, unet.download(cond), sigmas);
@@ -209,8 +218,9 @@ public final class Restorer implements AutoCloseable {
             CFGDenoiser denoiser = new CFGDenoiser(new UNetEvaluator(models, unet, networks), schedule, cConcatT, cond, uncond,
                     opts.cfgText(), opts.cfgImage(), false);
             final int passIndex = pass;
+            StepClock clock = new StepClock(opts.steps());
             Tensor zT = EulerAncestralSampler.sample(unet, denoiser, unet.uploadFloat32(z0), sigmas, noise,
-                    (step, steps, sigma, z, den) -> obs.onStep(passIndex, step, steps, sigma, schedule.sigmaToT(sigma), unet, z, den));
+                    (step, steps, sigma, z, den) -> { clock.lap(); obs.onStep(passIndex, step, steps, sigma, schedule.sigmaToT(sigma), unet, z, den); });
             Tensor zKept = held.keep(unet, zT);
             unet.endStage();
             held.release(cond);
@@ -218,6 +228,7 @@ public final class Restorer implements AutoCloseable {
             held.release(cConcatT);
             FloatTensor z = unet.download(zKept);
             long t3 = System.nanoTime();
+            obs.onStageStart(pass, Stage.VAE_DECODE);
 
             Tensor zOnVae = Transfers.move(zKept, unet, vae);
             int[] zs = zOnVae.shape();
@@ -227,6 +238,7 @@ public final class Restorer implements AutoCloseable {
             held.release(zKept);
             FloatTensor x = vae.download(xT);
             long t4 = System.nanoTime();
+            obs.onStageStart(pass, Stage.SCM);
 
             Tensor scmIn = scm.concat(List.of(Transfers.move(currentT, currentOps, scm), Transfers.move(xT, vae, scm)), 1);
             Tensor out = networks.get(scm, Networks.scm(models, 1, h, w)).run(Map.of("input", scmIn,
@@ -238,7 +250,7 @@ public final class Restorer implements AutoCloseable {
 
             FloatTensor xOut = ColorCorrection.apply(opts.colorCorrect(), x, current);
             FloatTensor rOut = ColorCorrection.apply(opts.colorCorrect(), result, current);
-            StageTimes times = new StageTimes(ms(t0, t1), ms(t1, t2), ms(t2, t3), ms(t3, t4), ms(t4, t5));
+            StageTimes times = new StageTimes(ms(t0, t1), ms(t1, t2), ms(t2, t3), ms(t3, t4), ms(t4, t5), clock.laps());
             PassResult pr = new PassResult(pass, chosen, assessment, cConcat, z, x, result, xOut, rOut, times);
             passes.add(pr);
             obs.onPassEnd(pass, pr);
