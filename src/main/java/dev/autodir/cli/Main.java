@@ -31,6 +31,7 @@ import java.util.concurrent.CancellationException;
                 RestoreCommand.class,
                 AssessCommand.class,
                 CalibrateCommand.class,
+                CompareCommand.class,
         },
         footer = {"", "Run 'autodir COMMAND --help' for a command's options.",
                 "Set AUTODIR_DEBUG=1 to print the stack trace of a failure."})
