@@ -33,7 +33,9 @@ import java.util.concurrent.Callable;
                 "Values the shapes cannot tell (head counts, layer-norm epsilons, the schedule's constants) come from"
                         + " --config or are AutoDIR's official defaults, and are marked so. A head count that cannot"
                         + " work (it does not divide its width, or the config sets it for one CLIP tower only) is marked"
-                        + " with '!' and listed under problems; the report is still printed, and the exit status is 1."},
+                        + " with '!' and listed under problems; the report is still printed, and the exit status is 1.",
+                "", "With --scan, also reads every float tensor and reports those holding NaN or infinity"
+                + " (one such weight makes every output NaN); exit status 1 if any does."},
         footer = {"", "Exit status: 0 the checkpoint and config load; 1 they do not (the reason on stderr); 2 a bad option."})
 final class InspectCommand implements Callable<Integer> {
     @Spec CommandSpec spec;
@@ -53,21 +55,37 @@ final class InspectCommand implements Callable<Integer> {
                     + " autodir inspect CKPT --config-template > my.yaml, edit, then --config my.yaml.")
     boolean configTemplate;
 
+    @Option(names = "--scan", description = "Read every float tensor and report NaN and infinite values (reads all the data:"
+            + " seconds per GB).")
+    boolean scan;
+
+    /** One tensor's non-finite values. */
+    record NonFinite(String key, long nan, long positiveInfinity, long negativeInfinity, long numel) { }
+
     @Override public Integer call() {
         ModelYaml yaml = config == null ? ModelYaml.none() : ModelYaml.read(config);
         String text;
         List<ConfigInference.HeadProblem> problems;
+        List<NonFinite> bad = List.of();
         try (WeightStore store = WeightStore.open(checkpoint)) {
             ConfigInference.Inference r = ConfigInference.survey(store, yaml);
             problems = ConfigInference.headProblems(store, yaml, r);
             List<ConfigSources.Entry> entries = ConfigSources.entries(r, yaml);
             text = configTemplate ? ConfigSources.template(entries, problems, store.path().toString())
                     : render(store, r, yaml, entries, problems);
+            if (scan && !configTemplate) {
+                bad = scan(store);
+                text += scanReport(store, bad);
+            }
         }
         // all or nothing: the output is printed only once everything has been read and validated
         PrintWriter out = spec.commandLine().getOut();
         out.print(text);
         out.flush();
+        if (!bad.isEmpty()) {
+            throw new IllegalArgumentException(checkpoint + ": " + bad.size() + " tensor" + (bad.size() == 1 ? " holds" : "s hold")
+                    + " NaN or infinite values, the first " + bad.get(0).key());
+        }
         if (problems.isEmpty()) return 0;
         PrintWriter err = spec.commandLine().getErr();
         if (configTemplate) {
@@ -79,6 +97,34 @@ final class InspectCommand implements Callable<Integer> {
                 + "; '--config-template' writes a config to fill in");
         err.flush();
         return Main.FAILURE;
+    }
+
+    /** Every float tensor that holds a NaN or an infinity, read one at a time. */
+    static List<NonFinite> scan(WeightStore store) {
+        List<NonFinite> bad = new java.util.ArrayList<>();
+        for (String k : store.keys()) {
+            if (!store.info(k).dtype().isFloat()) continue;
+            float[] d = store.readFloat(k).data();
+            long nan = 0, pos = 0, neg = 0;
+            for (float v : d) {
+                if (Float.isNaN(v)) nan++;
+                else if (v == Float.POSITIVE_INFINITY) pos++;
+                else if (v == Float.NEGATIVE_INFINITY) neg++;
+            }
+            if (nan + pos + neg > 0) bad.add(new NonFinite(k, nan, pos, neg, d.length));
+        }
+        return bad;
+    }
+
+    private static String scanReport(WeightStore store, List<NonFinite> bad) {
+        long floats = store.keys().stream().filter(k -> store.info(k).dtype().isFloat()).count();
+        StringBuilder b = new StringBuilder("\nscan  ").append(floats).append(" float tensors read, ").append(bad.size())
+                .append(" with NaN or infinite values\n");
+        for (NonFinite n : bad) {
+            b.append(String.format(Locale.ROOT, "  %s  %d NaN, %d +inf, %d -inf of %d%n", n.key(), n.nan(), n.positiveInfinity(),
+                    n.negativeInfinity(), n.numel()));
+        }
+        return b.toString();
     }
 
     static String render(WeightStore store, ConfigInference.Inference r, ModelYaml yaml, List<ConfigSources.Entry> entries,

@@ -4,6 +4,8 @@ import dev.autodir.backend.BackendException;
 import dev.autodir.image.ImageFileException;
 import dev.autodir.io.CheckpointException;
 import dev.autodir.model.ConfigException;
+import dev.autodir.pipeline.NonFiniteException;
+import dev.autodir.text.VocabularyException;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
@@ -74,7 +76,15 @@ public final class Main implements Runnable {
             err.flush();
             return FAILURE;
         });
-        return cl.execute(args);
+        try {
+            return cl.execute(args);
+        } catch (OutOfMemoryError | StackOverflowError e) {
+            // an Error is no reason for a 1,000-line trace: one line, like every other failure
+            err.println("autodir: " + message(e));
+            if (System.getenv("AUTODIR_DEBUG") != null) e.printStackTrace(err);
+            err.flush();
+            return FAILURE;
+        }
     }
 
     /**
@@ -89,9 +99,16 @@ public final class Main implements Runnable {
     static String message(Throwable ex) {
         String msg = ex.getMessage();
         if (ex instanceof CheckpointException || ex instanceof ConfigException || ex instanceof ImageFileException
-                || ex instanceof IllegalArgumentException || ex instanceof BackendException || ex instanceof CancellationException) {
+                || ex instanceof IllegalArgumentException || ex instanceof BackendException || ex instanceof CancellationException
+                || ex instanceof VocabularyException || ex instanceof NonFiniteException) {
             return oneLine(msg);
         }
+        if (ex instanceof OutOfMemoryError) {
+            Runtime rt = Runtime.getRuntime();
+            return "out of memory (the Java heap may grow to " + (rt.maxMemory() >> 20) + " MiB; raise it with"
+                    + " AUTODIR_JAVA_OPTS=-Xmx..., or use a smaller input)";
+        }
+        if (ex instanceof StackOverflowError) return "internal error: stack overflow (set AUTODIR_DEBUG=1 for the stack trace)";
         if (ex instanceof UncheckedIOException || ex instanceof IOException) {
             return oneLine(msg != null ? msg : ex.getClass().getSimpleName());
         }

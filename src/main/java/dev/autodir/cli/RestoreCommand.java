@@ -7,6 +7,7 @@ import dev.autodir.image.RgbImageReader;
 import dev.autodir.image.RgbImageWriter;
 import dev.autodir.pipeline.BIQA;
 import dev.autodir.pipeline.ColorCorrection;
+import dev.autodir.pipeline.MemoryEstimate;
 import dev.autodir.pipeline.RestoreOptions;
 import dev.autodir.pipeline.Restorer;
 import picocli.CommandLine;
@@ -47,8 +48,15 @@ import java.util.concurrent.Callable;
                         + " inputs of one batch share a NAME (noise.png, noise.tiff), each gets its extension appended"
                         + " (noise_png, noise_tiff), and any still alike (one file name in two folders) _2, _3, ... in"
                         + " batch order. Inputs are never overwritten; every output is written atomically; an existing"
-                        + " output is kept, and that image fails, unless --overwrite. A batch goes on past a bad file,"
-                        + " lists the failures at the end and exits with status 1.",
+                        + " output is kept, and that image fails, unless --overwrite. A batch goes on past a bad file"
+                        + " (unreadable, too large for memory, or a stage that produced NaN), lists the failures at the"
+                        + " end and exits with status 1.",
+                "",
+                "To resume a batch that was stopped (killed, crashed, out of memory), run the same command with"
+                        + " --skip-existing: images whose final output exists are skipped, the others are redone."
+                        + " Temporary files a killed run left in DIR (.NAME.autodir-PID-N.tmp) are removed. Files in"
+                        + " DIR that are outputs of this command (NAME_restored.*, NAME_step_K_result*.png) are not"
+                        + " taken as inputs when DIR is also an input folder.",
                 ""},
         footer = {"",
                 "Exit status: 0 every image restored; 1 an image or the run failed; 2 a bad option.",
@@ -76,17 +84,17 @@ final class RestoreCommand implements Callable<Integer> {
     @Option(names = "--cfg-text", paramLabel = "S", defaultValue = "1",
             description = "Text guidance scale. Default: ${DEFAULT-VALUE}, as in AutoDIR's README (the official script's"
                     + " own default is 7.5). With both scales 1, one UNet evaluation per step gives the guided result"
-                    + " exactly; otherwise each step costs three.")
+                    + " exactly; otherwise each step costs three. Range: 0..50.")
     float cfgText;
 
     @Option(names = "--cfg-image", paramLabel = "S", defaultValue = "1",
             description = "Image guidance scale. Default: ${DEFAULT-VALUE}, as in AutoDIR's README (the official"
-                    + " script's own default is 1.5).")
+                    + " script's own default is 1.5). Range: 0..50.")
     float cfgImage;
 
     @Option(names = "--scm-weight", paramLabel = "W", defaultValue = "1",
             description = "Weight of the SCM's correction. Default: ${DEFAULT-VALUE} (the official code; the paper uses"
-                    + " 0.1 for super-resolution).")
+                    + " 0.1 for super-resolution). Range: 0..10.")
     float scmWeight;
 
     @Option(names = "--max-passes", paramLabel = "N", defaultValue = "7",
@@ -146,6 +154,11 @@ final class RestoreCommand implements Callable<Integer> {
     @Option(names = "--overwrite", description = "Replace outputs that already exist (never an input).")
     boolean overwrite;
 
+    @Option(names = "--skip-existing",
+            description = "Skip the images whose final output already exists (and redo the others, replacing the pass"
+                    + " files a stopped run left): the way to resume a batch. Not with --overwrite.")
+    boolean skipExisting;
+
     @Option(names = {"-q", "--quiet"}, description = "No progress on stderr (failures are still reported).")
     boolean quiet;
 
@@ -179,10 +192,22 @@ final class RestoreCommand implements Callable<Integer> {
             throw new CommandLine.ParameterException(cl, "-o: " + outputDir + " exists and is not a directory");
         }
         if (progressIntervalMs < 0) throw new CommandLine.ParameterException(cl, "--progress-interval-ms must be >= 0");
+        if (overwrite && skipExisting) throw new CommandLine.ParameterException(cl, "--overwrite and --skip-existing exclude each other");
 
         InputCollector.Inputs collected = InputCollector.collect(inputs);
+        List<Path> images = new ArrayList<>();
+        Path outputId = identity(outputDir);
+        for (Path p : collected.images()) {
+            // a re-run with -o pointing at the input folder would take x_restored.png for a new input
+            if (isOurOutput(p.getFileName().toString()) && outputId.equals(identity(p.toAbsolutePath().getParent()))) {
+                err.println("autodir: not restoring " + p + ": it is an output of this command in the output folder"
+                        + " (-o is also where the inputs are)");
+                continue;
+            }
+            images.add(p);
+        }
         Set<Path> inputIds = new HashSet<>();
-        for (Path p : collected.images()) inputIds.add(identity(p));
+        for (Path p : collected.images()) inputIds.add(identity(p)); // those not restored are still never written
         if (report != null) {
             if (inputIds.contains(identity(report))) throw new IllegalArgumentException("--report " + report + " is one of the inputs; refusing to write over it");
             if (Files.isDirectory(report)) throw new IllegalArgumentException("--report " + report + " is a directory");
@@ -204,9 +229,11 @@ final class RestoreCommand implements Callable<Integer> {
         // ---- plan the outputs: collisions within the batch, inputs in the way, existing files
         List<Job> jobs = new ArrayList<>();
         Map<Path, Path> claimed = new HashMap<>();
-        List<String> names = OutputNames.names(collected.images());
+        Set<Path> plannedIds = new HashSet<>();
+        int skipped = 0;
+        List<String> names = OutputNames.names(images);
         for (int i = 0; i < names.size(); i++) {
-            Path input = collected.images().get(i);
+            Path input = images.get(i);
             String name = names.get(i);
             Path output = outputDir.resolve(OutputNames.output(writing.template(), name, ext));
             ObjectNode entry = rep.image(input);
@@ -216,19 +243,38 @@ final class RestoreCommand implements Callable<Integer> {
                 int passes = options.automatic() ? options.maxPasses() : 1;
                 for (int k = 0; k < passes; k++) planned.addAll(passFiles(outputDir, name, k, options.colorCorrect()));
             }
+            for (Path p : planned) plannedIds.add(identity(p));
+            if (skipExisting && Files.isRegularFile(output) && !claimed.containsKey(identity(output))) {
+                skipped++;
+                RestoreReport.skipped(entry, output);
+                if (!quiet) err.println("autodir: skipping " + input + ": its output " + output + " exists (--skip-existing)");
+                continue;
+            }
             for (Path p : planned) {
                 Path other = claimed.putIfAbsent(identity(p), input);
                 if (other != null) problem = "its output " + p + " is also an output of " + other + "; rename one of them";
                 if (problem != null) break;
                 if (inputIds.contains(identity(p))) problem = "its output " + p + " is an input of this batch; refusing to overwrite it";
                 else if (Files.isDirectory(p)) problem = p + ": is a directory";
-                else if (!overwrite && Files.exists(p)) problem = p + ": already exists; not overwriting it (use --overwrite to replace it)";
+                else if (!overwrite && Files.exists(p) && !(skipExisting && !p.equals(output))) {
+                    problem = p + ": already exists; not overwriting it (use --overwrite to replace it, or --skip-existing to resume)";
+                }
             }
             if (problem != null) {
                 fail(err, failures, entry, input, problem);
             } else {
                 jobs.add(new Job(input, name, output, entry));
             }
+        }
+
+        if (report != null && plannedIds.contains(identity(report))) {
+            throw new CommandLine.ParameterException(cl, "--report " + report + " is also an output image of this batch;"
+                    + " the JSON would replace the image: choose another file");
+        }
+        List<String> targets = new ArrayList<>();
+        for (Path p : plannedIds) targets.add(p.getFileName().toString());
+        for (Path stale : dev.autodir.image.TempFiles.removeStale(outputDir, targets)) {
+            if (!quiet) err.println("autodir: removed " + stale + ", a temporary file left by a run that was stopped");
         }
 
         int restored = 0;
@@ -241,10 +287,11 @@ final class RestoreCommand implements Callable<Integer> {
             try (AutoDIREngine engine = open(settings, err)) {
                 rep.engineLoaded(engine.backendReport(), (System.nanoTime() - start) / 1e6);
                 for (Job job : jobs) {
+                    // any one image may fail, even of an Error (memory), and the batch goes on
                     try {
                         restore(engine, job, options, writing, out, err);
                         restored++;
-                    } catch (RuntimeException e) {
+                    } catch (RuntimeException | OutOfMemoryError | StackOverflowError e) {
                         fail(err, failures, job.entry(), job.input(), Main.message(e));
                         if (Main.debug()) {
                             e.printStackTrace(err);
@@ -265,8 +312,10 @@ final class RestoreCommand implements Callable<Integer> {
             }
             AtomicFiles.writeString(report, rep.toJson(restored, failures.size(), totalMs), overwrite);
         }
+        if (skipped > 0 && !quiet) err.println("autodir: " + restored + " restored, " + skipped + " skipped (output exists), "
+                + failures.size() + " failed");
         if (failures.isEmpty()) return 0;
-        int total = restored + failures.size();
+        int total = restored + skipped + failures.size();
         err.println("autodir: " + failures.size() + " of " + total + " input" + (total == 1 ? "" : "s") + " failed:");
         for (String f : failures) err.println("autodir:   " + f);
         err.flush();
@@ -275,11 +324,19 @@ final class RestoreCommand implements Callable<Integer> {
 
     private void restore(AutoDIREngine engine, Job job, RestoreOptions options, Writing writing, PrintWriter out, PrintWriter err) {
         long t0 = System.nanoTime();
+        int[] size = RgbImageReader.size(job.input());
+        String backends = "," + engine.backends() + ",";
+        MemoryEstimate need = MemoryEstimate.of(engine.config(), size[0], size[1], options.automatic() ? options.maxPasses() : 1,
+                stage -> backends.contains("," + stage + "=cpu,"));
+        String tooLarge = need.problem(Runtime.getRuntime().maxMemory());
+        if (tooLarge != null) throw new IllegalArgumentException(tooLarge);
         RgbImage image = RgbImageReader.read(job.input());
         RestoreReport.read(job.entry(), image);
         String label = job.input().getFileName().toString();
         Progress progress = quiet ? null : new Progress(err, label, progressIntervalMs);
         RgbImageWriter.WriteOptions write = writing.options(image.sourceBitDepth()).withOverwrite(overwrite).withProtectedInput(job.input());
+        // resuming: the pass files of an image that did not finish are replaced (they are this command's own)
+        RgbImageWriter.WriteOptions writePass = write.withOverwrite(overwrite || skipExisting);
 
         Restorer.Observer observer = new Restorer.Observer() {
             @Override public void onPassStart(int pass, int maxPasses) { if (progress != null) progress.onPassStart(pass, maxPasses); }
@@ -288,11 +345,11 @@ final class RestoreCommand implements Callable<Integer> {
                 List<Path> written = new ArrayList<>();
                 if (savePasses) {
                     List<Path> names = passFiles(outputDir, job.name(), pass, options.colorCorrect());
-                    written.add(RgbImageWriter.write(r.decoded(), names.get(0), write));
-                    written.add(RgbImageWriter.write(r.result(), names.get(1), write));
+                    written.add(RgbImageWriter.write(r.decoded(), names.get(0), writePass));
+                    written.add(RgbImageWriter.write(r.result(), names.get(1), writePass));
                     if (names.size() > 2) {
-                        written.add(RgbImageWriter.write(r.decodedOut(), names.get(2), write));
-                        written.add(RgbImageWriter.write(r.resultOut(), names.get(3), write));
+                        written.add(RgbImageWriter.write(r.decodedOut(), names.get(2), writePass));
+                        written.add(RgbImageWriter.write(r.resultOut(), names.get(3), writePass));
                     }
                 }
                 RestoreReport.pass(job.entry(), r, written);
@@ -323,13 +380,14 @@ final class RestoreCommand implements Callable<Integer> {
         return files;
     }
 
-    private RestoreOptions options(CommandLine cl) {
+    /** The restore options of the parsed flags, checked (a bad value is a usage error naming its flag); also {@link OptionStrings}'. */
+    RestoreOptions options(CommandLine cl) {
         if (steps < 1 || steps > RestoreOptions.MAX_STEPS) {
             throw new CommandLine.ParameterException(cl, "--steps must be in 1.." + RestoreOptions.MAX_STEPS + ", got " + steps);
         }
-        finite(cl, "--cfg-text", cfgText);
-        finite(cl, "--cfg-image", cfgImage);
-        finite(cl, "--scm-weight", scmWeight);
+        range(cl, "--cfg-text", cfgText, RestoreOptions.MAX_GUIDANCE);
+        range(cl, "--cfg-image", cfgImage, RestoreOptions.MAX_GUIDANCE);
+        range(cl, "--scm-weight", scmWeight, RestoreOptions.MAX_SCM_WEIGHT);
         int most = BIQA.CLASSES.size() - 1;
         if (maxPasses < 1 || maxPasses > most) {
             throw new CommandLine.ParameterException(cl, "--max-passes must be in 1.." + most + ", got " + maxPasses);
@@ -346,8 +404,16 @@ final class RestoreCommand implements Callable<Integer> {
         return new RestoreOptions(steps, cfgText, cfgImage, scmWeight, maxPasses, prompt, seed, mode);
     }
 
-    private static void finite(CommandLine cl, String flag, float v) {
-        if (!Float.isFinite(v)) throw new CommandLine.ParameterException(cl, flag + " must be a finite number, got " + v);
+    private static void range(CommandLine cl, String flag, float v, float max) {
+        if (!(v >= 0 && v <= max)) throw new CommandLine.ParameterException(cl, flag + " must be in 0.." + max + ", got " + v);
+    }
+
+    private static final java.util.regex.Pattern OUTPUT_NAME =
+            java.util.regex.Pattern.compile(".+(_restored\\.(png|jpg|tiff)|_step_\\d+_result(_w_SCM)?(_colorcorrect)?\\.png)");
+
+    /** Whether a file name is one this command writes (a final output or a pass file). */
+    static boolean isOurOutput(String fileName) {
+        return OUTPUT_NAME.matcher(fileName).matches();
     }
 
     /** The file extension of a --format value. */

@@ -99,6 +99,12 @@ final class RestoreReport {
         image.put("error", error);
     }
 
+    /** --skip-existing: the image was restored by an earlier run. */
+    static void skipped(ObjectNode image, Path output) {
+        image.put("status", "skipped");
+        image.put("output", abs(output));
+    }
+
     static void read(ObjectNode image, RgbImage img) {
         image.put("width", img.width());
         image.put("height", img.height());
@@ -158,7 +164,8 @@ final class RestoreReport {
         }
     }
 
-    private static String abs(Path p) { return p.toAbsolutePath().normalize().toString(); }
+    /** The absolute path, or null for none (an image restored from memory has no input or output file). */
+    private static String abs(Path p) { return p == null ? null : p.toAbsolutePath().normalize().toString(); }
 
     private static double round(double ms) { return Math.round(ms * 1000.0) / 1000.0; }
 }

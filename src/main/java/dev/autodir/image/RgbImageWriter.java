@@ -29,7 +29,6 @@ import java.util.Arrays;
 import java.util.Iterator;
 import java.util.Locale;
 import java.util.Set;
-import java.util.concurrent.ThreadLocalRandom;
 
 /**
  * Writes a {@code [1, 3, H, W]} tensor in [-1, 1] (or an {@link RgbImage}) as PNG, JPEG or TIFF, the
@@ -103,6 +102,13 @@ public final class RgbImageWriter {
     public static Path write(FloatTensor image, Path target, WriteOptions options) {
         imageShape(image);
         Path file = target.toAbsolutePath().normalize();
+        float[] values = image.data();
+        for (int i = 0; i < values.length; i++) {
+            if (!Float.isFinite(values[i])) {
+                throw new ImageFileException(file, "the image holds " + values[i] + " at index " + i
+                        + "; not writing it (NaN and infinity would quantise to black or white)");
+            }
+        }
         Format format = Format.ofFileName(file);
         if (format == Format.JPEG && options.bitDepth() != 8) {
             throw new ImageFileException(file, "JPEG is 8-bit only; asked for " + options.bitDepth() + " bits");
@@ -116,7 +122,7 @@ public final class RgbImageWriter {
         if (Files.isDirectory(file)) throw new ImageFileException(file, "is a directory");
 
         BufferedImage pixels = toBufferedImage(image, options.bitDepth());
-        Path temp = dir.resolve("." + file.getFileName() + "." + Long.toHexString(ThreadLocalRandom.current().nextLong()) + ".tmp");
+        Path temp = TempFiles.beside(file);
         try {
             try (FileChannel channel = FileChannel.open(temp, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
                 OutputStream out = Channels.newOutputStream(channel);

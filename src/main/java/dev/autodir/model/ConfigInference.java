@@ -92,11 +92,11 @@ public final class ConfigInference {
     public static Inference survey(WeightStore store, ModelYaml yaml) {
         checkSupported(yaml);
         Shapes s = new Shapes(store);
-        UNetConfig unet = s.any(UNET_PREFIX) ? unet(s, yaml) : null;
-        VAEConfig vae = s.any(VAE_PREFIX) ? vae(s, yaml) : null;
-        CLIPTextConfig text = s.any(CLIP_PREFIX + "text_model.") ? clipText(s, yaml) : null;
-        CLIPVisionConfig vision = s.any(CLIP_PREFIX + "vision_model.") ? clipVision(s, yaml) : null;
-        NAFNetConfig nafnet = s.any(SCM_PREFIX) ? nafnet(s, yaml) : null;
+        UNetConfig unet = s.any(UNET_PREFIX) ? valid(store, yaml, () -> unet(s, yaml)) : null;
+        VAEConfig vae = s.any(VAE_PREFIX) ? valid(store, yaml, () -> vae(s, yaml)) : null;
+        CLIPTextConfig text = s.any(CLIP_PREFIX + "text_model.") ? valid(store, yaml, () -> clipText(s, yaml)) : null;
+        CLIPVisionConfig vision = s.any(CLIP_PREFIX + "vision_model.") ? valid(store, yaml, () -> clipVision(s, yaml)) : null;
+        NAFNetConfig nafnet = s.any(SCM_PREFIX) ? valid(store, yaml, () -> nafnet(s, yaml)) : null;
 
         List<Network> networks = new ArrayList<>();
         if (unet != null) networks.add(network("UNet", UNET_PREFIX, unet, WeightLayout.unet(unet)));
@@ -116,6 +116,17 @@ public final class ConfigInference {
         for (String k : store.keys()) if (!bound.contains(k)) unused.add(k);
         return new Inference(unet, vae, text, vision, nafnet, schedule, fromBuffer, List.copyOf(networks),
                 Collections.unmodifiableList(unused));
+    }
+
+    /** A config record from the weights' shapes and the YAML; a value out of its range names both sources. */
+    private static <T> T valid(WeightStore store, ModelYaml y, java.util.function.Supplier<T> make) {
+        try {
+            return make.get();
+        } catch (ConfigException | CheckpointException e) {
+            throw e;
+        } catch (IllegalArgumentException e) {
+            throw new ConfigException(store.path() + " (config: " + y.source() + "): " + e.getMessage());
+        }
     }
 
     private static Network network(String name, String prefix, Record config, Map<String, int[]> relative) {
@@ -312,10 +323,13 @@ public final class ConfigInference {
         double scale = y.number(ModelYaml.PARAMS + "scale_factor").orElse(official.scaleFactor());
         if (!store.contains(ALPHAS_CUMPROD)) {
             int steps = y.integer(ModelYaml.PARAMS + "timesteps").orElse(official.timesteps());
-            if (steps < 1) throw y.unsupported(ModelYaml.PARAMS + "timesteps", steps + " is not ≥ 1");
-            return ScheduleConfig.fromLinear(start, end, steps, scale);
+            return schedule(y, () -> ScheduleConfig.fromLinear(start, end, steps, scale));
         }
         TensorInfo info = store.info(ALPHAS_CUMPROD);
+        if (info.numel() > ScheduleConfig.MAX_TIMESTEPS) {
+            throw new CheckpointException(store.path(), ALPHAS_CUMPROD + " " + Arrays.toString(info.shape()) + " has more than "
+                    + ScheduleConfig.MAX_TIMESTEPS + " entries (the official schedule has 1000); not reading it");
+        }
         int steps = y.integer(ModelYaml.PARAMS + "timesteps").orElse(info.rank() == 1 ? info.dim(0) : -1);
         if (info.rank() != 1 || info.dim(0) != steps || steps < 1) {
             throw new CheckpointException(store.path(), ALPHAS_CUMPROD + ": expected shape [" + steps + "], actual "
@@ -330,7 +344,16 @@ public final class ConfigInference {
                 throw new CheckpointException(store.path(), ALPHAS_CUMPROD + "[" + i + "] = " + ac[i] + " is outside (0, 1]");
             }
         }
-        return new ScheduleConfig(start, end, steps, scale, ac);
+        return schedule(y, () -> new ScheduleConfig(start, end, steps, scale, ac));
+    }
+
+    /** Builds a config record; a value out of its range is a ConfigException naming the config file. */
+    private static <T> T schedule(ModelYaml y, java.util.function.Supplier<T> make) {
+        try {
+            return make.get();
+        } catch (IllegalArgumentException e) {
+            throw new ConfigException(y.source() + ": " + e.getMessage());
+        }
     }
 
     // ---- checks -----------------------------------------------------------------------------

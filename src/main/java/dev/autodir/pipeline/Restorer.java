@@ -106,7 +106,7 @@ public final class Restorer implements AutoCloseable {
     /** BIQA alone on an image [1, 3, H, W] in [-1, 1], over all classes. */
     public BIQA.Result assess(FloatTensor image) {
         try {
-            return biqa.assess(backends.clip(), image, BIQA.CLASSES);
+            return FiniteCheck.check(biqa.assess(backends.clip(), image, BIQA.CLASSES));
         } finally {
             backends.clip().endStage();
         }
@@ -174,6 +174,7 @@ public final class Restorer implements AutoCloseable {
                 if (remaining.size() < 2) { stop = "no classes left to assess"; break; }
                 BIQA.Assessment a = biqa.assess(clip, Transfers.move(currentT, currentOps, clip), remaining);
                 assessment = a.result();
+                FiniteCheck.check(assessment);
                 obs.onAssessment(pass, assessment);
                 if (assessment.main().equals("no")) {
                     finalAssessment = assessment;
@@ -189,6 +190,7 @@ public final class Restorer implements AutoCloseable {
                 if (promptContext == null) {
                     promptContext = biqa.encodePrompt(clip, opts.prompt());
                     clip.endStage();
+                    FiniteCheck.check("the prompt's conditioning (CLIP text encoder)", promptContext);
                 }
                 cond = held.keep(unet, unet.upload(promptContext));
             }
@@ -206,6 +208,7 @@ public final class Restorer implements AutoCloseable {
             Tensor cConcatT = held.keep(unet, Transfers.move(mean, vae, unet));
             vae.endStage();
             FloatTensor cConcat = unet.download(cConcatT);
+            FiniteCheck.check("the VAE encoder", cConcat);
             long t2 = System.nanoTime();
             obs.onStageStart(pass, Stage.SAMPLE);
 
@@ -227,6 +230,7 @@ public final class Restorer implements AutoCloseable {
             held.release(uncond);
             held.release(cConcatT);
             FloatTensor z = unet.download(zKept);
+            FiniteCheck.check("the UNet (sampling)", z);
             long t3 = System.nanoTime();
             obs.onStageStart(pass, Stage.VAE_DECODE);
 
@@ -237,6 +241,7 @@ public final class Restorer implements AutoCloseable {
             vae.endStage();
             held.release(zKept);
             FloatTensor x = vae.download(xT);
+            FiniteCheck.check("the VAE decoder", x);
             long t4 = System.nanoTime();
             obs.onStageStart(pass, Stage.SCM);
 
@@ -246,6 +251,7 @@ public final class Restorer implements AutoCloseable {
             Tensor resultT = held.keep(scm, out);
             scm.endStage();
             FloatTensor result = scm.download(resultT);
+            FiniteCheck.check("the SCM (NAFNet)", result);
             long t5 = System.nanoTime();
 
             FloatTensor xOut = ColorCorrection.apply(opts.colorCorrect(), x, current);
