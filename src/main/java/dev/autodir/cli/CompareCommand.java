@@ -103,7 +103,7 @@ public final class CompareCommand implements Callable<Integer> {
         RgbImage img = RgbImageReader.read(image);
         boolean temporary = workDir == null;
         Path work = temporary ? Files.createTempDirectory("autodir-compare") : workDir;
-        PrintStream log = new PrintStream(new java.io.FileOutputStream(java.io.FileDescriptor.err), true);
+        PrintStream log = System.err;
         try {
             Comparison.Result r = Comparison.run(new Comparison.Options(weights, config, img.toTensor(), image.toString(), list, steps, runs, warmup,
                     seed, cfgText, cfgImage, 1f, maxPasses, calibration, inProcess, work, timeout), log);
