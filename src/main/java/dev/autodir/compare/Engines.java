@@ -5,6 +5,13 @@ import dev.autodir.backend.Backends;
 import dev.autodir.backend.Ops;
 import dev.autodir.backend.Precision;
 import dev.autodir.backend.cpu.CpuOps;
+import dev.autodir.backend.onnx.QuantPlan;
+import dev.autodir.backend.onnxruntime.OnnxRuntimeAvailability;
+import dev.autodir.backend.onnxruntime.OnnxRuntimeOps;
+import dev.autodir.backend.tensorrt.EnginePrecision;
+import dev.autodir.backend.tensorrt.TensorRTAvailability;
+import dev.autodir.backend.tensorrt.TensorRTOps;
+import dev.autodir.backend.tensorrt.TensorRTSettings;
 import dev.autodir.pipeline.StageBackends;
 import dev.autodir.quant.Calibration;
 import dev.autodir.quant.FakeQuantOps;
@@ -43,8 +50,33 @@ public final class Engines {
                 if (!e.precision().equals("fp32") && !e.precision().equals("fp16")) throw new Unavailable(e + ": the cuda backend runs fp32 or fp16");
                 return strict(BackendSpec.all("cuda"), Precision.parse(e.precision()), notices);
             }
+            case "onnxruntime" -> {
+                String why = OnnxRuntimeAvailability.unavailableReason();
+                if (why != null) throw new Unavailable(e + ": " + why);
+                if (e.quantized()) {
+                    var plan = new QuantPlan(QuantFormat.parse(e.precision()), calibration);
+                    return StageBackends.all(new OnnxRuntimeOps(new CpuOps(), exportCache(), notices, plan));
+                }
+                if (!e.precision().equals("fp32")) throw new Unavailable(e + ": onnxruntime runs the float32 export or the INT8/FP8 QDQ exports");
+                return StageBackends.all(new OnnxRuntimeOps(new CpuOps(), exportCache(), notices));
+            }
+            case "tensorrt" -> {
+                String why = TensorRTAvailability.unavailableReason();
+                if (why != null) throw new Unavailable(e + ": " + why);
+                var p = EnginePrecision.parse(e.precision());
+                var settings = TensorRTSettings.fromProperties().withPrecision(p);
+                var ops = TensorRTOps.open(Precision.FP32, settings, notices);
+                if (p.quantized()) ops.withQuantization(new QuantPlan(QuantFormat.parse(e.precision()), calibration));
+                return StageBackends.all(ops);
+            }
             default -> throw new Unavailable(e + ": the " + e.backend() + " backend is not part of this build");
         }
+    }
+
+    /** The exports' folder: -Dautodir.onnx.cache when set (reused across runs), else a temporary one. */
+    private static java.nio.file.Path exportCache() {
+        String dir = System.getProperty(OnnxRuntimeOps.CACHE_PROPERTY);
+        return dir == null || dir.isBlank() ? null : java.nio.file.Path.of(dir);
     }
 
     private static StageBackends strict(BackendSpec spec, Precision p, PrintStream notices) {

@@ -3,8 +3,9 @@ package dev.autodir.quant;
 import java.util.Locale;
 
 /**
- * The quantized number formats: symmetric INT8 (values −127…127 times a scale; −128 is never produced, so the grid is
- * symmetric as TensorRT's and ONNX Runtime's symmetric schemes use) and FP8 E4M3FN (1 sign, 4 exponent bits with bias
+ * The quantized number formats: INT8 with zero point 0 (a scale maps amax onto 127; values saturate to −128…127 as
+ * ONNX QuantizeLinear and TensorRT's IQuantizeLayer do, so an activation beyond the calibrated range on the negative
+ * side keeps one more level; weights, quantized from their own amax, never reach −128) and FP8 E4M3FN (1 sign, 4 exponent bits with bias
  * 7, 3 mantissa bits, no infinities, largest finite 448; what Hopper's FP8 tensor cores and ONNX's
  * {@code FLOAT8E4M3FN} take). Quantizing divides by the scale, rounds to the grid (round half to even, as ONNX
  * QuantizeLinear) and saturates.
@@ -43,7 +44,7 @@ public enum QuantFormat {
         float x = v / scale;
         if (Float.isNaN(x)) return this == INT8 ? 0f : Float.NaN;
         return switch (this) {
-            case INT8 -> (float) Math.max(-127.0, Math.min(127.0, Math.rint(x)));
+            case INT8 -> (float) Math.max(-128.0, Math.min(127.0, Math.rint(x)));
             case FP8_E4M3 -> roundE4M3(x);
         };
     }

@@ -53,12 +53,12 @@ class QuantFormatTest {
         assertEquals(1.0f, QuantFormat.roundE4M3(1.0625f));                  // halfway between 1 and 1.125: even mantissa
     }
 
-    @Test void int8IsSymmetricAndSaturates() {
+    @Test void int8HasZeroPointZeroAndSaturatesAsQuantizeLinear() {
         QuantFormat f = QuantFormat.INT8;
         float s = f.scaleFor(12.7);
         assertEquals(0.1f, s, 1e-7f);
         assertEquals(127f, f.quantize(100f, s));
-        assertEquals(-127f, f.quantize(-100f, s));                            // never −128
+        assertEquals(-128f, f.quantize(-100f, s));                            // QuantizeLinear's saturation
         assertEquals(2f, f.quantize(0.25f, s));                               // 2.5 rounds half to even
         assertEquals(1f, f.scaleFor(0), "an empty range gets a harmless scale");
         assertThrows(IllegalArgumentException.class, () -> QuantFormat.parse("int4"));
