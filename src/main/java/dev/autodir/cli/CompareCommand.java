@@ -28,9 +28,10 @@ import java.util.concurrent.Callable;
                 "and largest uint8 difference, and whether BIQA chose the same class (and how far its probabilities moved).",
                 "An engine that cannot start here is listed as not run, with the reason; the others still run.",
                 "Engines: cpu:fp32; cpu:int8, cpu:fp8 (the quantized function simulated in float32 on the cpu backend: the",
-                "reference a real INT8/FP8 engine is checked against, not faster); cuda:fp32, cuda:fp16 (a GPU);",
-                "onnxruntime:* and tensorrt:* where the build has them. Quantized engines use --calibration, or calibrate on",
-                "the input image itself when none is given."})
+                "reference a real INT8/FP8 engine is checked against, not faster); onnxruntime:fp32 (the ONNX export),",
+                "onnxruntime:int8 (its INT8 QDQ export on ONNX Runtime's integer kernels), onnxruntime:fp8 (the FP8 QDQ",
+                "export, emulated); cuda:fp32, cuda:fp16 (a GPU); tensorrt:fp16|int8|fp8 (a GPU with TensorRT; fp8 needs",
+                "Ada or Hopper). Quantized engines use --calibration, or calibrate on the input image itself when none is given."})
 public final class CompareCommand implements Callable<Integer> {
     @Spec CommandLine.Model.CommandSpec spec;
 
@@ -43,7 +44,7 @@ public final class CompareCommand implements Callable<Integer> {
     @Option(names = "--config", paramLabel = "FILE", description = "An official-style YAML for what tensor shapes cannot tell.")
     Path config;
 
-    @Option(names = "--engines", paramLabel = "LIST", defaultValue = "cpu:fp32,cpu:int8",
+    @Option(names = "--engines", paramLabel = "LIST", defaultValue = "cpu:fp32,onnxruntime:fp32,onnxruntime:int8",
             description = "Comma-separated backend:precision list; the first is the reference. Default: ${DEFAULT-VALUE}.")
     String engines;
 
