@@ -5,9 +5,14 @@ import dev.autodir.backend.DataType;
 import dev.autodir.backend.Ops;
 import dev.autodir.backend.Tensor;
 import dev.autodir.backend.TensorSpec;
+import dev.autodir.backend.cpu.CpuOps;
 import dev.autodir.model.AutoDIRModels;
 import dev.autodir.model.Networks;
 import dev.autodir.pipeline.BIQA;
+import dev.autodir.quant.Calibration;
+import dev.autodir.quant.CalibrationRecorder;
+import dev.autodir.quant.Calibrator;
+import dev.autodir.quant.QuantRecipe;
 import dev.autodir.tensor.FloatTensor;
 import dev.autodir.tensor.IntTensor;
 import dev.autodir.text.CLIPTokenizer;
@@ -94,6 +99,24 @@ public final class NetworkBench implements AutoCloseable {
         }
         ops.endStage();
         this.compiled = ops.compile(definition);
+    }
+
+    /**
+     * A calibration of {@code network}'s quantizable layers on the bench's own seeded inputs (one float32 evaluation on
+     * the cpu backend, max ranges, SmoothQuant α 0.5, the default exclusions): enough to time an INT8 / FP8 engine of
+     * random weights, which no calibration image could make meaningful anyway.
+     */
+    public static Calibration calibrateOnInputs(AutoDIRModels models, Network network, int size, CLIPTokenizer tokenizer) {
+        QuantRecipe recipe = QuantRecipe.defaults(List.of(), List.of());
+        try (CpuOps cpu = new CpuOps()) {
+            CalibrationRecorder rec = new CalibrationRecorder(cpu, recipe);
+            try (NetworkBench b = new NetworkBench(models, rec, network, size, tokenizer)) {
+                b.runEagerly(rec);
+            }
+            Map<String, Calibration.Layer> layers = rec.layers(1.0, 0.5);
+            return new Calibration(Calibrator.weightsHash(models.store(), layers.keySet()), new Calibration.Settings(0, 1234, 1.0, 0.5, 1),
+                    List.of(new Calibration.Image("bench inputs (seed 1234)", "-", size, size)), recipe.exclusions(), layers);
+        }
     }
 
     public Network network() { return network; }

@@ -11,9 +11,15 @@ import dev.autodir.backend.Ops;
 import dev.autodir.backend.Precision;
 import dev.autodir.backend.StagePlacement;
 import dev.autodir.bench.Machine;
+import dev.autodir.backend.cpu.CpuOps;
 import dev.autodir.bench.NetworkBench;
+import dev.autodir.compare.EngineSpec;
+import dev.autodir.compare.Engines;
 import dev.autodir.model.AutoDIRModels;
 import dev.autodir.pipeline.StageBackends;
+import dev.autodir.quant.Calibration;
+import dev.autodir.quant.Calibrator;
+import dev.autodir.tensor.FloatTensor;
 import dev.autodir.text.CLIPTokenizer;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
@@ -46,8 +52,16 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--backend", defaultValue = "cpu", paramLabel = "NAME", description = "cpu, cuda, onnxruntime or tensorrt. Default: ${DEFAULT-VALUE}.")
     String backend;
 
-    @Option(names = "--precision", defaultValue = "fp32", paramLabel = "P", description = "fp32 or fp16 (device backends). Default: ${DEFAULT-VALUE}.")
+    @Option(names = "--precision", defaultValue = "fp32", paramLabel = "P",
+            description = "fp32, fp16 (device backends), or int8 / fp8: the QDQ graph of --calibration (onnxruntime, tensorrt;"
+                    + " cpu simulates it in float32). Default: ${DEFAULT-VALUE}.")
     String precision;
+
+    @Option(names = "--calibration", paramLabel = "FILE|inputs",
+            description = "For --precision int8 / fp8: a calibration of these weights (`autodir calibrate`), or `inputs` to"
+                    + " calibrate on the bench's own seeded inputs (for timing; the scales then fit only these inputs)."
+                    + " A quantized run also prints its output's deviation from the cpu backend in float32.")
+    String calibration;
 
     @Option(names = "--strict-backend",
             description = "Fail instead of falling back to cpu when the backend cannot start (or does not offer --precision).")
@@ -85,22 +99,68 @@ final class BenchCommand implements Callable<Integer> {
             throw new IllegalArgumentException("--backend for bench is one backend name (cpu, cuda, onnxruntime or tensorrt), got " + backend);
         }
         if (profile && json) throw new IllegalArgumentException("--profile and --json: give one of them");
-        Precision p = Precision.parse(precision);
+        boolean quantized = precision.equalsIgnoreCase("int8") || precision.equalsIgnoreCase("fp8");
+        if (quantized && calibration == null) {
+            throw new picocli.CommandLine.ParameterException(spec.commandLine(),
+                    "--precision " + precision + " needs --calibration FILE (from `autodir calibrate`) or --calibration inputs");
+        }
+        if (!quantized && calibration != null) {
+            throw new picocli.CommandLine.ParameterException(spec.commandLine(), "--calibration is for --precision int8 or fp8");
+        }
+        Precision p = quantized ? Precision.FP32 : Precision.parse(precision);
         PrintWriter out = spec.commandLine().getOut();
         // one backend for every stage: the UNet stage's placement is the backend's
-        try (AutoDIRModels models = ModelSource.open(weights, config);
-             StageBackends backends = Notices.to(spec.commandLine().getErr(),
-                     notices -> Backends.create(BackendSpec.all(requested.unet()), p, strictBackend, notices))) {
-            Ops ops = backends.unet();
-            StagePlacement placement = backends.report().stage("unet");
-            try (NetworkBench b = new NetworkBench(models, ops, net, size, CLIPTokenizer.loadDefault())) {
-                measure(b, ops, net, placement, p, out);
+        try (AutoDIRModels models = ModelSource.open(weights, config)) {
+            if (quantized) return measureQuantized(models, net, requested.unet(), out);
+            try (StageBackends backends = Notices.to(spec.commandLine().getErr(),
+                    notices -> Backends.create(BackendSpec.all(requested.unet()), p, strictBackend, notices))) {
+                Ops ops = backends.unet();
+                StagePlacement placement = backends.report().stage("unet");
+                try (NetworkBench b = new NetworkBench(models, ops, net, size, CLIPTokenizer.loadDefault())) {
+                    measure(b, ops, net, placement, p.lower(), out);
+                }
             }
         }
         return 0;
     }
 
-    private void measure(NetworkBench b, Ops ops, NetworkBench.Network net, StagePlacement placement, Precision p, PrintWriter out) {
+    /**
+     * An INT8 / FP8 engine of {@code backend} (opened as {@code compare} opens it: strictly, never another precision),
+     * timed like the float ones, then its output's deviation from the cpu backend's float32 on the same inputs.
+     */
+    private int measureQuantized(AutoDIRModels models, NetworkBench.Network net, String backendName, PrintWriter out) {
+        CLIPTokenizer tok = CLIPTokenizer.loadDefault();
+        EngineSpec engine = new EngineSpec(backendName, precision.toLowerCase(Locale.ROOT));
+        Calibration cal;
+        if (calibration.equals("inputs")) {
+            cal = NetworkBench.calibrateOnInputs(models, net, size, tok);
+        } else {
+            cal = Calibration.read(java.nio.file.Path.of(calibration));
+            Calibrator.checkWeights(cal, models.store());
+        }
+        FloatTensor result;
+        try (StageBackends backends = Notices.to(spec.commandLine().getErr(), notices -> Engines.open(engine, cal, notices))) {
+            Ops ops = backends.unet();
+            try (NetworkBench b = new NetworkBench(models, ops, net, size, tok)) {
+                measure(b, ops, net, StagePlacement.asRequested("unet", ops), engine.precision(), out);
+                result = b.run();
+            }
+        } catch (Engines.Unavailable e) {
+            throw new IllegalArgumentException(e.getMessage(), e);
+        }
+        FloatTensor reference;
+        try (CpuOps cpu = new CpuOps(); NetworkBench b = new NetworkBench(models, cpu, net, size, tok)) {
+            reference = b.run();
+        }
+        if (!json) {
+            out.printf(Locale.ROOT, "deviation from cpu fp32 on the same inputs: rel-L2 %.3g, max |diff| %.3g (calibration %s)%n",
+                    result.relL2(reference), result.maxAbsDiff(reference), calibration.equals("inputs") ? "on these inputs" : cal.hash());
+            out.flush();
+        }
+        return 0;
+    }
+
+    private void measure(NetworkBench b, Ops ops, NetworkBench.Network net, StagePlacement placement, String p, PrintWriter out) {
         long t0 = System.nanoTime();
         b.run();                                                   // first run: weight conversion / upload
         double firstMs = (System.nanoTime() - t0) / 1e6;
@@ -120,9 +180,9 @@ final class BenchCommand implements Callable<Integer> {
             out.print(json(net, placement, p, firstMs, ms, median, flops, device, b.describe()));
         } else {
             out.printf(Locale.ROOT, "%s size %d backend %s precision %s weights %s (%s)%n", net.cliName(), size, placement.backend(),
-                    placement.precision().lower(), weights == null ? "random (official sizes)" : weights, b.describe());
-            if (placement.fellBack() || placement.precision() != p) {
-                out.printf(Locale.ROOT, "requested backend %s precision %s%s%n", placement.requested(), p.lower(),
+                    p.equals("int8") || p.equals("fp8") ? p : placement.precision().lower(), weights == null ? "random (official sizes)" : weights, b.describe());
+            if (placement.fellBack() || !placement.precision().lower().equals(p) && !p.equals("int8") && !p.equals("fp8")) {
+                out.printf(Locale.ROOT, "requested backend %s precision %s%s%n", placement.requested(), p,
                         placement.fellBack() ? " (fell back: " + placement.reason() + ")" : "");
             }
             out.printf(Locale.ROOT, "first run %.1f ms (includes weight conversion)%n", firstMs);
@@ -134,7 +194,7 @@ final class BenchCommand implements Callable<Integer> {
         out.flush();
     }
 
-    private String json(NetworkBench.Network net, StagePlacement placement, Precision requested, double firstMs, double[] ms,
+    private String json(NetworkBench.Network net, StagePlacement placement, String requested, double firstMs, double[] ms,
                         double median, double flops, String device, String how) {
         ObjectNode root = JSON.createObjectNode();
         root.put("network", net.cliName());
@@ -144,8 +204,8 @@ final class BenchCommand implements Callable<Integer> {
         ObjectNode b = root.putObject("backend");
         b.put("requested", placement.requested());
         b.put("used", placement.backend());
-        b.put("precision_requested", requested.lower());
-        b.put("precision_used", placement.precision().lower());
+        b.put("precision_requested", requested);
+        b.put("precision_used", requested.equals("int8") || requested.equals("fp8") ? requested : placement.precision().lower());
         b.put("fallback_reason", placement.reason());
         root.put("warmup", warmup);
         root.put("runs", runs);

@@ -33,6 +33,8 @@ import java.util.concurrent.CancellationException;
                 ExportOnnxCommand.class,
                 RestoreCommand.class,
                 AssessCommand.class,
+                CalibrateCommand.class,
+                CompareCommand.class,
         },
         footer = {"", "Run 'autodir COMMAND --help' for a command's options.",
                 "Set AUTODIR_DEBUG=1 to print the stack trace of a failure."})

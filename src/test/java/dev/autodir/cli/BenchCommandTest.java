@@ -11,6 +11,7 @@ import java.util.List;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeFalse;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /** {@code autodir bench --json} on golden set A's tiny SCM: the fields scripts compare, and honest backend reports. */
 class BenchCommandTest {
@@ -75,5 +76,27 @@ class BenchCommandTest {
         assertEquals(1, lines.length, strict.err());
         assertTrue(lines[0].startsWith("autodir: strict backend, no fallback: cuda backend unavailable for stages clip, vae, unet, scm ("),
                 lines[0]);
+    }
+
+    /** An INT8 engine is timed like the others and says how far its output is from float32; without a calibration, or
+     *  on a backend with no INT8 path, it is a one-line usage error, never another precision. */
+    @Test
+    void int8OnOnnxRuntimeIsTimedWithItsDeviationAndNeverFallsBack() {
+        assumeTrue(dev.autodir.backend.onnxruntime.OnnxRuntimeAvailability.unavailableReason() == null, "onnxruntime unavailable");
+        MainTest.Result r = bench("--backend", "onnxruntime", "--precision", "int8", "--calibration", "inputs");
+        assertEquals(0, r.code(), r.err());
+        assertTrue(r.out().startsWith("scm size 32 backend onnxruntime precision int8 weights "), r.out());
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("deviation from cpu fp32 on the same inputs: rel-L2 ([0-9.e+-]+)").matcher(r.out());
+        assertTrue(m.find(), r.out());
+        double dev = Double.parseDouble(m.group(1));
+        // quantized (not float32: > 1e-4), calibrated on these very inputs: within the few percent QdqExportTest measures
+        assertTrue(dev > 1e-4 && dev < 0.1, "int8 SCM rel-L2 " + dev);
+
+        MainTest.Result none = bench("--backend", "onnxruntime", "--precision", "int8");
+        assertEquals(2, none.code());
+        assertTrue(none.err().contains("--precision int8 needs --calibration"), none.err());
+        MainTest.Result cuda = bench("--backend", "cuda", "--precision", "int8", "--calibration", "inputs");
+        assertEquals(1, cuda.code());
+        assertTrue(cuda.err().contains("INT8/FP8 matrix path is not built"), cuda.err());
     }
 }

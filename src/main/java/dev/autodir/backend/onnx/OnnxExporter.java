@@ -18,6 +18,8 @@ import dev.autodir.backend.onnx.proto.OnnxProto.ValueInfoProto;
 import dev.autodir.backend.record.Graph;
 import dev.autodir.io.FilePublish;
 import dev.autodir.io.WeightStore;
+import dev.autodir.quant.QuantFormat;
+import dev.autodir.quant.WeightQuantizer;
 import dev.autodir.tensor.FloatTensor;
 
 import java.io.IOException;
@@ -76,7 +78,13 @@ public final class OnnxExporter {
     public static ExportedModel export(Graph graph, Path directory) { return export(graph, directory, false); }
 
     /** As {@link #export(Graph, Path)}; {@code overwrite} replaces an existing export of the same network. */
-    public static ExportedModel export(Graph graph, Path directory, boolean overwrite) {
+    public static ExportedModel export(Graph graph, Path directory, boolean overwrite) { return export(graph, directory, overwrite, null); }
+
+    /**
+     * As {@link #export(Graph, Path, boolean)}, with explicit quantization when {@code plan} is not null: Q/DQ pairs on
+     * the inputs of the calibrated layers and their weights stored quantized ({@link QuantPlan}).
+     */
+    public static ExportedModel export(Graph graph, Path directory, boolean overwrite, QuantPlan plan) {
         String name = graph.network().name();
         if (!FILE_NAME.matcher(name).matches()) throw new IllegalArgumentException("network name \"" + name + "\" cannot name a file");
         Path dir = directory.toAbsolutePath().normalize();
@@ -88,17 +96,21 @@ public final class OnnxExporter {
         }
         if (!overwrite) for (Path p : List.of(model, data, manifest)) if (Files.exists(p)) throw FilePublish.exists(p);
 
-        OnnxLowering lowered = OnnxLowering.lower(graph);
+        OnnxLowering lowered = OnnxLowering.lower(graph, plan);
         boolean hasWeights = !graph.weights().isEmpty();
         Path tempData = FilePublish.temporaryBeside(data), tempModel = FilePublish.temporaryBeside(model);
         Path tempManifest = FilePublish.temporaryBeside(manifest);
         try {
-            Weights w = hasWeights ? Weights.write(graph, tempData, data.getFileName().toString()) : Weights.hashOnly(graph);
-            ModelProto proto = model(graph, lowered, w);
+            Weights w = hasWeights ? Weights.write(graph, tempData, data.getFileName().toString(), plan) : Weights.hashOnly(graph);
+            ModelProto proto = model(graph, lowered, w, plan);
             long modelBytes = write(tempModel, proto::writeTo);
             ExportedModel result = new ExportedModel(name, model, hasWeights ? data : null, manifest, w.hash,
-                    graph.inputSpecs(), graph.outputSpecs(), PRECISION);
+                    graph.inputSpecs(), graph.outputSpecs(), plan == null ? PRECISION : plan.precision());
             ObjectNode json = manifestJson(result, graph, lowered, modelBytes, hasWeights ? Files.size(tempData) : 0, w);
+            if (plan != null) {
+                json.put("opset", plan.opset());
+                json.put("calibration", plan.calibration().hash());
+            }
             byte[] manifestBytes = JSON.writeValueAsBytes(json);
             write(tempManifest, out -> out.write(manifestBytes));
             if (hasWeights) FilePublish.publish(tempData, data, overwrite);
@@ -199,7 +211,7 @@ public final class OnnxExporter {
 
     // ---- the model --------------------------------------------------------------------------------------------------
 
-    private static ModelProto model(Graph graph, OnnxLowering lowered, Weights w) {
+    private static ModelProto model(Graph graph, OnnxLowering lowered, Weights w, QuantPlan plan) {
         GraphProto.Builder g = GraphProto.newBuilder().setName(graph.network().name()).setDocString(graph.network().describe());
         for (TensorSpec s : graph.inputSpecs()) g.addInput(valueInfo(s));
         for (TensorSpec s : graph.outputSpecs()) g.addOutput(valueInfo(s));
@@ -207,8 +219,8 @@ public final class OnnxExporter {
         g.addAllInitializer(lowered.initializers());
         g.addAllNode(lowered.nodes());
         return ModelProto.newBuilder()
-                .setIrVersion(IR_VERSION)
-                .addOpsetImport(OperatorSetIdProto.newBuilder().setDomain("").setVersion(OPSET))
+                .setIrVersion(plan == null ? IR_VERSION : plan.irVersion())
+                .addOpsetImport(OperatorSetIdProto.newBuilder().setDomain("").setVersion(plan == null ? OPSET : plan.opset()))
                 .setProducerName("autodir-engine")
                 .setProducerVersion("onnx-exporter-" + VERSION)
                 .setGraph(g)
@@ -298,22 +310,22 @@ public final class OnnxExporter {
 
         static Weights hashOnly(Graph graph) {
             try {
-                return stream(graph, null, null);
+                return stream(graph, null, null, null);
             } catch (IOException e) {
                 throw new UncheckedIOException(e);                    // no file is written
             }
         }
 
-        static Weights write(Graph graph, Path file, String location) throws IOException {
+        static Weights write(Graph graph, Path file, String location, QuantPlan plan) throws IOException {
             try (FileChannel ch = FileChannel.open(file, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
-                Weights w = stream(graph, ch, location);
+                Weights w = stream(graph, ch, location, plan);
                 ch.force(true);
                 return w;
             }
         }
 
         /** Reads each weight once, hashes it and, with a channel, appends it (aligned) and makes its initializer. */
-        private static Weights stream(Graph graph, FileChannel ch, String location) throws IOException {
+        private static Weights stream(Graph graph, FileChannel ch, String location, QuantPlan plan) throws IOException {
             MessageDigest digest = sha256();
             WeightStore store = graph.store();
             List<TensorProto> tensors = new ArrayList<>();
@@ -334,6 +346,27 @@ public final class OnnxExporter {
                 }
                 long start = offset;
                 float[] d = t.data();
+                if (plan != null && ch != null && plan.quantizes(key)) {
+                    for (int i = 0; i < d.length; i += CHUNK) {                       // the hash is of the float32 weights
+                        int n = Math.min(CHUNK, d.length - i);
+                        buf.clear();
+                        buf.asFloatBuffer().put(d, i, n);
+                        buf.limit(n * Float.BYTES);
+                        digest.update(buf);
+                    }
+                    byte[] q = quantized(t, plan.smoothQuant(key), plan, tensors, key);
+                    ByteBuffer qb = ByteBuffer.wrap(q);
+                    while (qb.hasRemaining()) offset += ch.write(qb, offset);
+                    total += q.length;
+                    TensorProto.Builder p = TensorProto.newBuilder().setName(key).setDataType(plan.elementType())
+                            .setDataLocation(TensorProto.DataLocation.EXTERNAL)
+                            .addExternalData(entry("location", location))
+                            .addExternalData(entry("offset", Long.toString(start)))
+                            .addExternalData(entry("length", Long.toString((long) q.length)));
+                    for (int sd : t.shape()) p.addDims(sd);
+                    tensors.add(p.build());
+                    continue;
+                }
                 for (int i = 0; i < d.length; i += CHUNK) {
                     int n = Math.min(CHUNK, d.length - i);
                     buf.clear();
@@ -359,6 +392,28 @@ public final class OnnxExporter {
                 }
             }
             return new Weights(tensors, HexFormat.of().formatHex(digest.digest()), total);
+        }
+
+        /**
+         * The weight quantized per output channel (after SmoothQuant's column scaling where given), as the format's
+         * bytes; its scales and zero points go into {@code tensors} as small inline initializers.
+         */
+        private static byte[] quantized(FloatTensor w, double[] smooth, QuantPlan plan, List<TensorProto> tensors, String key) {
+            FloatTensor x = w;
+            if (smooth != null) {
+                x = w.copy();
+                int in = w.dim(1);
+                for (int i = 0; i < x.numel(); i++) x.data()[i] = (float) (x.data()[i] * smooth[i % in]);
+            }
+            WeightQuantizer.Quantized q = WeightQuantizer.quantize(x, plan.format());
+            int c = q.scales().length;
+            ByteBuffer sb = ByteBuffer.allocate(4 * c).order(ByteOrder.LITTLE_ENDIAN);
+            for (float f : q.scales()) sb.putFloat(f);
+            tensors.add(TensorProto.newBuilder().setName(QuantPlan.scaleName(key)).setDataType(TensorProto.DataType.FLOAT_VALUE)
+                    .addDims(c).setRawData(com.google.protobuf.ByteString.copyFrom(sb.array())).build());
+            tensors.add(TensorProto.newBuilder().setName(QuantPlan.zeroName(key)).setDataType(plan.elementType())
+                    .addDims(c).setRawData(com.google.protobuf.ByteString.copyFrom(new byte[c])).build());
+            return plan.format() == QuantFormat.INT8 ? q.int8() : q.fp8();
         }
 
         static MessageDigest sha256() {

@@ -39,16 +39,59 @@ final class OnnxLowering {
     private final List<NodeProto> nodes = new ArrayList<>();
     private final List<TensorProto> initializers = new ArrayList<>();
     private final Map<String, String> constantByContent = new HashMap<>();
+    private final QuantPlan plan;
+    private final java.util.Set<String> dequantized = new java.util.HashSet<>();
     private String prefix;
     private int inner;
 
-    private OnnxLowering(Graph graph) { this.graph = graph; }
+    private OnnxLowering(Graph graph, QuantPlan plan) {
+        this.graph = graph;
+        this.plan = plan;
+    }
 
     /** The nodes and the inline initializers of {@code graph}. */
-    static OnnxLowering lower(Graph graph) {
-        OnnxLowering l = new OnnxLowering(graph);
+    static OnnxLowering lower(Graph graph) { return lower(graph, null); }
+
+    /** As {@link #lower(Graph)}, with the Q/DQ pairs of {@code plan} (null: float32). */
+    static OnnxLowering lower(Graph graph, QuantPlan plan) {
+        OnnxLowering l = new OnnxLowering(graph, plan);
         l.run();
         return l;
+    }
+
+    /** Whether {@code w} is a weight the plan quantizes. */
+    private boolean quantized(Graph.Value w) {
+        return plan != null && w != null && w.kind() == Graph.Kind.WEIGHT && plan.quantizes(w.name());
+    }
+
+    /** x (the input of the layer with weight {@code key}) through the plan's Q/DQ pair, SmoothQuant's division first. */
+    private String quantizeInput(String x, String key, int channels, int rank) {
+        double[] s = plan.smoothQuant(key);
+        if (s != null) {
+            float[] inv = new float[s.length];
+            for (int j = 0; j < s.length; j++) inv[j] = (float) (1 / s[j]);
+            int[] shape = new int[rank];
+            java.util.Arrays.fill(shape, 1);
+            shape[rank - 1] = channels;
+            x = node("Mul", fresh(), x, floats(shape, inv));
+        }
+        String scale = scalar(plan.activationScale(key));
+        String zero = quantZero(new int[0]);
+        String q = node("QuantizeLinear", fresh(), x, scale, zero);
+        return node("DequantizeLinear", fresh(), q, scale, zero);
+    }
+
+    /** The dequantized weight {@code key} (its DequantizeLinear is emitted once; the data and scales come with the weights). */
+    private String dequantizedWeight(String key) {
+        String out = QuantPlan.dequantizedName(key);
+        if (dequantized.add(key)) node("DequantizeLinear", out, List.of(key, QuantPlan.scaleName(key), QuantPlan.zeroName(key)), attr("axis", 0));
+        return out;
+    }
+
+    private String quantZero(int[] shape) {
+        int n = 1;
+        for (int d : shape) n *= d;
+        return constant(new Tensor(plan.elementType(), Tensor.dims(shape), new byte[n]));
     }
 
     List<NodeProto> nodes() { return nodes; }
@@ -120,7 +163,7 @@ final class OnnxLowering {
             }
             case "softmax" -> node("Softmax", out, List.of(in(n, 0)), attr("axis", -1));
             case "normalizeRows" -> node("Div", out, in(n, 0),
-                    node("ReduceL2", fresh(), List.of(in(n, 0)), attrInts("axes", -1), attr("keepdims", 1)));
+                    reduce("ReduceL2", in(n, 0), -1));
             case "matmul" -> node("MatMul", out, in(n, 0), in(n, 1));
             case "argmax" -> node("Cast", out, List.of(node("ArgMax", fresh(), List.of(in(n, 0)), attr("axis", -1), attr("keepdims", 0),
                     attr("select_last_index", 0))), attr("to", TensorProto.DataType.INT32_VALUE));
@@ -182,7 +225,9 @@ final class OnnxLowering {
     private void conv(String out, String x, Graph.Value w, String bias, Graph.Node n) {
         int[] ws = w.shape();
         int p = n.intAttr("padding"), s = n.intAttr("stride");
-        List<String> inputs = new ArrayList<>(List.of(x, name(w)));
+        boolean q = quantized(w);
+        List<String> inputs = new ArrayList<>(List.of(q ? quantizeInput(x, w.name(), ws[1] * n.intAttr("groups"), 4) : x,
+                q ? dequantizedWeight(w.name()) : name(w)));
         if (bias != null) inputs.add(bias);
         node("Conv", out, inputs, attrInts("kernel_shape", ws[2], ws[3]), attrInts("pads", p, p, p, p), attrInts("strides", s, s),
                 attrInts("dilations", 1, 1), attr("group", n.intAttr("groups")));
@@ -193,8 +238,10 @@ final class OnnxLowering {
         int[] xs = n.input(0).shape(), y = n.output().shape();
         int in = xs[xs.length - 1], rows = Math.toIntExact(Shapes.numel(xs) / Math.max(1, in));
         List<String> inputs = new ArrayList<>();
-        inputs.add(xs.length == 2 ? in(n, 0) : reshapeTo(fresh(), in(n, 0), new int[] {rows, in}));
-        inputs.add(in(n, 1));
+        String x2 = xs.length == 2 ? in(n, 0) : reshapeTo(fresh(), in(n, 0), new int[] {rows, in});
+        boolean q = quantized(n.input(1));
+        inputs.add(q ? quantizeInput(x2, n.input(1).name(), in, 2) : x2);
+        inputs.add(q ? dequantizedWeight(n.input(1).name()) : in(n, 1));
         if (n.input(2) != null) inputs.add(n.input(2).rank() == 1 ? in(n, 2) : reshapeTo(fresh(), in(n, 2), new int[] {y[y.length - 1]}));
         if (xs.length == 2) {
             node("Gemm", out, inputs, attr("transB", 1));
@@ -234,10 +281,17 @@ final class OnnxLowering {
         normalize(in(n, 0), 1, n.floatAttr("eps"), channelsFirst(n.input(1), s), channelsFirst(n.input(2), s), out);
     }
 
+    /** A reduction over one axis, keeping it: {@code axes} is an attribute up to opset 17 and an input from opset 18. */
+    private String reduce(String op, String x, long axis) {
+        int opset = plan == null ? OnnxExporter.OPSET : plan.opset();
+        return opset >= 18 ? node(op, fresh(), List.of(x, int64s(axis)), attr("keepdims", 1))
+                : node(op, fresh(), List.of(x), attrInts("axes", axis), attr("keepdims", 1));
+    }
+
     private void normalize(String x, int axis, float eps, String gamma, String beta, String out) {
-        String mean = node("ReduceMean", fresh(), List.of(x), attrInts("axes", axis), attr("keepdims", 1));
+        String mean = reduce("ReduceMean", x, axis);
         String d = node("Sub", fresh(), x, mean);
-        String var = node("ReduceMean", fresh(), List.of(node("Mul", fresh(), d, d)), attrInts("axes", axis), attr("keepdims", 1));
+        String var = reduce("ReduceMean", node("Mul", fresh(), d, d), axis);
         String y = node("Div", fresh(), d, node("Sqrt", fresh(), node("Add", fresh(), var, scalar(eps))));
         node("Add", out, node("Mul", fresh(), y, gamma), beta);
     }
@@ -453,7 +507,7 @@ final class OnnxLowering {
             throw new IllegalArgumentException("constant of type " + data.getClass().getSimpleName());
         }
 
-        private static long[] dims(int[] shape) {
+        static long[] dims(int[] shape) {
             long[] d = new long[shape.length];
             for (int i = 0; i < shape.length; i++) d[i] = shape[i];
             return d;
@@ -461,7 +515,16 @@ final class OnnxLowering {
 
         String key() { return type + Arrays.toString(dims) + java.util.Base64.getEncoder().encodeToString(bytes); }
 
-        String label() { return (type == TensorProto.DataType.FLOAT_VALUE ? "f32" : type == TensorProto.DataType.INT32_VALUE ? "i32" : "i64") + Arrays.toString(dims).replace(" ", ""); }
+        String label() {
+            String t = switch (type) {
+                case TensorProto.DataType.FLOAT_VALUE -> "f32";
+                case TensorProto.DataType.INT32_VALUE -> "i32";
+                case TensorProto.DataType.INT8_VALUE -> "i8";
+                case TensorProto.DataType.FLOAT8E4M3FN_VALUE -> "f8";
+                default -> "i64";
+            };
+            return t + Arrays.toString(dims).replace(" ", "");
+        }
 
         TensorProto proto(String name) {
             TensorProto.Builder p = TensorProto.newBuilder().setName(name).setDataType(type).setRawData(ByteString.copyFrom(bytes));

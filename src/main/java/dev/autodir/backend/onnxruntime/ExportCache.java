@@ -62,24 +62,29 @@ public final class ExportCache implements AutoCloseable {
 
     boolean temporary() { return temporary; }
 
-    public synchronized Entry get(Graph graph) {
+    public synchronized Entry get(Graph graph) { return get(graph, null); }
+
+    /** As {@link #get(Graph)} for a quantized export ({@code plan} null: float32); the plan is part of the key. */
+    public synchronized Entry get(Graph graph, dev.autodir.backend.onnx.QuantPlan plan) {
         String name = graph.network().name();
         String hash = hash(graph);
         String key = "exporter " + OnnxExporter.VERSION + "; opset " + OnnxExporter.OPSET + "; network " + name + "; inputs "
-                + graph.inputSpecs() + "; graph " + OnnxExporter.graphHash(graph) + "; weights " + hash;
-        Path dir = root.resolve(name + "-" + sha256(key).substring(0, 16));
+                + graph.inputSpecs() + "; graph " + OnnxExporter.graphHash(graph) + "; weights " + hash
+                + (plan == null ? "" : "; quantization " + plan.key());
+        Path dir = root.resolve(name + (plan == null ? "" : "-" + plan.format().label()) + "-" + sha256(key).substring(0, 16));
         Path manifest = OnnxExporter.manifestPath(dir, name);
         if (Files.exists(manifest)) {
             try {
                 ExportedModel m = OnnxExporter.read(manifest);
-                if (m.weightsHash().equals(hash) && sameSpecs(m.inputs(), graph.inputSpecs()) && sameSpecs(m.outputs(), graph.outputSpecs())) {
+                String precision = plan == null ? OnnxExporter.PRECISION : plan.precision();
+                if (m.weightsHash().equals(hash) && m.precision().equals(precision) && sameSpecs(m.inputs(), graph.inputSpecs()) && sameSpecs(m.outputs(), graph.outputSpecs())) {
                     return new Entry(m, true);
                 }
             } catch (IllegalArgumentException stale) {
                 // partial, foreign or of another exporter version: written again below
             }
         }
-        ExportedModel m = OnnxExporter.export(graph, dir, true);
+        ExportedModel m = OnnxExporter.export(graph, dir, true, plan);
         if (!m.weightsHash().equals(hash)) {
             throw new IllegalStateException(graph.store().path() + ": the weights changed while " + name + " was exported");
         }

@@ -8,7 +8,9 @@ import dev.autodir.backend.CompiledNetwork;
 import dev.autodir.backend.ForwardingOps;
 import dev.autodir.backend.Network;
 import dev.autodir.backend.cpu.CpuOps;
+import dev.autodir.backend.onnx.QuantPlan;
 import dev.autodir.backend.record.Graph;
+import dev.autodir.quant.QuantFormat;
 
 import java.io.PrintStream;
 import java.nio.file.Path;
@@ -37,6 +39,7 @@ public final class OnnxRuntimeOps extends ForwardingOps {
     private final ExportCache cache;
     private final boolean cuda;
     private final int threads;
+    private final QuantPlan plan;
     private final Deque<OnnxRuntimeNetwork> open = new ArrayDeque<>();
     private boolean closed;
 
@@ -45,8 +48,15 @@ public final class OnnxRuntimeOps extends ForwardingOps {
      * @param cache   a folder to keep exports in across runs, or null for a temporary one
      * @param notices where a fallback (CUDA asked for but unusable) is reported; may be null
      */
-    public OnnxRuntimeOps(CpuOps cpu, Path cache, PrintStream notices) {
+    public OnnxRuntimeOps(CpuOps cpu, Path cache, PrintStream notices) { this(cpu, cache, notices, null); }
+
+    /**
+     * As above, running every network as a QDQ graph of {@code plan} (INT8 or FP8 Q/DQ pairs from one calibration);
+     * null runs float32.
+     */
+    public OnnxRuntimeOps(CpuOps cpu, Path cache, PrintStream notices, QuantPlan plan) {
         super(cpu);
+        this.plan = plan;
         this.cpu = cpu;
         this.threads = Runtime.getRuntime().availableProcessors();
         String why = OnnxRuntimeAvailability.unavailableReason();
@@ -78,8 +88,9 @@ public final class OnnxRuntimeOps extends ForwardingOps {
 
     /** "onnxruntime 1.29.0, CPU execution provider, 2 threads, exports in /tmp/autodir-onnx-... (temporary)". */
     @Override public String describe() {
-        return String.format(Locale.ROOT, "onnxruntime %s, %s execution provider, %d threads, graph optimisations all, exports in %s%s",
-                env.getVersion(), provider(), threads, cache.root(), cache.temporary() ? " (temporary)" : "");
+        return String.format(Locale.ROOT, "onnxruntime %s, %s execution provider, %d threads, graph optimisations all, %s, exports in %s%s",
+                env.getVersion(), provider(), threads, plan == null ? "float32" : plan.format().label().toUpperCase(Locale.ROOT)
+                        + " QDQ (calibration " + plan.calibration().hash() + ")", cache.root(), cache.temporary() ? " (temporary)" : "");
     }
 
     String provider() { return cuda ? "CUDA" : "CPU"; }
@@ -87,7 +98,7 @@ public final class OnnxRuntimeOps extends ForwardingOps {
     @Override public synchronized CompiledNetwork compile(Network network) {
         if (closed) throw new IllegalStateException("onnxruntime backend is closed");
         Graph graph = Graph.record(network);
-        ExportCache.Entry export = cache.get(graph);
+        ExportCache.Entry export = cache.get(graph, plan);
         OnnxRuntimeNetwork n = new OnnxRuntimeNetwork(this, network, graph.outputSpecs(), export, env, options());
         open.push(n);
         return n;
@@ -101,6 +112,10 @@ public final class OnnxRuntimeOps extends ForwardingOps {
             o.setExecutionMode(OrtSession.SessionOptions.ExecutionMode.SEQUENTIAL);
             o.setOptimizationLevel(OrtSession.SessionOptions.OptLevel.ALL_OPT);
             if (cuda) o.addCUDA(0);
+            // ONNX Runtime's CPU kernels have no FP8 arithmetic, and its QDQ fusions (DQ → Gemm into QGemm, ...) take
+            // int8/uint8 only: an FP8 QDQ graph runs as written, dequantized values through the float kernels (an
+            // emulation of FP8 for checking the export, not a fast path)
+            if (plan != null && plan.format() == QuantFormat.FP8_E4M3) o.addConfigEntry("session.disable_quant_qdq", "1");
             return o;
         } catch (OrtException e) {
             o.close();

@@ -48,6 +48,8 @@ public record BuildConfig(String network, Path onnxModel, EnginePrecision precis
         switch (key.precision()) {
             case FP16 -> set.add("kFP16");
             case BF16 -> set.add("kBF16");
+            case INT8 -> { set.add("kINT8"); set.add("kFP16"); }     // Q/DQ layers in INT8, the rest FP16
+            case FP8 -> { set.add("kFP8"); set.add("kFP16"); }
             case FP32 -> { }
         }
         if (key.tf32()) set.add("kTF32");

@@ -15,14 +15,18 @@ import java.util.Locale;
 public enum EnginePrecision {
     FP32,
     FP16,
-    BF16;
+    BF16,
+    /** Explicit INT8 from a QDQ export (one calibration); layers without Q/DQ run FP16. */
+    INT8,
+    /** Explicit FP8 E4M3 from a QDQ export; needs compute capability 8.9 or newer (Ada, Hopper). */
+    FP8;
 
     /** "fp32" / "fp16" / "bf16" (case-insensitive); anything else throws naming the value. */
     public static EnginePrecision parse(String s) {
         if (s != null) {
             for (EnginePrecision p : values()) if (p.name().equalsIgnoreCase(s.trim())) return p;
         }
-        throw new IllegalArgumentException("unknown engine precision \"" + s + "\" (expected fp32, fp16 or bf16)");
+        throw new IllegalArgumentException("unknown engine precision \"" + s + "\" (expected fp32, fp16, bf16, int8 or fp8)");
     }
 
     /** The engine precision a run's {@code --precision} asks for. */
@@ -31,4 +35,14 @@ public enum EnginePrecision {
     }
 
     public String lower() { return name().toLowerCase(Locale.ROOT); }
+
+    public boolean quantized() { return this == INT8 || this == FP8; }
+
+    /** Why this precision cannot run on a GPU of compute capability {@code cc} ("9.0"), or null. */
+    public String unsupportedReason(String cc) {
+        if (this != FP8) return null;
+        String[] p = cc.split("\\.");
+        int major = Integer.parseInt(p[0]), minor = p.length > 1 ? Integer.parseInt(p[1]) : 0;
+        return major * 10 + minor >= 89 ? null : "FP8 engines need compute capability 8.9 or newer (Ada, Hopper); this GPU has " + cc;
+    }
 }

@@ -8,6 +8,7 @@ import dev.autodir.backend.TensorSpec;
 import dev.autodir.backend.cuda.CudaInterop;
 import dev.autodir.backend.cuda.CudaOps;
 import dev.autodir.backend.onnx.ExportedModel;
+import dev.autodir.backend.onnx.QuantPlan;
 import dev.autodir.backend.onnxruntime.ExportCache;
 import dev.autodir.backend.record.Graph;
 
@@ -42,6 +43,7 @@ public final class TensorRTOps extends ForwardingOps {
     private final TensorRTSettings settings;
     private final EngineRecipes recipes;
     private final Map<Path, ExportCache> exports = new LinkedHashMap<>();
+    private QuantPlan plan;
     private final PrintStream notices;
     private final TensorRTLibrary lib;
     private final DeviceIdentity device;
@@ -98,13 +100,25 @@ public final class TensorRTOps extends ForwardingOps {
 
     public DeviceIdentity device() { return device; }
 
+    /** The calibration INT8 / FP8 engines quantize with (their QDQ export); null: float engines only. */
+    public TensorRTOps withQuantization(QuantPlan plan) {
+        this.plan = plan;
+        return this;
+    }
+
     @Override public CompiledNetwork compile(Network network) {
         if (closed) throw new IllegalStateException("the tensorrt backend is closed");
         EngineRecipe recipe = recipes.recipe(network.name());
         if (recipe.profile() != null) recipe.profile().check(network.name(), network.inputs());
         EnginePrecision precision = settings.precisionFor(recipe, runPrecision);
         EngineCache cache = new EngineCache(settings.cacheDirFor(network.weights()));
-        ExportedModel model = exports.computeIfAbsent(cache.directory(), d -> new ExportCache(cache.exportsDirectory())).get(Graph.record(network)).model();
+        if (precision.quantized() && plan == null) {
+            throw new IllegalArgumentException(network.name() + ": a " + precision.lower() + " engine needs a calibration (autodir calibrate)");
+        }
+        String unsupported = precision.unsupportedReason(device.computeCapability());
+        if (unsupported != null) throw new IllegalArgumentException(network.name() + ": " + unsupported);
+        ExportedModel model = exports.computeIfAbsent(cache.directory(), d -> new ExportCache(cache.exportsDirectory()))
+                .get(Graph.record(network), precision.quantized() ? plan : null).model();
         EngineKey key = engineKey(network, model, recipe, precision, device);
         EngineCache.Lookup found = settings.rebuild() ? new EngineCache.Lookup(null, "-Dautodir.tensorrt.rebuild=true") : cache.lookup(key);
         if (!found.hit()) {

@@ -31,6 +31,9 @@ class BuildConfigTest {
         assertEquals(List.of(), fp16.profile(), "static shapes: no profile");
 
         assertEquals(List.of("kBF16"), BuildConfig.of(key(EnginePrecision.BF16, false, null, 3, 1L << 30), onnx, null).setFlags());
+        // explicit quantization: the Q/DQ layers in INT8 / FP8, everything else may fall to FP16 (not FP32)
+        assertEquals(List.of("kINT8", "kFP16"), BuildConfig.of(key(EnginePrecision.INT8, false, null, 3, 1L << 30), onnx, null).setFlags());
+        assertEquals(List.of("kFP8", "kFP16"), BuildConfig.of(key(EnginePrecision.FP8, false, null, 3, 1L << 30), onnx, null).setFlags());
         BuildConfig fp32 = BuildConfig.of(key(EnginePrecision.FP32, false, null, 0, 1L << 20), onnx, null);
         assertEquals(List.of(), fp32.setFlags());
         assertEquals(List.of("kTF32"), fp32.clearFlags());

@@ -109,6 +109,7 @@ public final class TensorRTCheck {
             case FP32 -> 1e-4;
             case FP16 -> Math.max(1e-2, 2 * e16);
             case BF16 -> Math.max(4e-2, 2 * e16);
+            case INT8, FP8 -> 0.3;                      // quantization noise: the bound of CalibrationTest / QdqExportTest
         };
         boolean ok = eTrt <= gate;   // NaN fails
         System.out.printf(Locale.ROOT, "TRT %-10s speed: engine %.3f ms, cuda fp16 %.3f ms (same process), engine / cuda fp16 %.2f%n", name, engineMs,

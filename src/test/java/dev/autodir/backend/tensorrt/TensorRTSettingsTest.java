@@ -47,7 +47,7 @@ class TensorRTSettingsTest {
             assertTrue(s.cudaGraph());
             System.setProperty("autodir.tensorrt.precision", "half");
             String m = assertThrows(IllegalArgumentException.class, TensorRTSettings::fromProperties).getMessage();
-            assertEquals("-Dautodir.tensorrt.precision: unknown engine precision \"half\" (expected fp32, fp16 or bf16)", m);
+            assertEquals("-Dautodir.tensorrt.precision: unknown engine precision \"half\" (expected fp32, fp16, bf16, int8 or fp8)", m);
         } finally {
             restore("autodir.tensorrt.precision", old);
             restore("autodir.tensorrt.cache", oldCache);
