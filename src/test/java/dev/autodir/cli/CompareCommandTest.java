@@ -3,7 +3,6 @@ package dev.autodir.cli;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.autodir.engine.TinyModel;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -21,8 +20,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * here; the JSON's figures must make sense.
  */
 class CompareCommandTest {
-    @BeforeAll static void present() { TinyModel.assumePresent(); }
-
     @Test void fourEnginesSideBySideWithFiguresThatMakeSense(@TempDir Path dir) throws IOException {
         Path img = TinyModel.png(dir.resolve("photo.png"), 36, 44, 3);
         Path json = dir.resolve("report.json"), html = dir.resolve("report.html");

@@ -31,7 +31,6 @@ class CalibrationTest {
     static final int STEPS = 3;
 
     @BeforeAll static void calibrate() {
-        TinyModel.assumePresent();
         models = AutoDIRModels.load(TinyModel.WEIGHTS, ModelYaml.read(TinyModel.yaml()));
         FloatTensor img = TinyModel.image(36, 44, 11);
         calibration = Calibrator.calibrate(models, CLIPTokenizer.loadDefault(),

@@ -49,7 +49,6 @@ class QdqExportTest {
     static AutoDIRModels models;
 
     @BeforeAll static void load() {
-        TinyModel.assumePresent();
         assumeTrue(OnnxRuntimeAvailability.unavailableReason() == null, () -> "onnxruntime: " + OnnxRuntimeAvailability.unavailableReason());
         models = AutoDIRModels.load(TinyModel.WEIGHTS, ModelYaml.read(TinyModel.yaml()));
     }

@@ -4,6 +4,8 @@ import dev.autodir.backend.BackendSpec;
 import dev.autodir.backend.Backends;
 import dev.autodir.backend.Precision;
 import dev.autodir.bench.NetworkBench;
+import dev.autodir.compare.EngineSpec;
+import dev.autodir.compare.Engines;
 import dev.autodir.io.RandomWeightStore;
 import dev.autodir.model.AutoDIRConfig;
 import dev.autodir.model.AutoDIRModels;
@@ -31,7 +33,9 @@ import java.util.concurrent.TimeUnit;
  * by default): the UNet at a 64×64 latent (512² image), VAE encode and decode at 512², the SCM at 512²,
  * CLIP-L vision at 224 and the text tower on the 8 BIQA prompts. Each iteration is one evaluation
  * (single-shot), so the reported score is the time per evaluation; take the median of the samples.
- * Select with JMH's regex and -p, e.g. {@code -p network=unet -p backend=cuda}.
+ * Select with JMH's regex and -p, e.g. {@code -p network=unet -p backend=cuda}; engines and precisions side by side
+ * with {@code -p backend=cpu,onnxruntime -p precision=fp32,int8} (int8 / fp8: the QDQ engine calibrated on the
+ * bench's inputs; cpu:int8 is the float32 simulation, not a fast path).
  */
 @State(Scope.Benchmark)
 @BenchmarkMode(Mode.SingleShotTime)
@@ -60,8 +64,14 @@ public class NetworkBenchmark {
     public void setup() {
         AutoDIRConfig cfg = AutoDIRConfig.official();
         models = new AutoDIRModels(new RandomWeightStore(cfg, 7), cfg);
-        backends = Backends.create(BackendSpec.all(backend), Precision.parse(precision), System.err);
-        bench = new NetworkBench(models, backends.unet(), NetworkBench.Network.parse(network), size, CLIPTokenizer.loadDefault());
+        NetworkBench.Network net = NetworkBench.Network.parse(network);
+        CLIPTokenizer tok = CLIPTokenizer.loadDefault();
+        EngineSpec engine = new EngineSpec(backend, precision);
+        backends = engine.quantized()
+                // an INT8 / FP8 engine as compare opens it, calibrated on the bench's own inputs (random weights)
+                ? Engines.open(engine, NetworkBench.calibrateOnInputs(models, net, size, tok), System.err)
+                : Backends.create(BackendSpec.all(backend), Precision.parse(precision), System.err);
+        bench = new NetworkBench(models, backends.unet(), net, size, tok);
         bench.run();                                         // converts / uploads the weights outside the measurement
     }
 

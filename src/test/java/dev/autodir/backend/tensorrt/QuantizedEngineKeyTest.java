@@ -61,7 +61,6 @@ class QuantizedEngineKeyTest {
     }
 
     @Test void precisionAndCalibrationArePartOfTheKey() {
-        TinyModel.assumePresent();
         try (AutoDIRModels models = AutoDIRModels.load(TinyModel.WEIGHTS, ModelYaml.read(TinyModel.yaml()))) {
             Network net = Networks.scm(models, 1, 16, 16);
             Calibration a = calibration(models, net, 1.0), b = calibration(models, net, 2.0);
