@@ -11,6 +11,8 @@ import dev.autodir.pipeline.BIQA;
 import dev.autodir.pipeline.ColorCorrection;
 import dev.autodir.pipeline.RestoreOptions;
 import dev.autodir.pipeline.Restorer;
+import dev.autodir.pipeline.tiling.TilingOptions;
+import dev.autodir.pipeline.tiling.TilingPlan;
 import dev.autodir.tensor.FloatTensor;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -110,6 +112,34 @@ final class RestoreCommand implements Callable<Integer> {
                     + " official script's colour correction) or wavelet (low frequencies). The uncorrected pass files"
                     + " are still written with --save-passes, beside the corrected *_colorcorrect.png ones.")
     String colorCorrect;
+
+    @Option(names = "--tiles", paramLabel = "auto|off|N", defaultValue = "auto",
+            description = "Tiling of large images. auto: a stage is tiled when running it whole would exceed --memory-budget,"
+                    + " and the diffusion also above a 1024x1024 image; off: never (an image that does not fit is refused"
+                    + " before work starts); N: every stage in tiles, diffusion tiles of N latent pixels (N x 8 image"
+                    + " pixels), VAE and SCM tiles with cores of N x 8 pixels. Tiled VAE and SCM compute their"
+                    + " normalisation statistics over the whole image, so they match the untiled result; tiled diffusion"
+                    + " blends overlapping tiles with Gaussian weights. Default: ${DEFAULT-VALUE} (tiles of 64).")
+    String tiles;
+
+    @Option(names = "--tile-overlap", paramLabel = "N", defaultValue = "16",
+            description = "Least overlap of neighbouring diffusion tiles in latent pixels. Default: ${DEFAULT-VALUE} (128 image pixels).")
+    int tileOverlap;
+
+    @Option(names = "--memory-budget", paramLabel = "SIZE", defaultValue = "auto",
+            description = "Memory a stage may use, weights included, e.g. 16g or 12000m. auto: 2/3 of this machine's memory"
+                    + " for a cpu stage, the GPU's memory less 1 GiB for a cuda stage. Default: ${DEFAULT-VALUE}.")
+    String memoryBudget;
+
+    @Option(names = "--biqa-crops", paramLabel = "N", defaultValue = "1",
+            description = "BIQA's 224x224 crops per side: 1 is the official centre crop; N > 1 averages the class"
+                    + " probabilities over an N x N grid of crops spread evenly over the image, corners included"
+                    + " (e.g. 3: nine crops). Default: ${DEFAULT-VALUE}.")
+    int biqaCrops;
+
+    @Option(names = "--tile-batch", paramLabel = "N", defaultValue = "0", hidden = true,
+            description = "Diffusion tiles per UNet call (0: 1 on cpu, 4 on cuda).")
+    int tileBatch;
 
     @Option(names = "--save-passes",
             description = "Also write each pass under the official names, K counting from 0:"
@@ -255,6 +285,13 @@ final class RestoreCommand implements Callable<Integer> {
             @Override public void onStep(int pass, int step, int steps, float sigma, float t, Ops ops, Tensor z, Tensor denoised) {
                 if (progress != null) progress.onStep(pass, step, steps, sigma, t, ops, z, denoised);
             }
+            @Override public void onTilingPlan(TilingPlan plan) {
+                RestoreReport.tiling(job.entry(), plan);
+                if (progress != null) progress.onTilingPlan(plan);
+            }
+            @Override public void onTile(int pass, String stage, int round, int rounds, int tile, int tiles) {
+                if (progress != null) progress.onTile(pass, stage, round, rounds, tile, tiles);
+            }
             @Override public void onPassEnd(int pass, Restorer.PassResult r) {
                 List<Path> written = new ArrayList<>();
                 if (savePasses) {
@@ -324,7 +361,28 @@ final class RestoreCommand implements Callable<Integer> {
                 throw new CommandLine.ParameterException(cl, "--color-correct: " + e.getMessage());
             }
         }
-        return new RestoreOptions(steps, cfgText, cfgImage, scmWeight, maxPasses, prompt, seed, mode);
+        TilingOptions tiling;
+        try {
+            tiling = TilingOptions.parseTiles(tiles, TilingOptions.defaults());
+            if (tileOverlap < 0 || tileOverlap >= tiling.latentTile()) {
+                throw new IllegalArgumentException("--tile-overlap must be in 0.." + (tiling.latentTile() - 1) + " (below the tile side), got " + tileOverlap);
+            }
+            tiling = tiling.withOverlap(tileOverlap).withMemoryBudget(TilingOptions.parseBytes(memoryBudget))
+                    .withBiqaCrops(biqaCrops).withTileBatch(tileBatch);
+        } catch (IllegalArgumentException e) {
+            String m = e.getMessage();
+            throw new CommandLine.ParameterException(cl, m.startsWith("--") ? m : "--" + flagOf(m) + ": " + m);
+        }
+        return new RestoreOptions(steps, cfgText, cfgImage, scmWeight, maxPasses, prompt, seed, mode, tiling);
+    }
+
+    /** Which tiling flag a TilingOptions message is about. */
+    private static String flagOf(String message) {
+        if (message.startsWith("tiles") || message.startsWith("tile side")) return "tiles";
+        if (message.startsWith("tile overlap")) return "tile-overlap";
+        if (message.startsWith("memory budget")) return "memory-budget";
+        if (message.startsWith("BIQA")) return "biqa-crops";
+        return "tile-batch";
     }
 
     private static void finite(CommandLine cl, String flag, float v) {

@@ -1,5 +1,7 @@
 package dev.autodir.pipeline;
 
+import dev.autodir.pipeline.tiling.TilingOptions;
+
 /**
  * What a restoration does, validated on construction (a bad value names itself).
  *
@@ -11,9 +13,10 @@ package dev.autodir.pipeline;
  * @param prompt       null for automatic mode; otherwise the user's prompt, one pass
  * @param seed         the noise seed; every pass re-seeds with it, as the official script does
  * @param colorCorrect colour correction of the written outputs (to the pass input's colours)
+ * @param tiling       how large images are tiled (default: automatic, by memory and size)
  */
 public record RestoreOptions(int steps, float cfgText, float cfgImage, float scmWeight, int maxPasses, String prompt,
-                             long seed, ColorCorrection.Mode colorCorrect) {
+                             long seed, ColorCorrection.Mode colorCorrect, TilingOptions tiling) {
     public static final int MAX_STEPS = 1000;
 
     public RestoreOptions {
@@ -26,6 +29,13 @@ public record RestoreOptions(int steps, float cfgText, float cfgImage, float scm
         }
         if (prompt != null && prompt.isBlank()) throw new IllegalArgumentException("prompt must not be empty");
         if (colorCorrect == null) colorCorrect = ColorCorrection.Mode.NONE;
+        if (tiling == null) tiling = TilingOptions.defaults();
+    }
+
+    /** With the default tiling. */
+    public RestoreOptions(int steps, float cfgText, float cfgImage, float scmWeight, int maxPasses, String prompt, long seed,
+                          ColorCorrection.Mode colorCorrect) {
+        this(steps, cfgText, cfgImage, scmWeight, maxPasses, prompt, seed, colorCorrect, null);
     }
 
     /** The defaults: 100 steps, no guidance (1, 1), SCM weight 1, up to 7 passes, automatic mode, seed 42. */
@@ -35,11 +45,12 @@ public record RestoreOptions(int steps, float cfgText, float cfgImage, float scm
 
     public boolean automatic() { return prompt == null; }
 
-    public RestoreOptions withSteps(int s) { return new RestoreOptions(s, cfgText, cfgImage, scmWeight, maxPasses, prompt, seed, colorCorrect); }
-    public RestoreOptions withGuidance(float text, float image) { return new RestoreOptions(steps, text, image, scmWeight, maxPasses, prompt, seed, colorCorrect); }
-    public RestoreOptions withScmWeight(float w) { return new RestoreOptions(steps, cfgText, cfgImage, w, maxPasses, prompt, seed, colorCorrect); }
-    public RestoreOptions withMaxPasses(int n) { return new RestoreOptions(steps, cfgText, cfgImage, scmWeight, n, prompt, seed, colorCorrect); }
-    public RestoreOptions withPrompt(String p) { return new RestoreOptions(steps, cfgText, cfgImage, scmWeight, maxPasses, p, seed, colorCorrect); }
-    public RestoreOptions withSeed(long s) { return new RestoreOptions(steps, cfgText, cfgImage, scmWeight, maxPasses, prompt, s, colorCorrect); }
-    public RestoreOptions withColorCorrect(ColorCorrection.Mode m) { return new RestoreOptions(steps, cfgText, cfgImage, scmWeight, maxPasses, prompt, seed, m); }
+    public RestoreOptions withSteps(int s) { return new RestoreOptions(s, cfgText, cfgImage, scmWeight, maxPasses, prompt, seed, colorCorrect, tiling); }
+    public RestoreOptions withGuidance(float text, float image) { return new RestoreOptions(steps, text, image, scmWeight, maxPasses, prompt, seed, colorCorrect, tiling); }
+    public RestoreOptions withScmWeight(float w) { return new RestoreOptions(steps, cfgText, cfgImage, w, maxPasses, prompt, seed, colorCorrect, tiling); }
+    public RestoreOptions withMaxPasses(int n) { return new RestoreOptions(steps, cfgText, cfgImage, scmWeight, n, prompt, seed, colorCorrect, tiling); }
+    public RestoreOptions withPrompt(String p) { return new RestoreOptions(steps, cfgText, cfgImage, scmWeight, maxPasses, p, seed, colorCorrect, tiling); }
+    public RestoreOptions withSeed(long s) { return new RestoreOptions(steps, cfgText, cfgImage, scmWeight, maxPasses, prompt, s, colorCorrect, tiling); }
+    public RestoreOptions withColorCorrect(ColorCorrection.Mode m) { return new RestoreOptions(steps, cfgText, cfgImage, scmWeight, maxPasses, prompt, seed, m, tiling); }
+    public RestoreOptions withTiling(TilingOptions t) { return new RestoreOptions(steps, cfgText, cfgImage, scmWeight, maxPasses, prompt, seed, colorCorrect, t); }
 }
