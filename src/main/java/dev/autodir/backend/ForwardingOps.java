@@ -17,6 +17,7 @@ public abstract class ForwardingOps implements Ops {
     protected ForwardingOps(Ops inner) { this.inner = inner; }
 
     @Override public String name() { return inner.name(); }
+    @Override public Precision precision() { return inner.precision(); }
     @Override public String describe() { return inner.describe(); }
     @Override public Tensor upload(FloatTensor host) { return inner.upload(host); }
     @Override public Tensor uploadFloat32(FloatTensor host) { return inner.uploadFloat32(host); }

@@ -28,6 +28,8 @@ public interface Ops extends AutoCloseable {
     /** A short name: "cpu", "cuda", ... */
     String name();
 
+    /** The precision this backend stores weights and activations in (the cpu backend: always float32). */
+    default Precision precision() { return Precision.FP32; }
     /** What runs the operations, for reports: device, versions, precision, choices made (default: the name). */
     default String describe() { return name(); }
 

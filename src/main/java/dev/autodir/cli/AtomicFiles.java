@@ -11,7 +11,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
-import java.util.concurrent.ThreadLocalRandom;
 
 /**
  * Writes a small text file (a report) the way {@link dev.autodir.image.RgbImageWriter} writes images: into a hidden
@@ -23,8 +22,7 @@ final class AtomicFiles {
 
     static void writeString(Path target, String text, boolean overwrite) {
         Path file = target.toAbsolutePath().normalize();
-        Path dir = file.getParent();
-        Path temp = dir.resolve("." + file.getFileName() + "." + Long.toHexString(ThreadLocalRandom.current().nextLong()) + ".tmp");
+        Path temp = dev.autodir.image.TempFiles.beside(file);
         try {
             if (!overwrite && Files.exists(file)) throw exists(file);
             try (FileChannel ch = FileChannel.open(temp, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {

@@ -28,12 +28,20 @@ final class EngineOptions {
     @Option(names = "--backend", paramLabel = "SPEC", defaultValue = "cpu",
             description = "Backend for every stage (cpu or cuda), or per stage, as in unet=cuda,vae=cuda,scm=cuda,clip=cpu;"
                     + " stages not named use cpu, or the bare name the list also gives (cuda,clip=cpu puts all but CLIP"
-                    + " on cuda). A cuda stage that cannot start falls back to cpu with a notice. Default: ${DEFAULT-VALUE}.")
+                    + " on cuda). A cuda stage that cannot start falls back to cpu with a notice (see --strict-backend); the report says what"
+                    + " each stage ran on. Default: ${DEFAULT-VALUE}.")
     String backend;
 
     @Option(names = "--precision", paramLabel = "fp32|fp16", defaultValue = "fp32",
-            description = "Precision of device backends (the cpu backend always computes in float32). Default: ${DEFAULT-VALUE}.")
+            description = "Precision of the stages on device backends (the cpu backend always computes in float32; asking"
+                    + " for fp16 where no stage runs on a device is a notice, or an error with --strict-backend)."
+                    + " Default: ${DEFAULT-VALUE}.")
     String precision;
+
+    @Option(names = "--strict-backend",
+            description = "Fail (one line naming the stage and why) instead of falling back to cpu when a backend cannot"
+                    + " start, or when no stage runs on a backend that offers --precision.")
+    boolean strictBackend;
 
     /**
      * Checks every option without loading anything; a bad value is a usage error naming its flag.
@@ -58,7 +66,8 @@ final class EngineOptions {
         if (tokenizer != null && !Files.exists(tokenizer)) {
             throw new CommandLine.ParameterException(cl, "--tokenizer: " + tokenizer + ": no such file or directory");
         }
-        return new AutoDIREngine.Settings(weights, config, tokenizer, backends, p);
+        return AutoDIREngine.Settings.builder(weights).config(config).tokenizer(tokenizer).backends(backends).precision(p)
+                .strictBackend(strictBackend).build();
     }
 
     private static void requireFile(CommandLine cl, String flag, Path file) {

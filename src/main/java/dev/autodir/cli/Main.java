@@ -1,8 +1,11 @@
 package dev.autodir.cli;
 
+import dev.autodir.backend.BackendException;
 import dev.autodir.image.ImageFileException;
 import dev.autodir.io.CheckpointException;
 import dev.autodir.model.ConfigException;
+import dev.autodir.pipeline.NonFiniteException;
+import dev.autodir.text.VocabularyException;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
@@ -13,6 +16,7 @@ import picocli.CommandLine.Spec;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.io.UncheckedIOException;
+import java.util.concurrent.CancellationException;
 
 /**
  * The {@code autodir} command line. A subcommand is a picocli {@code @Command} class; adding one is adding
@@ -66,20 +70,43 @@ public final class Main implements Runnable {
         });
         cl.setExecutionExceptionHandler((ex, commandLine, parseResult) -> {
             err.println("autodir: " + message(ex));
-            if (System.getenv("AUTODIR_DEBUG") != null) ex.printStackTrace(err);
+            if (debug()) ex.printStackTrace(err);
             err.flush();
             return FAILURE;
         });
-        return cl.execute(args);
+        try {
+            return cl.execute(args);
+        } catch (OutOfMemoryError | StackOverflowError e) {
+            // an Error is no reason for a 1,000-line trace: one line, like every other failure
+            err.println("autodir: " + message(e));
+            if (System.getenv("AUTODIR_DEBUG") != null) e.printStackTrace(err);
+            err.flush();
+            return FAILURE;
+        }
+    }
+
+    /**
+     * Whether failures get their stack trace: the environment variable AUTODIR_DEBUG is set, or the system property
+     * autodir.debug is true (for programs that call {@link #run} and for tests).
+     */
+    static boolean debug() {
+        return System.getenv("AUTODIR_DEBUG") != null || Boolean.getBoolean("autodir.debug");
     }
 
     /** One line: the message of an anticipated failure, or the exception type of an unanticipated one. */
     static String message(Throwable ex) {
         String msg = ex.getMessage();
         if (ex instanceof CheckpointException || ex instanceof ConfigException || ex instanceof ImageFileException
-                || ex instanceof IllegalArgumentException) {
+                || ex instanceof IllegalArgumentException || ex instanceof BackendException || ex instanceof CancellationException
+                || ex instanceof VocabularyException || ex instanceof NonFiniteException) {
             return oneLine(msg);
         }
+        if (ex instanceof OutOfMemoryError) {
+            Runtime rt = Runtime.getRuntime();
+            return "out of memory (the Java heap may grow to " + (rt.maxMemory() >> 20) + " MiB; raise it with"
+                    + " AUTODIR_JAVA_OPTS=-Xmx..., or use a smaller input)";
+        }
+        if (ex instanceof StackOverflowError) return "internal error: stack overflow (set AUTODIR_DEBUG=1 for the stack trace)";
         if (ex instanceof UncheckedIOException || ex instanceof IOException) {
             return oneLine(msg != null ? msg : ex.getClass().getSimpleName());
         }

@@ -1,9 +1,10 @@
 package dev.autodir.cli;
 
-import dev.autodir.backend.Ops;
-import dev.autodir.backend.Tensor;
 import dev.autodir.pipeline.BIQA;
+import dev.autodir.pipeline.ProgressEvent;
+import dev.autodir.pipeline.ProgressListener;
 import dev.autodir.pipeline.Restorer;
+import dev.autodir.pipeline.Stage;
 import dev.autodir.pipeline.tiling.TilingPlan;
 
 import java.io.PrintWriter;
@@ -11,10 +12,12 @@ import java.util.Locale;
 
 /**
  * Progress of one image on stderr, one line at a time (it may go to a log file, so no carriage returns):
- * {@code noise.png: pass 1/7 [haze 0.83] step 40/100}, at most one step line per interval, and a line when a
- * pass ends or BIQA ends the loop.
+ * {@code noise.png: pass 1/7 [haze 0.83] step 40/100, about 12 s left in this pass}. At most one line per interval
+ * for stage starts and steps, and a line when a pass ends or BIQA ends the loop. The estimate says "at least" while
+ * it leaves out stages not timed yet (the decode and the SCM of the first pass), and is left out before anything
+ * was timed.
  */
-final class Progress implements Restorer.Observer {
+final class Progress implements Restorer.Observer, ProgressListener {
     private final PrintWriter err;
     private final String label;
     private final long intervalNanos;
@@ -32,7 +35,7 @@ final class Progress implements Restorer.Observer {
     @Override public void onPassStart(int pass, int maxPasses) {
         this.maxPasses = maxPasses;
         this.passStart = System.nanoTime();
-        this.tag = " [prompt]";
+        this.tag = "";
     }
 
     @Override public void onAssessment(int pass, BIQA.Result a) {
@@ -40,10 +43,32 @@ final class Progress implements Restorer.Observer {
         if (a.main().equals("no")) line(pass, "no degradation left, done");
     }
 
-    @Override public void onStep(int pass, int step, int steps, float sigma, float t, Ops ops, Tensor z, Tensor denoised) {
-        long now = System.nanoTime();
-        if (now - lastLine < intervalNanos) return;
-        line(pass, "step " + (step + 1) + "/" + steps);
+    @Override public void onProgress(ProgressEvent e) {
+        if (e.kind() == ProgressEvent.Kind.PASS_END) return;                 // onPassEnd prints the pass's time
+        if (e.stage() == Stage.PROMPT) tag = " [prompt]";
+        if (System.nanoTime() - lastLine < intervalNanos) return;
+        String what = switch (e.stage()) {
+            case BIQA -> "assessing";
+            case PROMPT -> "encoding the prompt";
+            case VAE_ENCODE -> "vae encode";
+            case SAMPLE -> e.kind() == ProgressEvent.Kind.STEP ? "step " + e.step() + "/" + e.steps() : "sampling";
+            case VAE_DECODE -> "vae decode";
+            case SCM -> "scm";
+        };
+        line(e.pass(), what + eta(e));
+    }
+
+    static String eta(ProgressEvent e) {
+        if (Double.isNaN(e.passRemainingMs())) return "";
+        return String.format(Locale.ROOT, ", %s %s left in this pass", e.estimateComplete() ? "about" : "at least",
+                seconds(e.passRemainingMs()));
+    }
+
+    private static String seconds(double ms) {
+        double s = ms / 1000;
+        if (s < 10) return String.format(Locale.ROOT, "%.1f s", s);
+        if (s < 120) return String.format(Locale.ROOT, "%.0f s", s);
+        return String.format(Locale.ROOT, "%d min %02d s", (long) s / 60, (long) s % 60);
     }
 
     @Override public void onTilingPlan(TilingPlan plan) {

@@ -1,19 +1,17 @@
 package dev.autodir.cli;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.autodir.backend.Ops;
-import dev.autodir.backend.Tensor;
 import dev.autodir.engine.AutoDIREngine;
 import dev.autodir.image.RgbImage;
 import dev.autodir.image.RgbImageReader;
 import dev.autodir.image.RgbImageWriter;
 import dev.autodir.pipeline.BIQA;
 import dev.autodir.pipeline.ColorCorrection;
+import dev.autodir.pipeline.MemoryEstimate;
 import dev.autodir.pipeline.RestoreOptions;
 import dev.autodir.pipeline.Restorer;
 import dev.autodir.pipeline.tiling.TilingOptions;
 import dev.autodir.pipeline.tiling.TilingPlan;
-import dev.autodir.tensor.FloatTensor;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -22,12 +20,9 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
 
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
-import java.io.PrintStream;
 import java.io.PrintWriter;
 import java.io.UncheckedIOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -51,13 +46,24 @@ import java.util.concurrent.Callable;
                         + " your text instead.",
                 "",
                 "Each image's final output is DIR/NAME_restored.<ext> (NAME: the input's file name without its"
-                        + " extension; <ext>: --format). Inputs are never overwritten; every output is written"
-                        + " atomically; an existing output is kept, and that image fails, unless --overwrite. A batch"
-                        + " goes on past a bad file, lists the failures at the end and exits with status 1.",
+                        + " extension; <ext>: --format; --suffix and --name-template change the _restored part). When"
+                        + " inputs of one batch share a NAME (noise.png, noise.tiff), each gets its extension appended"
+                        + " (noise_png, noise_tiff), and any still alike (one file name in two folders) _2, _3, ... in"
+                        + " batch order. Inputs are never overwritten; every output is written atomically; an existing"
+                        + " output is kept, and that image fails, unless --overwrite. A batch goes on past a bad file"
+                        + " (unreadable, too large for memory, or a stage that produced NaN), lists the failures at the"
+                        + " end and exits with status 1.",
+                "",
+                "To resume a batch that was stopped (killed, crashed, out of memory), run the same command with"
+                        + " --skip-existing: images whose final output exists are skipped, the others are redone."
+                        + " Temporary files a killed run left in DIR (.NAME.autodir-PID-N.tmp) are removed. Files in"
+                        + " DIR that are outputs of this command (NAME_restored.*, NAME_step_K_result*.png) are not"
+                        + " taken as inputs when DIR is also an input folder.",
                 ""},
         footer = {"",
                 "Exit status: 0 every image restored; 1 an image or the run failed; 2 a bad option.",
-                "Progress goes to stderr, one line per restored image to stdout."})
+                "Progress goes to stderr, one line per restored image to stdout.",
+                "Set AUTODIR_DEBUG=1 to add the stack trace of each failure."})
 final class RestoreCommand implements Callable<Integer> {
     @Spec CommandSpec spec;
 
@@ -80,17 +86,17 @@ final class RestoreCommand implements Callable<Integer> {
     @Option(names = "--cfg-text", paramLabel = "S", defaultValue = "1",
             description = "Text guidance scale. Default: ${DEFAULT-VALUE}, as in AutoDIR's README (the official script's"
                     + " own default is 7.5). With both scales 1, one UNet evaluation per step gives the guided result"
-                    + " exactly; otherwise each step costs three.")
+                    + " exactly; otherwise each step costs three. Range: 0..50.")
     float cfgText;
 
     @Option(names = "--cfg-image", paramLabel = "S", defaultValue = "1",
             description = "Image guidance scale. Default: ${DEFAULT-VALUE}, as in AutoDIR's README (the official"
-                    + " script's own default is 1.5).")
+                    + " script's own default is 1.5). Range: 0..50.")
     float cfgImage;
 
     @Option(names = "--scm-weight", paramLabel = "W", defaultValue = "1",
             description = "Weight of the SCM's correction. Default: ${DEFAULT-VALUE} (the official code; the paper uses"
-                    + " 0.1 for super-resolution).")
+                    + " 0.1 for super-resolution). Range: 0..10.")
     float scmWeight;
 
     @Option(names = "--max-passes", paramLabel = "N", defaultValue = "7",
@@ -153,11 +159,35 @@ final class RestoreCommand implements Callable<Integer> {
     Path report;
 
     @Option(names = "--format", paramLabel = "png|jpg|tiff", defaultValue = "png",
-            description = "Format of the final output (8 bits per channel). Default: ${DEFAULT-VALUE}.")
+            description = "Format of the final output. Default: ${DEFAULT-VALUE}.")
     String format;
+
+    @Option(names = "--bit-depth", paramLabel = "8|16|input", defaultValue = "8",
+            description = "Bits per sample of every file written: 8, 16 (PNG and TIFF only), or input (16 for 16-bit inputs,"
+                    + " else 8; PNG and TIFF only). Default: ${DEFAULT-VALUE}, as the official script writes.")
+    String bitDepth;
+
+    @Option(names = "--jpeg-quality", paramLabel = "1..100",
+            description = "JPEG quality of the final output with --format jpg (4:2:0 chroma subsampling). Default: 95.")
+    Integer jpegQuality;
+
+    @Option(names = "--suffix", paramLabel = "TEXT",
+            description = "What follows NAME in the final output's name, instead of _restored (e.g. --suffix _clean gives"
+                    + " NAME_clean.png; --suffix '' gives NAME.png).")
+    String suffix;
+
+    @Option(names = "--name-template", paramLabel = "TEMPLATE",
+            description = "The final output's name without its extension, {name} standing for NAME (e.g."
+                    + " restored_{name}). Default: {name}_restored.")
+    String nameTemplate;
 
     @Option(names = "--overwrite", description = "Replace outputs that already exist (never an input).")
     boolean overwrite;
+
+    @Option(names = "--skip-existing",
+            description = "Skip the images whose final output already exists (and redo the others, replacing the pass"
+                    + " files a stopped run left): the way to resume a batch. Not with --overwrite.")
+    boolean skipExisting;
 
     @Option(names = {"-q", "--quiet"}, description = "No progress on stderr (failures are still reported).")
     boolean quiet;
@@ -169,6 +199,15 @@ final class RestoreCommand implements Callable<Integer> {
     /** One image to restore and where its outputs go. */
     private record Job(Path input, String name, Path output, ObjectNode entry) { }
 
+    /** How the files of one run are written: the template of the final output, bits per sample, JPEG quality. */
+    private record Writing(String template, String bitDepth, float jpegQuality) {
+        /** The write options of an image whose source has {@code sourceBits} bits per sample. */
+        RgbImageWriter.WriteOptions options(int sourceBits) {
+            int bits = bitDepth.equals("input") ? (sourceBits > 8 ? 16 : 8) : Integer.parseInt(bitDepth);
+            return RgbImageWriter.WriteOptions.DEFAULT.withBitDepth(bits).withJpegQuality(jpegQuality);
+        }
+    }
+
     @Override public Integer call() {
         CommandLine cl = spec.commandLine();
         PrintWriter out = cl.getOut();
@@ -177,15 +216,28 @@ final class RestoreCommand implements Callable<Integer> {
         // ---- every flag is checked before anything is loaded
         RestoreOptions options = options(cl);
         String ext = extension(cl, format);
+        Writing writing = writing(cl, ext);
         AutoDIREngine.Settings settings = engineOptions.settings(cl);
         if (Files.exists(outputDir) && !Files.isDirectory(outputDir)) {
             throw new CommandLine.ParameterException(cl, "-o: " + outputDir + " exists and is not a directory");
         }
         if (progressIntervalMs < 0) throw new CommandLine.ParameterException(cl, "--progress-interval-ms must be >= 0");
+        if (overwrite && skipExisting) throw new CommandLine.ParameterException(cl, "--overwrite and --skip-existing exclude each other");
 
         InputCollector.Inputs collected = InputCollector.collect(inputs);
+        List<Path> images = new ArrayList<>();
+        Path outputId = identity(outputDir);
+        for (Path p : collected.images()) {
+            // a re-run with -o pointing at the input folder would take x_restored.png for a new input
+            if (isOurOutput(p.getFileName().toString()) && outputId.equals(identity(p.toAbsolutePath().getParent()))) {
+                err.println("autodir: not restoring " + p + ": it is an output of this command in the output folder"
+                        + " (-o is also where the inputs are)");
+                continue;
+            }
+            images.add(p);
+        }
         Set<Path> inputIds = new HashSet<>();
-        for (Path p : collected.images()) inputIds.add(identity(p));
+        for (Path p : collected.images()) inputIds.add(identity(p)); // those not restored are still never written
         if (report != null) {
             if (inputIds.contains(identity(report))) throw new IllegalArgumentException("--report " + report + " is one of the inputs; refusing to write over it");
             if (Files.isDirectory(report)) throw new IllegalArgumentException("--report " + report + " is a directory");
@@ -196,6 +248,7 @@ final class RestoreCommand implements Callable<Integer> {
 
         long start = System.nanoTime();
         RestoreReport rep = new RestoreReport(settings, options, ext, savePasses, outputDir);
+        rep.writing(writing.template(), writing.bitDepth(), ext.equals("jpg") ? Math.round(writing.jpegQuality() * 100) : null);
         List<String> failures = new ArrayList<>();
         for (InputCollector.Problem p : collected.problems()) {
             failures.add(p.message());
@@ -206,9 +259,13 @@ final class RestoreCommand implements Callable<Integer> {
         // ---- plan the outputs: collisions within the batch, inputs in the way, existing files
         List<Job> jobs = new ArrayList<>();
         Map<Path, Path> claimed = new HashMap<>();
-        for (Path input : collected.images()) {
-            String name = stem(input);
-            Path output = outputDir.resolve(name + "_restored." + ext);
+        Set<Path> plannedIds = new HashSet<>();
+        int skipped = 0;
+        List<String> names = OutputNames.names(images);
+        for (int i = 0; i < names.size(); i++) {
+            Path input = images.get(i);
+            String name = names.get(i);
+            Path output = outputDir.resolve(OutputNames.output(writing.template(), name, ext));
             ObjectNode entry = rep.image(input);
             String problem = null;
             List<Path> planned = new ArrayList<>(List.of(output));
@@ -216,21 +273,38 @@ final class RestoreCommand implements Callable<Integer> {
                 int passes = options.automatic() ? options.maxPasses() : 1;
                 for (int k = 0; k < passes; k++) planned.addAll(passFiles(outputDir, name, k, options.colorCorrect()));
             }
-            Path other = claimed.putIfAbsent(identity(output), input);
-            if (other != null) {
-                problem = "its output " + output + " is also the output of " + other + " (same name); rename one of them";
+            for (Path p : planned) plannedIds.add(identity(p));
+            if (skipExisting && Files.isRegularFile(output) && !claimed.containsKey(identity(output))) {
+                skipped++;
+                RestoreReport.skipped(entry, output);
+                if (!quiet) err.println("autodir: skipping " + input + ": its output " + output + " exists (--skip-existing)");
+                continue;
             }
             for (Path p : planned) {
+                Path other = claimed.putIfAbsent(identity(p), input);
+                if (other != null) problem = "its output " + p + " is also an output of " + other + "; rename one of them";
                 if (problem != null) break;
                 if (inputIds.contains(identity(p))) problem = "its output " + p + " is an input of this batch; refusing to overwrite it";
                 else if (Files.isDirectory(p)) problem = p + ": is a directory";
-                else if (!overwrite && Files.exists(p)) problem = p + ": already exists; not overwriting it (use --overwrite to replace it)";
+                else if (!overwrite && Files.exists(p) && !(skipExisting && !p.equals(output))) {
+                    problem = p + ": already exists; not overwriting it (use --overwrite to replace it, or --skip-existing to resume)";
+                }
             }
             if (problem != null) {
                 fail(err, failures, entry, input, problem);
             } else {
                 jobs.add(new Job(input, name, output, entry));
             }
+        }
+
+        if (report != null && plannedIds.contains(identity(report))) {
+            throw new CommandLine.ParameterException(cl, "--report " + report + " is also an output image of this batch;"
+                    + " the JSON would replace the image: choose another file");
+        }
+        List<String> targets = new ArrayList<>();
+        for (Path p : plannedIds) targets.add(p.getFileName().toString());
+        for (Path stale : dev.autodir.image.TempFiles.removeStale(outputDir, targets)) {
+            if (!quiet) err.println("autodir: removed " + stale + ", a temporary file left by a run that was stopped");
         }
 
         int restored = 0;
@@ -241,13 +315,18 @@ final class RestoreCommand implements Callable<Integer> {
                 throw new UncheckedIOException(outputDir + ": cannot create the output directory: " + e.getMessage(), e);
             }
             try (AutoDIREngine engine = open(settings, err)) {
-                rep.engineLoaded(engine.backends(), (System.nanoTime() - start) / 1e6);
+                rep.engineLoaded(engine.backendReport(), (System.nanoTime() - start) / 1e6);
                 for (Job job : jobs) {
+                    // any one image may fail, even of an Error (memory), and the batch goes on
                     try {
-                        restore(engine, job, options, out, err);
+                        restore(engine, job, options, writing, out, err);
                         restored++;
-                    } catch (RuntimeException e) {
+                    } catch (RuntimeException | OutOfMemoryError | StackOverflowError e) {
                         fail(err, failures, job.entry(), job.input(), Main.message(e));
+                        if (Main.debug()) {
+                            e.printStackTrace(err);
+                            err.flush();
+                        }
                     }
                 }
             }
@@ -263,28 +342,39 @@ final class RestoreCommand implements Callable<Integer> {
             }
             AtomicFiles.writeString(report, rep.toJson(restored, failures.size(), totalMs), overwrite);
         }
+        if (skipped > 0 && !quiet) err.println("autodir: " + restored + " restored, " + skipped + " skipped (output exists), "
+                + failures.size() + " failed");
         if (failures.isEmpty()) return 0;
-        int total = restored + failures.size();
+        int total = restored + skipped + failures.size();
         err.println("autodir: " + failures.size() + " of " + total + " input" + (total == 1 ? "" : "s") + " failed:");
         for (String f : failures) err.println("autodir:   " + f);
         err.flush();
         return Main.FAILURE;
     }
 
-    private void restore(AutoDIREngine engine, Job job, RestoreOptions options, PrintWriter out, PrintWriter err) {
+    private void restore(AutoDIREngine engine, Job job, RestoreOptions options, Writing writing, PrintWriter out, PrintWriter err) {
         long t0 = System.nanoTime();
+        int[] size = RgbImageReader.size(job.input());
+        String backends = "," + engine.backends() + ",";
+        if (options.tiling().mode() == TilingOptions.Mode.OFF) {
+            // untiled, the whole image's activations must fit the heap: refused before the image is decoded. With
+            // tiling the restorer's plan checks every stage (tiled where needed) before work starts.
+            MemoryEstimate need = MemoryEstimate.of(engine.config(), size[0], size[1], options.automatic() ? options.maxPasses() : 1,
+                    stage -> backends.contains("," + stage + "=cpu,"));
+            String tooLarge = need.problem(Runtime.getRuntime().maxMemory());
+            if (tooLarge != null) throw new IllegalArgumentException(tooLarge);
+        }
         RgbImage image = RgbImageReader.read(job.input());
         RestoreReport.read(job.entry(), image);
         String label = job.input().getFileName().toString();
-        Restorer.Observer progress = quiet ? null : new Progress(err, label, progressIntervalMs);
-        RgbImageWriter.WriteOptions write = RgbImageWriter.WriteOptions.DEFAULT.withOverwrite(overwrite).withProtectedInput(job.input());
+        Progress progress = quiet ? null : new Progress(err, label, progressIntervalMs);
+        RgbImageWriter.WriteOptions write = writing.options(image.sourceBitDepth()).withOverwrite(overwrite).withProtectedInput(job.input());
+        // resuming: the pass files of an image that did not finish are replaced (they are this command's own)
+        RgbImageWriter.WriteOptions writePass = write.withOverwrite(overwrite || skipExisting);
 
         Restorer.Observer observer = new Restorer.Observer() {
             @Override public void onPassStart(int pass, int maxPasses) { if (progress != null) progress.onPassStart(pass, maxPasses); }
             @Override public void onAssessment(int pass, BIQA.Result a) { if (progress != null) progress.onAssessment(pass, a); }
-            @Override public void onStep(int pass, int step, int steps, float sigma, float t, Ops ops, Tensor z, Tensor denoised) {
-                if (progress != null) progress.onStep(pass, step, steps, sigma, t, ops, z, denoised);
-            }
             @Override public void onTilingPlan(TilingPlan plan) {
                 RestoreReport.tiling(job.entry(), plan);
                 if (progress != null) progress.onTilingPlan(plan);
@@ -296,19 +386,19 @@ final class RestoreCommand implements Callable<Integer> {
                 List<Path> written = new ArrayList<>();
                 if (savePasses) {
                     List<Path> names = passFiles(outputDir, job.name(), pass, options.colorCorrect());
-                    written.add(RgbImageWriter.write(r.decoded(), names.get(0), write));
-                    written.add(RgbImageWriter.write(r.result(), names.get(1), write));
+                    written.add(RgbImageWriter.write(r.decoded(), names.get(0), writePass));
+                    written.add(RgbImageWriter.write(r.result(), names.get(1), writePass));
                     if (names.size() > 2) {
-                        written.add(RgbImageWriter.write(r.decodedOut(), names.get(2), write));
-                        written.add(RgbImageWriter.write(r.resultOut(), names.get(3), write));
+                        written.add(RgbImageWriter.write(r.decodedOut(), names.get(2), writePass));
+                        written.add(RgbImageWriter.write(r.resultOut(), names.get(3), writePass));
                     }
                 }
                 RestoreReport.pass(job.entry(), r, written);
                 if (progress != null) progress.onPassEnd(pass, r);
             }
         };
-        Restorer.Outcome outcome = engine.restore(image.toTensor(), options, observer);
-        Path written = RgbImageWriter.write(finalOutput(outcome, options), job.output(), write);
+        Restorer.Outcome outcome = engine.restore(image.toTensor(), options, observer, progress, null);
+        Path written = RgbImageWriter.write(AutoDIREngine.finalOutput(outcome, options), job.output(), write);
         double ms = (System.nanoTime() - t0) / 1e6;
         RestoreReport.restored(job.entry(), outcome, written, ms);
 
@@ -318,16 +408,6 @@ final class RestoreCommand implements Callable<Integer> {
         out.printf(Locale.ROOT, "%s -> %s (%d pass%s%s; %s; %.1f s)%n", job.input(), job.output(), n, n == 1 ? "" : "es",
                 chosen.isEmpty() ? "" : ": " + String.join(", ", chosen), outcome.stopReason(), ms / 1000);
         out.flush();
-    }
-
-    /**
-     * What goes into NAME_restored: what the next pass would start from (the SCM result, or the VAE decode after
-     * "low resolution"), colour-corrected when asked; the input itself when no pass ran.
-     */
-    static FloatTensor finalOutput(Restorer.Outcome outcome, RestoreOptions options) {
-        if (outcome.passes().isEmpty() || options.colorCorrect() == ColorCorrection.Mode.NONE) return outcome.finalImage();
-        Restorer.PassResult last = outcome.passes().get(outcome.passes().size() - 1);
-        return "low resolution".equals(last.chosenClass()) ? last.decodedOut() : last.resultOut();
     }
 
     /** The official per-pass names (eval_w_SCM.py), plus the colour-corrected ones its commented-out lines would write. */
@@ -341,13 +421,14 @@ final class RestoreCommand implements Callable<Integer> {
         return files;
     }
 
-    private RestoreOptions options(CommandLine cl) {
+    /** The restore options of the parsed flags, checked (a bad value is a usage error naming its flag); also {@link OptionStrings}'. */
+    RestoreOptions options(CommandLine cl) {
         if (steps < 1 || steps > RestoreOptions.MAX_STEPS) {
             throw new CommandLine.ParameterException(cl, "--steps must be in 1.." + RestoreOptions.MAX_STEPS + ", got " + steps);
         }
-        finite(cl, "--cfg-text", cfgText);
-        finite(cl, "--cfg-image", cfgImage);
-        finite(cl, "--scm-weight", scmWeight);
+        range(cl, "--cfg-text", cfgText, RestoreOptions.MAX_GUIDANCE);
+        range(cl, "--cfg-image", cfgImage, RestoreOptions.MAX_GUIDANCE);
+        range(cl, "--scm-weight", scmWeight, RestoreOptions.MAX_SCM_WEIGHT);
         int most = BIQA.CLASSES.size() - 1;
         if (maxPasses < 1 || maxPasses > most) {
             throw new CommandLine.ParameterException(cl, "--max-passes must be in 1.." + most + ", got " + maxPasses);
@@ -385,8 +466,16 @@ final class RestoreCommand implements Callable<Integer> {
         return "tile-batch";
     }
 
-    private static void finite(CommandLine cl, String flag, float v) {
-        if (!Float.isFinite(v)) throw new CommandLine.ParameterException(cl, flag + " must be a finite number, got " + v);
+    private static void range(CommandLine cl, String flag, float v, float max) {
+        if (!(v >= 0 && v <= max)) throw new CommandLine.ParameterException(cl, flag + " must be in 0.." + max + ", got " + v);
+    }
+
+    private static final java.util.regex.Pattern OUTPUT_NAME =
+            java.util.regex.Pattern.compile(".+(_restored\\.(png|jpg|tiff)|_step_\\d+_result(_w_SCM)?(_colorcorrect)?\\.png)");
+
+    /** Whether a file name is one this command writes (a final output or a pass file). */
+    static boolean isOurOutput(String fileName) {
+        return OUTPUT_NAME.matcher(fileName).matches();
     }
 
     /** The file extension of a --format value. */
@@ -399,11 +488,30 @@ final class RestoreCommand implements Callable<Integer> {
         };
     }
 
-    /** The file name without its last extension ("photo.v2.png" → "photo.v2"). */
-    static String stem(Path file) {
-        String n = file.getFileName().toString();
-        int dot = n.lastIndexOf('.');
-        return dot > 0 ? n.substring(0, dot) : n;
+    /** The --suffix, --name-template, --bit-depth and --jpeg-quality values, checked (a bad one is a usage error). */
+    private Writing writing(CommandLine cl, String ext) {
+        if (suffix != null && nameTemplate != null) {
+            throw new CommandLine.ParameterException(cl, "--suffix and --name-template: give one of them (--suffix S is --name-template {name}S)");
+        }
+        String template = suffix != null ? OutputNames.NAME + suffix : nameTemplate != null ? nameTemplate : OutputNames.DEFAULT_TEMPLATE;
+        try {
+            OutputNames.checkTemplate(template);
+        } catch (IllegalArgumentException e) {
+            throw new CommandLine.ParameterException(cl, (suffix != null ? "--suffix: " : "--name-template: ") + e.getMessage());
+        }
+        String bits = bitDepth.toLowerCase(Locale.ROOT);
+        if (!List.of("8", "16", "input").contains(bits)) {
+            throw new CommandLine.ParameterException(cl, "--bit-depth must be 8, 16 or input, got \"" + bitDepth + "\"");
+        }
+        if (!bits.equals("8") && ext.equals("jpg")) {
+            throw new CommandLine.ParameterException(cl, "--bit-depth " + bits + ": JPEG is 8-bit only (use --format png or tiff)");
+        }
+        if (jpegQuality != null && !ext.equals("jpg")) {
+            throw new CommandLine.ParameterException(cl, "--jpeg-quality applies to --format jpg only (the format is " + ext + ")");
+        }
+        int quality = jpegQuality == null ? Math.round(RgbImageWriter.WriteOptions.DEFAULT.jpegQuality() * 100) : jpegQuality;
+        if (quality < 1 || quality > 100) throw new CommandLine.ParameterException(cl, "--jpeg-quality must be in 1..100, got " + quality);
+        return new Writing(template, bits, quality / 100f);
     }
 
     private static void fail(PrintWriter err, List<String> failures, ObjectNode entry, Path input, String problem) {
@@ -416,13 +524,7 @@ final class RestoreCommand implements Callable<Integer> {
 
     /** Opens the engine once for the batch; its notices (e.g. a cuda fallback) go to our stderr. */
     private static AutoDIREngine open(AutoDIREngine.Settings settings, PrintWriter err) {
-        ByteArrayOutputStream buf = new ByteArrayOutputStream();
-        try (PrintStream notices = new PrintStream(buf, true, StandardCharsets.UTF_8)) {
-            return AutoDIREngine.open(settings, notices);
-        } finally {
-            err.print(buf.toString(StandardCharsets.UTF_8));
-            err.flush();
-        }
+        return Notices.to(err, notices -> AutoDIREngine.open(settings, notices));
     }
 
     private static Path identity(Path p) {

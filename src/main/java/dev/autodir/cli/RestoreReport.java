@@ -5,6 +5,8 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.autodir.backend.BackendReport;
+import dev.autodir.backend.StagePlacement;
 import dev.autodir.engine.AutoDIREngine;
 import dev.autodir.image.RgbImage;
 import dev.autodir.pipeline.BIQA;
@@ -20,8 +22,12 @@ import java.util.Map;
 /**
  * The JSON report of {@code autodir restore --report}: the settings and options of the run, then per image its
  * input (file, size), status, the files written, and per pass every class probability BIQA gave, the chosen class,
- * what the next pass starts from and the time of each stage; the reason the loop stopped and the total time.
- * Times are wall-clock milliseconds.
+ * what the next pass starts from, the time of each stage and of each sampling step; the reason the loop stopped and
+ * the total time. Times are wall-clock milliseconds.
+ *
+ * <p>{@code backends} says what each stage really ran on: {@code requested} and {@code used} (one line each), and
+ * per stage the backend asked for, the backend and precision that ran it, and the reason of a fallback (null when
+ * there was none). {@code precision} is the precision asked for and the one each stage got.
  */
 final class RestoreReport {
     private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
@@ -36,7 +42,11 @@ final class RestoreReport {
         ObjectNode b = root.putObject("backends");
         b.put("requested", s.backends().toString());
         b.putNull("used");
-        root.put("precision", s.precision().name().toLowerCase(Locale.ROOT));
+        b.put("strict", s.strictBackend());
+        b.putNull("stages");
+        ObjectNode p = root.putObject("precision");
+        p.put("requested", s.precision().lower());
+        p.putNull("used");
         ObjectNode opt = root.putObject("options");
         opt.put("mode", o.automatic() ? "automatic" : "prompt");
         opt.put("prompt", o.prompt());
@@ -58,8 +68,26 @@ final class RestoreReport {
         images = root.putArray("images");
     }
 
-    void engineLoaded(String backendsUsed, double loadMs) {
-        ((ObjectNode) root.get("backends")).put("used", backendsUsed);
+    /** How the outputs are named and encoded (the checked --name-template, --bit-depth, --jpeg-quality). */
+    void writing(String nameTemplate, String bitDepth, Integer jpegQuality) {
+        ObjectNode opt = (ObjectNode) root.get("options");
+        opt.put("name_template", nameTemplate);
+        opt.put("bit_depth", bitDepth);
+        opt.put("jpeg_quality", jpegQuality);
+    }
+
+    void engineLoaded(BackendReport backends, double loadMs) {
+        ObjectNode b = (ObjectNode) root.get("backends");
+        b.put("used", backends.backends());
+        ObjectNode stages = b.putObject("stages");
+        for (StagePlacement st : backends.stages()) {
+            ObjectNode n = stages.putObject(st.stage());
+            n.put("requested", st.requested());
+            n.put("backend", st.backend());
+            n.put("precision", st.precision().lower());
+            n.put("fallback_reason", st.reason());
+        }
+        ((ObjectNode) root.get("precision")).put("used", backends.precisions());
         root.put("load_ms", round(loadMs));
     }
 
@@ -74,6 +102,12 @@ final class RestoreReport {
     static void failed(ObjectNode image, String error) {
         image.put("status", "failed");
         image.put("error", error);
+    }
+
+    /** --skip-existing: the image was restored by an earlier run. */
+    static void skipped(ObjectNode image, Path output) {
+        image.put("status", "skipped");
+        image.put("output", abs(output));
     }
 
     static void read(ObjectNode image, RgbImage img) {
@@ -103,6 +137,8 @@ final class RestoreReport {
         ObjectNode t = n.putObject("times_ms");
         for (Map.Entry<String, Double> e : p.times().asMap().entrySet()) t.put(e.getKey(), round(e.getValue()));
         t.put("total", round(p.times().totalMs()));
+        ArrayNode steps = n.putArray("step_ms");
+        for (double ms : p.times().stepMs()) steps.add(round(ms));
         ArrayNode f = n.putArray("files");
         files.forEach(x -> f.add(abs(x)));
     }
@@ -138,7 +174,8 @@ final class RestoreReport {
         }
     }
 
-    private static String abs(Path p) { return p.toAbsolutePath().normalize().toString(); }
+    /** The absolute path, or null for none (an image restored from memory has no input or output file). */
+    private static String abs(Path p) { return p == null ? null : p.toAbsolutePath().normalize().toString(); }
 
     private static double round(double ms) { return Math.round(ms * 1000.0) / 1000.0; }
 }

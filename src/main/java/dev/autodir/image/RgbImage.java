@@ -2,6 +2,7 @@ package dev.autodir.image;
 
 import dev.autodir.tensor.FloatTensor;
 
+import java.awt.image.BufferedImage;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.List;
@@ -52,6 +53,16 @@ public final class RgbImage {
             throw new IllegalArgumentException("expected an image tensor of shape [1, 3, H, W], got " + Arrays.toString(s));
         }
         return new RgbImage(tensor.data(), s[3], s[2], 8, null, List.of());
+    }
+
+    /** The pixels of a decoded image ({@link RgbImageReader#read(BufferedImage)}). */
+    public static RgbImage of(BufferedImage image) {
+        return RgbImageReader.read(image);
+    }
+
+    /** This image as a {@link BufferedImage} of its source bit depth (8 or 16), quantised as files are. */
+    public BufferedImage toBufferedImage() {
+        return RgbImageWriter.toBufferedImage(toTensor(), sourceBitDepth == 16 ? 16 : 8);
     }
 
     public int width() { return width; }

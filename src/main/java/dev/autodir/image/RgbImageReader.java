@@ -102,8 +102,15 @@ public final class RgbImageReader {
                 int width = reader.getWidth(0);
                 int height = reader.getHeight(0);
                 checkSize(file, format, width, height, options);
+                checkTiles(file, format, reader, options);
                 reader.addIIOReadWarningListener((source, message) -> warnings.add(message));
-                BufferedImage image = reader.read(0, reader.getDefaultReadParam());
+                BufferedImage image;
+                try {
+                    image = reader.read(0, reader.getDefaultReadParam());
+                } catch (OutOfMemoryError e) {
+                    throw new ImageFileException(file, "decoding this " + format + " file needs more memory than the Java heap has ("
+                            + (Runtime.getRuntime().maxMemory() >> 20) + " MiB); corrupt or hostile header?");
+                }
                 for (String w : warnings) {
                     if (w.toLowerCase(Locale.ROOT).contains("premature end")) {
                         throw new ImageFileException(file, "truncated " + format + " file (" + w + ")");
@@ -136,6 +143,42 @@ public final class RgbImageReader {
         return new RgbImage(planes, width, height, decoded.bitDepth, file, warnings);
     }
 
+    /**
+     * The pixels of an image already decoded (from a program rather than a file): the same conversions as
+     * {@link #read(Path)} (alpha dropped, grey and palette expanded, 16-bit samples kept) except orientation, which a
+     * {@link BufferedImage} does not carry.
+     */
+    public static RgbImage read(BufferedImage image) {
+        if (image == null) throw new IllegalArgumentException("image is null");
+        List<String> warnings = new ArrayList<>();
+        Decoded decoded = toPlanes(image, warnings);
+        return new RgbImage(decoded.planes, decoded.width, decoded.height, decoded.bitDepth, null, warnings);
+    }
+
+    /**
+     * The width and height the file's header gives, as stored (before orientation), checked against the
+     * default limits; decodes no pixels. For memory checks before the work starts.
+     */
+    public static int[] size(Path file) {
+        try (ImageInputStream in = new FileImageInputStream(file.toFile())) {
+            ImageReader reader = firstReader(in);
+            if (reader == null) throw new ImageFileException(file, "not a recognised image format (PNG, JPEG, TIFF, BMP or GIF expected)");
+            try {
+                reader.setInput(in, true, true);
+                String format = reader.getFormatName().toUpperCase(Locale.ROOT);
+                int width = reader.getWidth(0), height = reader.getHeight(0);
+                checkSize(file, format, width, height, ReadOptions.DEFAULT);
+                return new int[] {width, height};
+            } finally {
+                reader.dispose();
+            }
+        } catch (ImageFileException e) {
+            throw e;
+        } catch (IOException | RuntimeException e) {
+            throw new ImageFileException(file, "cannot read the image header (corrupt or unsupported file): " + e, e);
+        }
+    }
+
     // ---------------------------------------------------------------- header checks
 
     private static ImageReader firstReader(ImageInputStream in) {
@@ -166,6 +209,20 @@ public final class RgbImageReader {
         if (3 * pixels > Integer.MAX_VALUE - 8) {
             throw new ImageFileException(file, format + " header says " + width + "x" + height
                     + ", too many pixels for one float array of 3 planes");
+        }
+    }
+
+    /**
+     * A tiled file (TIFF tiles, and strips, which the JDK reports as tiles) is decoded one tile buffer at a time:
+     * tile dimensions the header declares far beyond the image made the JDK's TIFF decoder allocate gigabytes for
+     * a 487-byte file (found by fuzzing), so a tile is held to the same limits as the image.
+     */
+    private static void checkTiles(Path file, String format, ImageReader reader, ReadOptions options) throws IOException {
+        if (!reader.isImageTiled(0)) return;
+        int tw = reader.getTileWidth(0), th = reader.getTileHeight(0);
+        if (tw <= 0 || th <= 0 || tw > options.maxSide() || th > options.maxSide() || (long) tw * th > options.maxPixels()) {
+            throw new ImageFileException(file, format + " header declares tiles of " + tw + "x" + th
+                    + ", over the limit of " + options.maxSide() + " pixels per side and " + options.maxPixels() + " pixels");
         }
     }
 

@@ -29,7 +29,6 @@ import java.util.Arrays;
 import java.util.Iterator;
 import java.util.Locale;
 import java.util.Set;
-import java.util.concurrent.ThreadLocalRandom;
 
 /**
  * Writes a {@code [1, 3, H, W]} tensor in [-1, 1] (or an {@link RgbImage}) as PNG, JPEG or TIFF, the
@@ -101,11 +100,15 @@ public final class RgbImageWriter {
      * Writes a {@code [1, 3, H, W]} tensor with values in [-1, 1] and returns the absolute path written.
      */
     public static Path write(FloatTensor image, Path target, WriteOptions options) {
-        int[] s = image.shape();
-        if (s.length != 4 || s[0] != 1 || s[1] != 3 || s[2] <= 0 || s[3] <= 0) {
-            throw new IllegalArgumentException("expected an image tensor of shape [1, 3, H, W], got " + Arrays.toString(s));
-        }
+        imageShape(image);
         Path file = target.toAbsolutePath().normalize();
+        float[] values = image.data();
+        for (int i = 0; i < values.length; i++) {
+            if (!Float.isFinite(values[i])) {
+                throw new ImageFileException(file, "the image holds " + values[i] + " at index " + i
+                        + "; not writing it (NaN and infinity would quantise to black or white)");
+            }
+        }
         Format format = Format.ofFileName(file);
         if (format == Format.JPEG && options.bitDepth() != 8) {
             throw new ImageFileException(file, "JPEG is 8-bit only; asked for " + options.bitDepth() + " bits");
@@ -118,8 +121,8 @@ public final class RgbImageWriter {
         }
         if (Files.isDirectory(file)) throw new ImageFileException(file, "is a directory");
 
-        BufferedImage pixels = options.bitDepth() == 16 ? toUshortImage(image, s[3], s[2]) : toByteImage(image, s[3], s[2]);
-        Path temp = dir.resolve("." + file.getFileName() + "." + Long.toHexString(ThreadLocalRandom.current().nextLong()) + ".tmp");
+        BufferedImage pixels = toBufferedImage(image, options.bitDepth());
+        Path temp = TempFiles.beside(file);
         try {
             try (FileChannel channel = FileChannel.open(temp, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
                 OutputStream out = Channels.newOutputStream(channel);
@@ -183,7 +186,26 @@ public final class RgbImageWriter {
         }
     }
 
+    /**
+     * A [1, 3, H, W] image in [-1, 1] as a {@link BufferedImage}, quantised as files are: 8 bits per sample
+     * ({@link BufferedImage#TYPE_3BYTE_BGR}) or 16 (sRGB, {@link DataBuffer#TYPE_USHORT} samples).
+     */
+    public static BufferedImage toBufferedImage(FloatTensor image, int bitDepth) {
+        int[] s = imageShape(image);
+        if (bitDepth != 8 && bitDepth != 16) throw new IllegalArgumentException("bitDepth must be 8 or 16, got " + bitDepth);
+        return bitDepth == 16 ? toUshortImage(image, s[3], s[2]) : toByteImage(image, s[3], s[2]);
+    }
+
     // ---------------------------------------------------------------- pixels
+
+    /** The shape of a [1, 3, H, W] image tensor; anything else throws naming the shape. */
+    static int[] imageShape(FloatTensor image) {
+        int[] s = image.shape();
+        if (s.length != 4 || s[0] != 1 || s[1] != 3 || s[2] <= 0 || s[3] <= 0) {
+            throw new IllegalArgumentException("expected an image tensor of shape [1, 3, H, W], got " + Arrays.toString(s));
+        }
+        return s;
+    }
 
     private static BufferedImage toByteImage(FloatTensor image, int w, int h) {
         BufferedImage out = new BufferedImage(w, h, BufferedImage.TYPE_3BYTE_BGR);

@@ -47,14 +47,15 @@ final class MappedFile implements AutoCloseable {
             long size = ch.size();
             int n = (int) ((size + chunkBytes - 1) / chunkBytes);
             ByteBuffer[] chunks = new ByteBuffer[n];
+            boolean ok = false;
             try {
                 for (int i = 0; i < n; i++) {
                     long start = i * chunkBytes;
                     chunks[i] = ch.map(FileChannel.MapMode.READ_ONLY, start, Math.min(chunkBytes, size - start));
                 }
-            } catch (IOException | RuntimeException e) {
-                for (ByteBuffer b : chunks) if (b != null) Unmapper.unmap(b);
-                throw e;
+                ok = true;
+            } finally {
+                if (!ok) for (ByteBuffer b : chunks) if (b != null) Unmapper.unmap(b);
             }
             // the mappings stay valid after the channel is closed
             return new MappedFile(path, size, chunkBytes, chunks);

@@ -45,7 +45,13 @@ final class MappedWeightStore implements WeightStore {
             throw new CheckpointException(file.path(), "tensor \"" + key + "\" is " + dtype
                     + ", not a float type (read it with readLong)");
         }
-        float[] out = new float[elementCount(t)];
+        float[] out;
+        try {
+            checkFits(t, 4);
+            out = new float[elementCount(t)];
+        } catch (OutOfMemoryError e) {
+            throw tooLarge(t, 4);
+        }
         file.decodeRuns(t.runs(), dtype.bytes(), (src, n, pos) -> Decode.toFloat(dtype, src, out, pos, n));
         return new FloatTensor(out, t.info().shape());
     }
@@ -57,9 +63,28 @@ final class MappedWeightStore implements WeightStore {
             throw new CheckpointException(file.path(), "tensor \"" + key + "\" is " + dtype
                     + ", not an integer type (read it with readFloat)");
         }
-        long[] out = new long[elementCount(t)];
+        long[] out;
+        try {
+            checkFits(t, 8);
+            out = new long[elementCount(t)];
+        } catch (OutOfMemoryError e) {
+            throw tooLarge(t, 8);
+        }
         file.decodeRuns(t.runs(), dtype.bytes(), (src, n, pos) -> Decode.toLong(dtype, src, out, pos, n));
         return out;
+    }
+
+    /** A read whose result can never fit the heap fails with the numbers, before trying (and instead of OutOfMemoryError). */
+    private void checkFits(StoredTensor t, int bytesPerElement) {
+        if (t.info().numel() > Runtime.getRuntime().maxMemory() / bytesPerElement) throw tooLarge(t, bytesPerElement);
+    }
+
+    private CheckpointException tooLarge(StoredTensor t, int bytesPerElement) {
+        long mib = (long) (t.info().numel() * (double) bytesPerElement / (1 << 20));
+        Runtime rt = Runtime.getRuntime();
+        return new CheckpointException(file.path(), "tensor " + t.info() + " needs " + mib + " MiB as "
+                + (bytesPerElement == 4 ? "float32" : "int64") + "; the Java heap cannot hold it (maximum " + (rt.maxMemory() >> 20)
+                + " MiB, " + ((rt.maxMemory() - rt.totalMemory() + rt.freeMemory()) >> 20) + " MiB free); raise it with -Xmx");
     }
 
     private int elementCount(StoredTensor t) {

@@ -26,6 +26,16 @@ import java.util.function.Function;
  * gives an inert {@link Opaque} holding the arguments, so {@code os.system} or {@code builtins.eval} in
  * a stream is data, never a call. A malformed stream is a {@link PickleException} naming the opcode and
  * its offset.
+ *
+ * <p>Hostile streams cost time and memory linear in their length, and nothing recurses on their
+ * structure: tuples and frozensets compare by identity (a Python tuple compares by content, which lets
+ * 64 levels of {@code (t, t)} cost 2^64 steps), every dict key or set element that is not a string is
+ * wrapped in a {@link Key} that hashes with a per-process random seed (so crafted hash collisions cannot
+ * make a dict quadratic), unhashable keys (list, dict, set) are refused as Python refuses them, decimal
+ * literals are limited to {@value #MAX_LITERAL_CHARS} characters (CPython's own limit for int()),
+ * interpreted calls nest at most {@value #MAX_CALL_DEPTH} deep, and a stream may create at most
+ * {@value #MAX_VALUES} values. Messages describe values shallowly ({@link #describe}), so a cyclic or
+ * deep value cannot make them recurse.
  */
 final class PickleReader {
 
@@ -33,6 +43,76 @@ final class PickleReader {
     @FunctionalInterface
     interface Callable {
         Object call(List<Object> args);
+    }
+
+    /** A value made by an interpreted call that can say what it is in a message (never its Java class). */
+    interface Described {
+        String description();
+    }
+
+    /** Decimal INT/LONG/FLOAT literals longer than this are refused (CPython 3.11+ refuses int() of longer strings). */
+    static final int MAX_LITERAL_CHARS = 4300;
+    /** Interpreted calls (a rebuild inside a rebuild ...) may nest this deep. */
+    static final int MAX_CALL_DEPTH = 64;
+    /** At most this many values per stream: a state dict needs ~15 per tensor, AutoDIR's ~2,000 tensors about 30,000. */
+    static final int MAX_VALUES = 1 << 22;
+
+    private static final long SEED = new java.security.SecureRandom().nextLong();
+
+    /**
+     * A dict key or set element that is not a string: numbers, bools and None compare by value and hash
+     * with a per-process random seed; every other value (tuple, frozenset, bytes, objects) by identity.
+     */
+    static final class Key {
+        final Object value;
+        private final int hash;
+
+        Key(Object value) {
+            this.value = value;
+            this.hash = hashOf(value);
+        }
+
+        private static int hashOf(Object v) {
+            long h;
+            if (v == null) h = 0x9e3779b97f4a7c15L;
+            else if (v instanceof Long l) h = l;
+            else if (v instanceof Double d) h = Double.doubleToLongBits(d == 0.0 ? 0.0 : d) ^ 0x5bd1e995L;
+            else if (v instanceof Boolean b) h = b ? 0x2545f4914f6cdd1dL : 0x1b873593L;
+            else if (v instanceof BigInteger b) {
+                h = 0;
+                for (byte x : b.toByteArray()) h = mix(h ^ x);
+            } else return System.identityHashCode(v);
+            return (int) (mix(h ^ SEED) >>> 32);
+        }
+
+        private static long mix(long z) { // splitmix64's finaliser
+            z = (z ^ (z >>> 30)) * 0xbf58476d1ce4e5b9L;
+            z = (z ^ (z >>> 27)) * 0x94d049bb133111ebL;
+            return z ^ (z >>> 31);
+        }
+
+        private boolean byValue() {
+            return value == null || value instanceof Long || value instanceof Double || value instanceof Boolean
+                    || value instanceof BigInteger;
+        }
+
+        @Override public boolean equals(Object o) {
+            if (this == o) return true;
+            if (!(o instanceof Key k) || k.hash != hash) return false;
+            if (!byValue()) return value == k.value;
+            return java.util.Objects.equals(value, k.value);
+        }
+
+        @Override public int hashCode() { return hash; }
+
+        @Override public String toString() { return describe(value); }
+    }
+
+    /** An immutable Python frozenset; compares by identity (see the class comment). */
+    static final class FrozenSet {
+        final Set<Object> items;
+
+        FrozenSet(Set<Object> items) { this.items = Collections.unmodifiableSet(items); }
     }
 
     /** A global that the reader does not interpret: inert, only its name is kept. */
@@ -51,10 +131,10 @@ final class PickleReader {
             this.args = args;
         }
 
-        @Override public String toString() { return "an object made by " + callable; }
+        @Override public String toString() { return "an object made by " + name(callable); }
     }
 
-    /** A Python tuple (immutable, compares by content so it can be a dict key; may hold None). */
+    /** A Python tuple (immutable; may hold None). Compares by identity, see the class comment. */
     record Tuple(List<Object> items) {
         Tuple {
             items = Collections.unmodifiableList(new ArrayList<>(items));
@@ -63,6 +143,36 @@ final class PickleReader {
         Object get(int i) { return items.get(i); }
 
         int size() { return items.size(); }
+
+        @Override public boolean equals(Object o) { return this == o; }
+
+        @Override public int hashCode() { return System.identityHashCode(this); }
+
+        @Override public String toString() { return "a tuple of " + items.size(); }
+    }
+
+    /** An interpreted global as the stream names it; calls through it count towards {@link #MAX_CALL_DEPTH}. */
+    private final class Interpreted implements Callable {
+        private final String name;
+        private final Callable body;
+
+        Interpreted(String name, Callable body) {
+            this.name = name;
+            this.body = body;
+        }
+
+        @Override public Object call(List<Object> args) {
+            if (++callDepth > MAX_CALL_DEPTH) {
+                throw malformed("interpreted calls (" + name + ") nest more than " + MAX_CALL_DEPTH + " deep", opStart);
+            }
+            try {
+                return body.call(args);
+            } finally {
+                callDepth--;
+            }
+        }
+
+        @Override public String toString() { return name; }
     }
 
     /** A malformed or unsupported stream. */
@@ -80,6 +190,8 @@ final class PickleReader {
     private final ArrayList<Object> stack = new ArrayList<>();
     private final ArrayDeque<Integer> marks = new ArrayDeque<>();
     private final HashMap<Long, Object> memo = new HashMap<>();
+    private int callDepth;
+    private int values;
 
     /**
      * @param globals        "module.name" → the value a GLOBAL of that name pushes: a {@link Callable} to
@@ -98,6 +210,8 @@ final class PickleReader {
         stack.clear();
         marks.clear();
         memo.clear();
+        callDepth = 0;
+        values = 0;
         while (true) {
             if (pos >= data.length) throw malformed("stream ends without STOP", pos);
             opStart = pos;
@@ -106,8 +220,13 @@ final class PickleReader {
                 if (step()) break;
             } catch (PickleException e) {
                 throw e;
-            } catch (IllegalArgumentException | ClassCastException | IndexOutOfBoundsException e) {
+            } catch (IllegalArgumentException | IllegalStateException | ClassCastException | IndexOutOfBoundsException
+                     | ArithmeticException | UnsupportedOperationException e) {
+                // the interpreted globals report bad arguments this way; their messages are written for users
                 throw malformed(e.getMessage(), opStart);
+            } catch (StackOverflowError e) {
+                // nothing here recurses on the stream's structure; this is the last line of defence
+                throw malformed("structure nested too deeply to interpret", opStart);
             }
         }
         if (stack.size() != 1) throw malformed("STOP with " + stack.size() + " values on the stack (expected 1)", opStart);
@@ -165,11 +284,15 @@ final class PickleReader {
                 putPairs(m, items);
                 push(m);
             }
-            case 0x73 -> { Object v = pop(); Object k = pop(); asMap(peek()).put(k, v); } // SETITEM
+            case 0x73 -> { Object v = pop(); Object k = pop(); asMap(peek()).put(key(k), v); } // SETITEM
             case 0x75 -> { List<Object> items = popMark(); putPairs(asMap(peek()), items); } // SETITEMS
             case 0x8f -> push(new LinkedHashSet<>()); // EMPTY_SET
-            case 0x90 -> { List<Object> items = popMark(); asSet(peek()).addAll(items); } // ADDITEMS
-            case 0x91 -> push(Collections.unmodifiableSet(new LinkedHashSet<>(popMark()))); // FROZENSET
+            case 0x90 -> { List<Object> items = popMark(); Set<Object> set = asSet(peek()); for (Object i : items) set.add(key(i)); } // ADDITEMS
+            case 0x91 -> { // FROZENSET
+                Set<Object> set = new LinkedHashSet<>();
+                for (Object i : popMark()) set.add(key(i));
+                push(new FrozenSet(set));
+            }
             case 0x67 -> push(memoGet(textLongValue(line()))); // GET
             case 0x68 -> push(memoGet(u8())); // BINGET
             case 0x6a -> push(memoGet(u32())); // LONG_BINGET
@@ -211,8 +334,30 @@ final class PickleReader {
     }
 
     private Object global(String module, String name) {
-        Object v = globals.get(module + "." + name);
+        String full = module + "." + name;
+        Object v = globals.get(full);
+        if (v instanceof Callable c) return new Interpreted(full, c);
         return v != null ? v : new Global(module, name);
+    }
+
+    /**
+     * A value as a dict key or set element: strings as they are, unhashable values (list, dict, set) refused
+     * as Python refuses them, anything else as a {@link Key}.
+     */
+    static Object dictKey(Object k) {
+        if (k instanceof String) return k;
+        if (k instanceof List || k instanceof Map || k instanceof LinkedHashSet) {
+            throw new IllegalArgumentException("unhashable " + describe(k).replaceFirst("^an? ", "") + " as a dict key or set element");
+        }
+        return k instanceof Key ? k : new Key(k);
+    }
+
+    private Object key(Object k) {
+        try {
+            return dictKey(k);
+        } catch (IllegalArgumentException e) {
+            throw malformed(e.getMessage(), opStart);
+        }
     }
 
     /** Calls an interpreted global; anything else becomes inert data, never a call. */
@@ -236,7 +381,12 @@ final class PickleReader {
 
     // ---- stack -------------------------------------------------------------------------------
 
-    private void push(Object o) { stack.add(o); }
+    private void push(Object o) {
+        if (++values > MAX_VALUES) {
+            throw malformed("more than " + MAX_VALUES + " values: far more than any model checkpoint holds", opStart);
+        }
+        stack.add(o);
+    }
 
     private Object pop() {
         int floor = marks.isEmpty() ? 0 : marks.peek();
@@ -271,7 +421,7 @@ final class PickleReader {
 
     private void putPairs(Map<Object, Object> m, List<Object> items) {
         if (items.size() % 2 != 0) throw malformed("odd number of items for a dict", opStart);
-        for (int i = 0; i < items.size(); i += 2) m.put(items.get(i), items.get(i + 1));
+        for (int i = 0; i < items.size(); i += 2) m.put(key(items.get(i)), items.get(i + 1));
     }
 
     @SuppressWarnings("unchecked")
@@ -300,14 +450,20 @@ final class PickleReader {
     private static boolean isPlainData(Object o) {
         return o == null || o instanceof String || o instanceof Long || o instanceof BigInteger || o instanceof Double
                 || o instanceof Boolean || o instanceof byte[] || o instanceof Tuple || o instanceof List || o instanceof Map
-                || o instanceof Set || o instanceof Opaque;
+                || o instanceof Set || o instanceof FrozenSet || o instanceof Opaque;
     }
 
-    /** A short description of a value for messages. */
+    /**
+     * A short description of a value for messages. Shallow: it never looks inside a container, so a cyclic
+     * or deeply nested value costs nothing, and it never shows a Java class name.
+     */
     static String describe(Object o) {
         if (o == null) return "None";
+        if (o instanceof Key k) return describe(k.value);
         if (o instanceof Global g) return "the global " + g;
         if (o instanceof Opaque op) return op.toString();
+        if (o instanceof Interpreted i) return "the function " + i.name;
+        if (o instanceof Described d) return d.description();
         if (o instanceof String) return "a string";
         if (o instanceof Long || o instanceof BigInteger) return "an int";
         if (o instanceof Double) return "a float";
@@ -317,7 +473,16 @@ final class PickleReader {
         if (o instanceof List) return "a list";
         if (o instanceof Map) return "a dict";
         if (o instanceof Set) return "a set";
-        return o.toString();
+        if (o instanceof FrozenSet) return "a frozenset";
+        return "a value";
+    }
+
+    /** What made an {@link Opaque}: a global's or a function's name, else a shallow description. */
+    private static String name(Object callable) {
+        if (callable instanceof Global g) return g.toString();
+        if (callable instanceof Interpreted i) return i.name;
+        if (callable instanceof Opaque) return "another such object";
+        return describe(callable);
     }
 
     // ---- reading the stream ---------------------------------------------------------------
@@ -419,27 +584,35 @@ final class PickleReader {
         return textLong(s);
     }
 
+    private void checkLiteral(String s, String what) {
+        if (s.length() > MAX_LITERAL_CHARS) {
+            throw malformed(what + " literal of " + s.length() + " characters, over the limit of " + MAX_LITERAL_CHARS, opStart);
+        }
+    }
+
     private Object textLong(String s) {
         String t = s.endsWith("L") ? s.substring(0, s.length() - 1) : s;
+        checkLiteral(t.trim().startsWith("-") || t.trim().startsWith("+") ? t.trim().substring(1) : t.trim(), "integer");
         try {
             BigInteger v = new BigInteger(t.trim());
             return v.bitLength() < 64 ? (Object) v.longValue() : v;
         } catch (NumberFormatException e) {
-            throw malformed("bad integer literal \"" + s + "\"", opStart);
+            throw malformed("bad integer literal \"" + abbreviate(s) + "\"", opStart);
         }
     }
 
     private long textLongValue(String s) {
         Object v = textLong(s);
         if (v instanceof Long l) return l;
-        throw malformed("memo index " + s + " is out of range", opStart);
+        throw malformed("memo index " + abbreviate(s) + " is out of range", opStart);
     }
 
     private Double textFloat(String s) {
+        checkLiteral(s, "float");
         try {
             return Double.valueOf(s.trim());
         } catch (NumberFormatException e) {
-            throw malformed("bad float literal \"" + s + "\"", opStart);
+            throw malformed("bad float literal \"" + abbreviate(s) + "\"", opStart);
         }
     }
 
@@ -457,7 +630,7 @@ final class PickleReader {
             if (c == '\\' && i + 1 < s.length() && (s.charAt(i + 1) == 'u' || s.charAt(i + 1) == 'U')) {
                 int n = s.charAt(i + 1) == 'u' ? 4 : 8;
                 if (i + 2 + n > s.length()) throw malformed("bad \\u escape", opStart);
-                b.appendCodePoint(hex(s.substring(i + 2, i + 2 + n)));
+                b.appendCodePoint(codePoint(s.substring(i + 2, i + 2 + n)));
                 i += 1 + n;
             } else {
                 b.append(c);
@@ -495,8 +668,23 @@ final class PickleReader {
         try {
             return Integer.parseInt(h, 16);
         } catch (NumberFormatException e) {
-            throw malformed("bad hex escape \"" + h + "\"", opStart);
+            throw malformed("bad hex escape \"" + abbreviate(h) + "\"", opStart);
         }
+    }
+
+    private int codePoint(String h) {
+        int cp = hex(h);
+        if (cp < 0 || cp > Character.MAX_CODE_POINT) throw malformed("\\U escape " + abbreviate(h) + " is not a Unicode code point", opStart);
+        return cp;
+    }
+
+    private static String abbreviate(String s) {
+        StringBuilder b = new StringBuilder();
+        for (int i = 0; i < Math.min(s.length(), 40); i++) {
+            char c = s.charAt(i);
+            b.append(c >= 0x20 && c < 0x7f ? c : '?');
+        }
+        return s.length() > 40 ? b + "..." : b.toString();
     }
 
     private PickleException malformed(String problem, int offset) {

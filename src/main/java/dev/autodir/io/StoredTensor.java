@@ -20,9 +20,24 @@ record StoredTensor(TensorInfo info, long storageStart, long storageBytes, long 
         long acc = 1;
         for (int d = shape.length - 1; d >= 0; d--) {
             s[d] = acc;
-            acc *= shape[d];
+            acc = Math.multiplyExact(acc, Math.max(shape[d], 1)); // fits: TensorInfo checked the product
         }
         return s;
+    }
+
+    /**
+     * How many storage elements the view reaches, first to last (numel > 0); a contiguous or permuted view
+     * reaches exactly numel, a strided slice more, an expanded (stride 0) or overlapping view fewer.
+     * Valid only after {@link #boundsProblem} returned null.
+     */
+    long span() {
+        int[] shape = info.shape();
+        long last = 0;
+        for (int d = 0; d < shape.length; d++) {
+            if (shape[d] == 0) return 0;
+            last += (shape[d] - 1L) * strides[d];
+        }
+        return last + 1;
     }
 
     /**
@@ -33,13 +48,12 @@ record StoredTensor(TensorInfo info, long storageStart, long storageBytes, long 
         int[] shape = info.shape();
         int es = info.dtype().bytes();
         if (offset < 0) return "negative storage offset " + offset;
-        long numel = 1;
+        if (strides.length != shape.length) return "shape and strides differ in rank";
         for (int d = 0; d < shape.length; d++) {
             if (shape[d] < 0) return "negative dimension in shape " + Arrays.toString(shape);
             if (strides[d] < 0) return "negative stride in " + Arrays.toString(strides);
-            numel *= shape[d];
         }
-        if (numel == 0) return null;
+        if (info.numel() == 0) return null;
         long storageElements = storageBytes / es;
         try {
             long last = offset;
@@ -67,8 +81,10 @@ record StoredTensor(TensorInfo info, long storageStart, long storageBytes, long 
         for (int d = 0; d < shape.length; d++) {
             if (shape[d] == 0) return new Runs(0, 0, new int[0], new long[0], 0, 0);
             if (shape[d] == 1) continue;
-            if (n > 0 && stride[n - 1] == (long) shape[d] * strides[d]) {
-                size[n - 1] *= shape[d];           // merge with the previous (outer) dimension
+            // (shape - 1) · stride fits (boundsProblem), so shape · stride overflows only past Long.MAX_VALUE:
+            // compare without multiplying
+            if (n > 0 && strides[d] != 0 && stride[n - 1] % strides[d] == 0 && stride[n - 1] / strides[d] == shape[d]) {
+                size[n - 1] = Math.multiplyExact(size[n - 1], shape[d]); // merge with the previous (outer) dimension
                 stride[n - 1] = strides[d];
             } else {
                 size[n] = shape[d];
@@ -76,7 +92,7 @@ record StoredTensor(TensorInfo info, long storageStart, long storageBytes, long 
                 n++;
             }
         }
-        long base = storageStart + offset * info.dtype().bytes();
+        long base = Math.addExact(storageStart, Math.multiplyExact(offset, info.dtype().bytes()));
         if (n > 0 && stride[n - 1] == 1) {
             return new Runs(base, info.dtype().bytes(), size, stride, n - 1, size[n - 1]);
         }

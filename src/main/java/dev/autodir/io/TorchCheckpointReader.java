@@ -6,7 +6,10 @@ import org.apache.commons.compress.archivers.zip.ZipMethod;
 
 import java.io.IOException;
 import java.io.InputStream;
+import java.nio.channels.SeekableByteChannel;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collections;
@@ -32,13 +35,27 @@ final class TorchCheckpointReader {
     private TorchCheckpointReader() { }
 
     /** A storage type named by a pickle GLOBAL such as {@code torch.FloatStorage}. */
-    record StorageType(String name, DType dtype) { }
+    record StorageType(String name, DType dtype) implements PickleReader.Described {
+        @Override public String description() { return "the storage type " + name; }
+    }
 
     /** A persistent-id storage reference: dtype, zip record key and element count. */
-    record StorageRef(DType dtype, String key, long numel) { }
+    record StorageRef(DType dtype, String key, long numel) implements PickleReader.Described {
+        @Override public String description() { return "a storage"; }
+    }
 
     /** A tensor view over a storage, as {@code _rebuild_tensor_v2} receives it. */
-    record TorchTensor(StorageRef storage, long offset, int[] size, long[] stride) { }
+    record TorchTensor(StorageRef storage, long offset, int[] size, long[] stride) implements PickleReader.Described {
+        @Override public String description() { return "a tensor"; }
+    }
+
+    /**
+     * The largest data.pkl read: AutoDIR's describes ~2,000 tensors in well under 1 MiB (about 100 bytes each);
+     * this allows some 600,000 tensors. torch.save stores data.pkl uncompressed.
+     */
+    static final int MAX_PICKLE_BYTES = 64 << 20;
+    /** A deflated data.pkl may inflate to at most this many times its compressed size (plus 64 KiB). */
+    static final int MAX_INFLATE_RATIO = 32;
 
     static final Map<String, Object> GLOBALS = globals();
 
@@ -105,7 +122,7 @@ final class TorchCheckpointReader {
                 if (!(p instanceof List<?> || p instanceof PickleReader.Tuple)) throw new IllegalArgumentException("OrderedDict: items must be pairs");
                 List<?> kv = p instanceof PickleReader.Tuple t ? t.items() : (List<?>) p;
                 if (kv.size() != 2) throw new IllegalArgumentException("OrderedDict: items must be pairs");
-                m.put(kv.get(0), kv.get(1));
+                m.put(PickleReader.dictKey(kv.get(0)), kv.get(1));
             }
             return m;
         }
@@ -129,17 +146,19 @@ final class TorchCheckpointReader {
 
     private static long[] longs(String what, Object o) {
         if (!(o instanceof PickleReader.Tuple t)) throw new IllegalArgumentException(what + " must be a tuple, found " + PickleReader.describe(o));
+        if (t.size() > TensorInfo.MAX_RANK) throw new IllegalArgumentException(what + " has " + t.size() + " dimensions, over the limit of " + TensorInfo.MAX_RANK);
         long[] r = new long[t.size()];
         for (int i = 0; i < r.length; i++) r[i] = integer(what, t.get(i));
         return r;
     }
 
-    private static Object persistentLoad(Object pid) {
+    static Object persistentLoad(Object pid) {
         if (!(pid instanceof PickleReader.Tuple t) || t.size() != 5 || !"storage".equals(t.get(0))) {
             throw new IllegalArgumentException("unsupported persistent id " + describePid(pid) + " (expected ('storage', type, key, location, numel))");
         }
         if (!(t.get(1) instanceof StorageType type)) {
-            throw new IllegalArgumentException("unsupported storage type " + t.get(1));
+            throw new IllegalArgumentException("unsupported storage type "
+                    + (t.get(1) instanceof PickleReader.Global g ? g.toString() : PickleReader.describe(t.get(1))));
         }
         if (!(t.get(2) instanceof String key)) throw new IllegalArgumentException("storage key is " + PickleReader.describe(t.get(2)));
         long numel = integer("storage numel", t.get(4));
@@ -147,29 +166,43 @@ final class TorchCheckpointReader {
     }
 
     private static String describePid(Object pid) {
-        return pid instanceof String s ? "\"" + s + "\"" : PickleReader.describe(pid);
+        return pid instanceof String s ? "\"" + WeightStores.abbreviate(s) + "\"" : PickleReader.describe(pid);
     }
 
+    /** Reads the table of tensors; on any failure the file is closed (its mapping released) before this returns. */
     static MappedWeightStore read(MappedFile file) {
+        boolean ok = false;
         try {
-            return new MappedWeightStore(file, "torch zip", parse(file));
-        } catch (RuntimeException e) {
-            file.close();
-            throw e;
+            MappedWeightStore store = new MappedWeightStore(file, "torch zip", parse(file));
+            ok = true;
+            return store;
+        } finally {
+            if (!ok) file.close();
         }
     }
 
     private static LinkedHashMap<String, StoredTensor> parse(MappedFile file) {
-        ZipFile zip;
-        try {
-            zip = ZipFile.builder().setPath(file.path()).get();
-        } catch (IOException | RuntimeException e) {
-            throw new CheckpointException(file.path(), "not a readable zip archive (truncated or corrupt?): " + e.getMessage());
-        }
-        try (zip) {
-            return parse(file, zip);
+        // our own channel, closed on every path: ZipFile does not close the one it opens when the central
+        // directory is corrupt in a way it reports as an unchecked exception, and the descriptor stayed open until GC
+        try (SeekableByteChannel channel = Files.newByteChannel(file.path(), StandardOpenOption.READ)) {
+            ZipFile zip;
+            try {
+                zip = ZipFile.builder().setSeekableByteChannel(channel).get();
+            } catch (IOException | RuntimeException e) {
+                throw new CheckpointException(file.path(), "not a readable zip archive (truncated or corrupt?): " + e.getMessage());
+            }
+            try (zip) {
+                return parse(file, zip);
+            } catch (IOException e) {
+                throw new CheckpointException(file.path(), "cannot read the zip archive: " + e.getMessage());
+            } catch (CheckpointException e) {
+                throw e;
+            } catch (RuntimeException e) {
+                // commons-compress reports some corrupt entries (extra fields, sizes) this way
+                throw new CheckpointException(file.path(), "corrupt zip archive: " + e.getMessage());
+            }
         } catch (IOException e) {
-            throw new CheckpointException(file.path(), "cannot read the zip archive: " + e.getMessage());
+            throw new CheckpointException(file.path(), "cannot open the zip archive: " + e.getMessage());
         }
     }
 
@@ -189,7 +222,7 @@ final class TorchCheckpointReader {
             if (!bo.equals("little")) throw new CheckpointException(file.path(), "tensors are stored " + bo + "-endian; only little-endian is supported");
         }
 
-        byte[] pickle = readEntry(file, zip, zip.getEntry(pklName), Integer.MAX_VALUE - 8);
+        byte[] pickle = readEntry(file, zip, zip.getEntry(pklName), MAX_PICKLE_BYTES);
         Object root;
         try {
             root = new PickleReader(GLOBALS, TorchCheckpointReader::persistentLoad).load(pickle);
@@ -198,20 +231,25 @@ final class TorchCheckpointReader {
         }
 
         Map<?, ?> stateDict = stateDict(file, root);
+        if (stateDict.size() > WeightStores.MAX_TENSORS) {
+            throw new CheckpointException(file.path(), "the state dict has " + stateDict.size() + " entries, over the limit of "
+                    + WeightStores.MAX_TENSORS + " tensors (AutoDIR has about 2,000)");
+        }
         LinkedHashMap<String, StoredTensor> tensors = new LinkedHashMap<>();
+        WeightStores.ExpansionBudget expansion = new WeightStores.ExpansionBudget(file.size());
         Map<String, ZipArchiveEntry> storages = new HashMap<>();
         for (Map.Entry<?, ?> e : stateDict.entrySet()) {
             if (!(e.getKey() instanceof String key)) {
                 throw new CheckpointException(file.path(), "state dict has a non-string key (" + PickleReader.describe(e.getKey()) + ")");
             }
             if (!(e.getValue() instanceof TorchTensor t)) {
-                throw new CheckpointException(file.path(), "state dict entry \"" + key + "\": expected a tensor, found "
+                throw new CheckpointException(file.path(), "state dict entry \"" + WeightStores.abbreviate(key) + "\": expected a tensor, found "
                         + PickleReader.describe(e.getValue()));
             }
             String entryName = prefix + "data/" + t.storage().key();
             ZipArchiveEntry entry = storages.computeIfAbsent(entryName, zip::getEntry);
             if (entry == null) {
-                throw new CheckpointException(file.path(), "tensor \"" + key + "\": its storage entry " + entryName + " is missing from the zip archive");
+                throw new CheckpointException(file.path(), "tensor \"" + WeightStores.abbreviate(key) + "\": its storage entry " + WeightStores.abbreviate(entryName) + " is missing from the zip archive");
             }
             long bytes = storageEntryBytes(file, entry);
             DType dtype = t.storage().dtype();
@@ -219,16 +257,22 @@ final class TorchCheckpointReader {
             try {
                 declared = Math.multiplyExact(t.storage().numel(), dtype.bytes());
             } catch (ArithmeticException ex) {
-                throw new CheckpointException(file.path(), "tensor \"" + key + "\": storage size overflows");
+                throw new CheckpointException(file.path(), "tensor \"" + WeightStores.abbreviate(key) + "\": storage size overflows");
             }
             if (declared > bytes) {
-                throw new CheckpointException(file.path(), "tensor \"" + key + "\": storage " + entryName + " holds " + bytes
+                throw new CheckpointException(file.path(), "tensor \"" + WeightStores.abbreviate(key) + "\": storage " + WeightStores.abbreviate(entryName) + " holds " + bytes
                         + " bytes, shorter than its declared " + t.storage().numel() + " " + dtype + " elements (" + declared + " bytes)");
             }
-            TensorInfo info = new TensorInfo(key, dtype, t.size());
+            TensorInfo info;
+            try {
+                info = new TensorInfo(key, dtype, t.size());
+            } catch (IllegalArgumentException ex) {
+                throw new CheckpointException(file.path(), "tensor \"" + WeightStores.abbreviate(key) + "\": " + ex.getMessage());
+            }
             StoredTensor st = new StoredTensor(info, entry.getDataOffset(), declared, t.offset(), t.stride());
             String problem = st.boundsProblem();
-            if (problem != null) throw new CheckpointException(file.path(), "tensor \"" + key + "\" (" + entryName + "): " + problem);
+            if (problem == null) problem = expansion.charge(st);
+            if (problem != null) throw new CheckpointException(file.path(), "tensor \"" + WeightStores.abbreviate(key) + "\" (" + WeightStores.abbreviate(entryName) + "): " + problem);
             tensors.put(key, st);
         }
         return tensors;
@@ -260,17 +304,39 @@ final class TorchCheckpointReader {
         return size;
     }
 
-    private static byte[] readEntry(MappedFile file, ZipFile zip, ZipArchiveEntry e, long cap) throws IOException {
+    /**
+     * An entry's bytes, at most {@code cap}: a stored entry is copied from the mapping, a deflated one inflated
+     * only as far as {@code cap} and {@value #MAX_INFLATE_RATIO} times its compressed size allow (its declared
+     * size may lie), so a small file cannot make us allocate gigabytes.
+     */
+    private static byte[] readEntry(MappedFile file, ZipFile zip, ZipArchiveEntry e, int cap) throws IOException {
         if (e.getSize() > cap) {
-            throw new CheckpointException(file.path(), "zip entry " + e.getName() + " is " + e.getSize() + " bytes, over the " + cap + "-byte cap");
+            throw new CheckpointException(file.path(), "zip entry " + e.getName() + " is " + e.getSize() + " bytes, over the limit of " + cap);
         }
         if (e.getMethod() == ZipMethod.STORED.getCode()) {
             long size = storageEntryBytes(file, e);
             return file.bytes(e.getDataOffset(), (int) size);
         }
+        if (e.getMethod() != ZipMethod.DEFLATED.getCode()) {
+            // commons-compress would reach for optional codecs (zstd, xz, bzip2, ...), some not on the class path:
+            // a NoClassDefFoundError escaped here (found by fuzzing)
+            throw new CheckpointException(file.path(), "zip entry " + WeightStores.abbreviate(e.getName()) + " uses "
+                    + methodName(e.getMethod()) + "; only stored and deflated entries are read");
+        }
+        long compressed = Math.max(0, e.getCompressedSize());
+        if (compressed > file.size()) {
+            throw new CheckpointException(file.path(), "zip entry " + e.getName() + " claims " + compressed
+                    + " compressed bytes, more than the file holds (" + file.size() + ")");
+        }
+        int limit = (int) Math.min(cap, compressed * MAX_INFLATE_RATIO + (64 << 10));
         try (InputStream in = zip.getInputStream(e)) {
             if (in == null) throw new CheckpointException(file.path(), "zip entry " + e.getName() + " uses unsupported " + methodName(e.getMethod()));
-            return in.readNBytes((int) cap);
+            byte[] b = in.readNBytes(limit);
+            if (in.read() >= 0) {
+                throw new CheckpointException(file.path(), "zip entry " + e.getName() + " inflates past " + limit + " bytes (from "
+                        + compressed + " compressed; the limit is " + MAX_INFLATE_RATIO + "x + 64 KiB and " + cap + " bytes)");
+            }
+            return b;
         }
     }
 

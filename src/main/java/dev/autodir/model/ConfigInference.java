@@ -69,13 +69,34 @@ public final class ConfigInference {
 
     /** The networks present in the checkpoint, inferred and validated. */
     public static Inference inspect(WeightStore store, ModelYaml yaml) {
+        Inference r = survey(store, yaml);
+        List<HeadProblem> problems = headProblems(store, yaml, r);
+        if (!problems.isEmpty()) throw problems.get(0).exception();
+        return r;
+    }
+
+    /**
+     * A head count that cannot be used: the YAML key that sets it and the problem.
+     *
+     * @param key     the dotted YAML key ({@code model.params.unet_config.params.num_heads}, ...)
+     * @param message the whole one-line error, naming the file, the problem and where the value came from
+     */
+    public record HeadProblem(String key, String message) {
+        public ConfigException exception() { return new ConfigException(message); }
+    }
+
+    /**
+     * As {@link #inspect} but without checking the head counts, which shapes cannot tell (see {@link #headProblems}):
+     * for {@code autodir inspect}, which shows what it inferred even when a head count is wrong.
+     */
+    public static Inference survey(WeightStore store, ModelYaml yaml) {
         checkSupported(yaml);
         Shapes s = new Shapes(store);
-        UNetConfig unet = s.any(UNET_PREFIX) ? unet(s, yaml) : null;
-        VAEConfig vae = s.any(VAE_PREFIX) ? vae(s, yaml) : null;
-        CLIPTextConfig text = s.any(CLIP_PREFIX + "text_model.") ? clipText(s, yaml) : null;
-        CLIPVisionConfig vision = s.any(CLIP_PREFIX + "vision_model.") ? clipVision(s, yaml) : null;
-        NAFNetConfig nafnet = s.any(SCM_PREFIX) ? nafnet(s, yaml) : null;
+        UNetConfig unet = s.any(UNET_PREFIX) ? valid(store, yaml, () -> unet(s, yaml)) : null;
+        VAEConfig vae = s.any(VAE_PREFIX) ? valid(store, yaml, () -> vae(s, yaml)) : null;
+        CLIPTextConfig text = s.any(CLIP_PREFIX + "text_model.") ? valid(store, yaml, () -> clipText(s, yaml)) : null;
+        CLIPVisionConfig vision = s.any(CLIP_PREFIX + "vision_model.") ? valid(store, yaml, () -> clipVision(s, yaml)) : null;
+        NAFNetConfig nafnet = s.any(SCM_PREFIX) ? valid(store, yaml, () -> nafnet(s, yaml)) : null;
 
         List<Network> networks = new ArrayList<>();
         if (unet != null) networks.add(network("UNet", UNET_PREFIX, unet, WeightLayout.unet(unet)));
@@ -85,7 +106,6 @@ public final class ConfigInference {
         if (nafnet != null) networks.add(network("SCM (NAFNet)", SCM_PREFIX, nafnet, WeightLayout.nafnet(nafnet)));
         Map<String, int[]> buffers = prefixed(CLIP_PREFIX, WeightLayout.clipBuffers(text, vision));
         validate(store, networks, buffers);
-        checkHeads(store, yaml, unet, text, vision);
 
         boolean fromBuffer = store.contains(ALPHAS_CUMPROD);
         ScheduleConfig schedule = schedule(store, yaml);
@@ -96,6 +116,17 @@ public final class ConfigInference {
         for (String k : store.keys()) if (!bound.contains(k)) unused.add(k);
         return new Inference(unet, vae, text, vision, nafnet, schedule, fromBuffer, List.copyOf(networks),
                 Collections.unmodifiableList(unused));
+    }
+
+    /** A config record from the weights' shapes and the YAML; a value out of its range names both sources. */
+    private static <T> T valid(WeightStore store, ModelYaml y, java.util.function.Supplier<T> make) {
+        try {
+            return make.get();
+        } catch (ConfigException | CheckpointException e) {
+            throw e;
+        } catch (IllegalArgumentException e) {
+            throw new ConfigException(store.path() + " (config: " + y.source() + "): " + e.getMessage());
+        }
     }
 
     private static Network network(String name, String prefix, Record config, Map<String, int[]> relative) {
@@ -292,10 +323,13 @@ public final class ConfigInference {
         double scale = y.number(ModelYaml.PARAMS + "scale_factor").orElse(official.scaleFactor());
         if (!store.contains(ALPHAS_CUMPROD)) {
             int steps = y.integer(ModelYaml.PARAMS + "timesteps").orElse(official.timesteps());
-            if (steps < 1) throw y.unsupported(ModelYaml.PARAMS + "timesteps", steps + " is not ≥ 1");
-            return ScheduleConfig.fromLinear(start, end, steps, scale);
+            return schedule(y, () -> ScheduleConfig.fromLinear(start, end, steps, scale));
         }
         TensorInfo info = store.info(ALPHAS_CUMPROD);
+        if (info.numel() > ScheduleConfig.MAX_TIMESTEPS) {
+            throw new CheckpointException(store.path(), ALPHAS_CUMPROD + " " + Arrays.toString(info.shape()) + " has more than "
+                    + ScheduleConfig.MAX_TIMESTEPS + " entries (the official schedule has 1000); not reading it");
+        }
         int steps = y.integer(ModelYaml.PARAMS + "timesteps").orElse(info.rank() == 1 ? info.dim(0) : -1);
         if (info.rank() != 1 || info.dim(0) != steps || steps < 1) {
             throw new CheckpointException(store.path(), ALPHAS_CUMPROD + ": expected shape [" + steps + "], actual "
@@ -310,7 +344,16 @@ public final class ConfigInference {
                 throw new CheckpointException(store.path(), ALPHAS_CUMPROD + "[" + i + "] = " + ac[i] + " is outside (0, 1]");
             }
         }
-        return new ScheduleConfig(start, end, steps, scale, ac);
+        return schedule(y, () -> new ScheduleConfig(start, end, steps, scale, ac));
+    }
+
+    /** Builds a config record; a value out of its range is a ConfigException naming the config file. */
+    private static <T> T schedule(ModelYaml y, java.util.function.Supplier<T> make) {
+        try {
+            return make.get();
+        } catch (IllegalArgumentException e) {
+            throw new ConfigException(y.source() + ": " + e.getMessage());
+        }
     }
 
     // ---- checks -----------------------------------------------------------------------------
@@ -331,36 +374,51 @@ public final class ConfigInference {
         }
     }
 
-    /** Every head count must divide the width it splits. */
-    private static void checkHeads(WeightStore store, ModelYaml y, UNetConfig unet, CLIPTextConfig text, CLIPVisionConfig vision) {
+    /**
+     * What is wrong with the head counts, which tensor shapes cannot tell: every head count must divide the width it
+     * splits, and a config that sets the head count of one CLIP tower must set the other's too (the official default
+     * for the other would otherwise be taken silently; official ViT-L/14: text 12, vision 16).
+     */
+    public static List<HeadProblem> headProblems(WeightStore store, ModelYaml y, Inference r) {
+        List<HeadProblem> out = new ArrayList<>();
+        UNetConfig unet = r.unet();
+        CLIPTextConfig text = r.clipText();
+        CLIPVisionConfig vision = r.clipVision();
+        String textKey = ModelYaml.CLIP_TEXT + "num_attention_heads", visionKey = ModelYaml.CLIP_VISION + "num_attention_heads";
+        if (text != null && vision != null && y.has(textKey) != y.has(visionKey)) {
+            String given = y.has(textKey) ? textKey : visionKey, missing = y.has(textKey) ? visionKey : textKey;
+            out.add(new HeadProblem(missing, store.path() + ": " + y.source() + " sets " + given + " but not " + missing
+                    + "; tensor shapes cannot tell a head count, so set both (official CLIP ViT-L/14: text 12, vision 16)"));
+        }
         if (unet != null) {
             Set<Integer> levels = new TreeSet<>(unet.attentionLevels());
             levels.add(unet.levels() - 1);                                  // the middle block's transformer
             for (int level : levels) {
                 int ch = unet.modelChannels() * unet.channelMult().get(level);
                 if (unet.numHeads() > 0 && ch % unet.numHeads() != 0) {
-                    throw heads(store, y, ModelYaml.UNET + "num_heads", unet.numHeads() + " heads do not divide the UNet width "
-                            + ch + " at level " + level);
+                    out.add(heads(store, y, ModelYaml.UNET + "num_heads", unet.numHeads() + " heads do not divide the UNet width "
+                            + ch + " at level " + level));
+                    break;
                 }
                 if (unet.numHeadChannels() > 0 && ch % unet.numHeadChannels() != 0) {
-                    throw heads(store, y, ModelYaml.UNET + "num_head_channels", unet.numHeadChannels()
-                            + " channels per head do not divide the UNet width " + ch + " at level " + level);
+                    out.add(heads(store, y, ModelYaml.UNET + "num_head_channels", unet.numHeadChannels()
+                            + " channels per head do not divide the UNet width " + ch + " at level " + level));
+                    break;
                 }
             }
         }
         if (text != null && (text.heads() < 1 || text.hidden() % text.heads() != 0)) {
-            throw heads(store, y, ModelYaml.CLIP_TEXT + "num_attention_heads", text.heads()
-                    + " heads do not divide the CLIP text width " + text.hidden());
+            out.add(heads(store, y, textKey, text.heads() + " heads do not divide the CLIP text width " + text.hidden()));
         }
         if (vision != null && (vision.heads() < 1 || vision.hidden() % vision.heads() != 0)) {
-            throw heads(store, y, ModelYaml.CLIP_VISION + "num_attention_heads", vision.heads()
-                    + " heads do not divide the CLIP vision width " + vision.hidden());
+            out.add(heads(store, y, visionKey, vision.heads() + " heads do not divide the CLIP vision width " + vision.hidden()));
         }
+        return out;
     }
 
-    private static ConfigException heads(WeightStore store, ModelYaml y, String key, String problem) {
+    private static HeadProblem heads(WeightStore store, ModelYaml y, String key, String problem) {
         String where = y.has(key) ? key + " in " + y.source() : key + " is the official default; set it with --config FILE";
-        return new ConfigException(store.path() + ": " + problem + " (" + where + ")");
+        return new HeadProblem(key, store.path() + ": " + problem + " (" + where + ")");
     }
 
     /**

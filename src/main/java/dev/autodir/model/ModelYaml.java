@@ -55,16 +55,45 @@ public final class ModelYaml {
         return new ModelYaml(source, root);
     }
 
+    /** The largest config file read: the official generate.yaml is about 3 KB. */
+    public static final int MAX_BYTES = 1 << 20;
+
+    /**
+     * Reads a YAML file of at most {@value #MAX_BYTES} bytes (checked before parsing) with snakeyaml's
+     * safe constructor and its limits: no duplicate keys, at most 50 aliases per collection (no
+     * billion-laughs), nesting at most 64 deep.
+     */
     public static ModelYaml read(Path file) {
-        Object doc;
-        try (Reader r = Files.newBufferedReader(file, StandardCharsets.UTF_8)) {
-            doc = new Yaml(new SafeConstructor(new LoaderOptions())).load(r);
+        long size;
+        try {
+            size = Files.size(file);
         } catch (NoSuchFileException e) {
             throw new ConfigException(file + ": no such file");
         } catch (IOException e) {
             throw new ConfigException(file + ": cannot read: " + e.getMessage(), e);
-        } catch (YAMLException e) {
-            throw new ConfigException(file + ": not valid YAML: " + e.getMessage().replace('\n', ' '), e);
+        }
+        if (size > MAX_BYTES) {
+            throw new ConfigException(file + ": " + size + " bytes, over the limit of " + MAX_BYTES + " for a config file"
+                    + " (the official generate.yaml is about 3 KB)");
+        }
+        Object doc;
+        LoaderOptions options = new LoaderOptions();
+        options.setAllowDuplicateKeys(false);
+        options.setMaxAliasesForCollections(50);
+        options.setNestingDepthLimit(64);
+        options.setCodePointLimit(MAX_BYTES);
+        try (Reader r = Files.newBufferedReader(file, StandardCharsets.UTF_8)) {
+            doc = new Yaml(new SafeConstructor(options)).load(r);
+        } catch (NoSuchFileException e) {
+            throw new ConfigException(file + ": no such file");
+        } catch (IOException e) {
+            throw new ConfigException(file + ": cannot read: " + e.getMessage(), e);
+        } catch (YAMLException | IllegalArgumentException | IllegalStateException | ClassCastException e) {
+            // snakeyaml reports some malformed documents (bad tags, merge keys of the wrong kind) unchecked
+            String m = String.valueOf(e.getMessage()).replace('\n', ' ');
+            throw new ConfigException(file + ": not valid YAML: " + (m.length() > 300 ? m.substring(0, 300) + "..." : m), e);
+        } catch (StackOverflowError e) {
+            throw new ConfigException(file + ": not valid YAML: nested too deeply");
         }
         if (doc == null) doc = Map.of();
         if (!(doc instanceof Map<?, ?> m)) throw new ConfigException(file + ": the top level is not a mapping");

@@ -7,6 +7,11 @@ public record NAFNetConfig(int imgChannels, int width, List<Integer> encBlocks, 
     public NAFNetConfig {
         encBlocks = List.copyOf(encBlocks);
         decBlocks = List.copyOf(decBlocks);
+        ConfigRanges.in("NAFNet img_channel", imgChannels, 1, ConfigRanges.MAX_WIDTH);
+        ConfigRanges.in("NAFNet width", width, 1, ConfigRanges.MAX_WIDTH);
+        ConfigRanges.list("NAFNet enc_blk_nums", encBlocks, 0, ConfigRanges.MAX_LEVELS, 0, ConfigRanges.MAX_DEPTH);
+        ConfigRanges.in("NAFNet middle_blk_num", middleBlocks, 0, ConfigRanges.MAX_DEPTH);
+        ConfigRanges.list("NAFNet dec_blk_nums", decBlocks, 0, ConfigRanges.MAX_LEVELS, 0, ConfigRanges.MAX_DEPTH);
     }
 
     /** Inputs are zero-padded right and bottom to a multiple of this: 2^len(enc_blk_nums). */

@@ -18,6 +18,16 @@ public record UNetConfig(int inChannels, int outChannels, int modelChannels, Lis
     public UNetConfig {
         channelMult = List.copyOf(channelMult);
         attentionLevels = List.copyOf(attentionLevels);
+        ConfigRanges.in("UNet in_channels", inChannels, 1, ConfigRanges.MAX_WIDTH);
+        ConfigRanges.in("UNet out_channels", outChannels, 1, ConfigRanges.MAX_WIDTH);
+        ConfigRanges.in("UNet model_channels", modelChannels, 1, ConfigRanges.MAX_WIDTH);
+        ConfigRanges.list("UNet channel_mult", channelMult, 1, ConfigRanges.MAX_LEVELS, 1, 64);
+        ConfigRanges.in("UNet num_res_blocks", numResBlocks, 1, ConfigRanges.MAX_DEPTH);
+        ConfigRanges.list("UNet attention levels", attentionLevels, 0, ConfigRanges.MAX_LEVELS, 0, channelMult.size() - 1);
+        ConfigRanges.in("UNet transformer_depth", transformerDepth, 1, ConfigRanges.MAX_DEPTH);
+        ConfigRanges.in("UNet context_dim", contextDim, 1, ConfigRanges.MAX_WIDTH);
+        if (numHeads > 0) ConfigRanges.in("UNet num_heads", numHeads, 1, ConfigRanges.MAX_WIDTH);
+        if (numHeadChannels > 0) ConfigRanges.in("UNet num_head_channels", numHeadChannels, 1, ConfigRanges.MAX_WIDTH);
         if ((numHeads > 0) == (numHeadChannels > 0)) {
             throw new IllegalArgumentException("UNet: exactly one of num_heads (" + numHeads
                     + ") and num_head_channels (" + numHeadChannels + ") must be set");

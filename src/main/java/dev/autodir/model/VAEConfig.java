@@ -7,6 +7,13 @@ public record VAEConfig(int inChannels, int outChannels, int ch, List<Integer> c
                         int zChannels, int embedDim, boolean doubleZ) {
     public VAEConfig {
         chMult = List.copyOf(chMult);
+        ConfigRanges.in("VAE in_channels", inChannels, 1, ConfigRanges.MAX_WIDTH);
+        ConfigRanges.in("VAE out_ch", outChannels, 1, ConfigRanges.MAX_WIDTH);
+        ConfigRanges.in("VAE ch", ch, 1, ConfigRanges.MAX_WIDTH);
+        ConfigRanges.list("VAE ch_mult", chMult, 1, ConfigRanges.MAX_LEVELS, 1, 64);
+        ConfigRanges.in("VAE num_res_blocks", numResBlocks, 1, ConfigRanges.MAX_DEPTH);
+        ConfigRanges.in("VAE z_channels", zChannels, 1, ConfigRanges.MAX_WIDTH);
+        ConfigRanges.in("VAE embed_dim", embedDim, 1, ConfigRanges.MAX_WIDTH);
     }
 
     /** Spatial downsampling factor image → latent: 2^(levels-1). */

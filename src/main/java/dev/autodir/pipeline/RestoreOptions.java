@@ -18,12 +18,22 @@ import dev.autodir.pipeline.tiling.TilingOptions;
 public record RestoreOptions(int steps, float cfgText, float cfgImage, float scmWeight, int maxPasses, String prompt,
                              long seed, ColorCorrection.Mode colorCorrect, TilingOptions tiling) {
     public static final int MAX_STEPS = 1000;
+    /**
+     * Guidance scales are in [0, {@value #MAX_GUIDANCE}]: 1 is no guidance, the official script uses 7.5 / 1.5, and
+     * Stable Diffusion users rarely go past 20; a negative scale inverts the conditioning, and a huge one (-1e30)
+     * only overflows the sampler into NaN.
+     */
+    public static final float MAX_GUIDANCE = 50f;
+    /** The SCM weight is in [0, {@value #MAX_SCM_WEIGHT}] (the official code uses 1, the paper 0.1 for super-resolution). */
+    public static final float MAX_SCM_WEIGHT = 10f;
 
     public RestoreOptions {
         if (steps < 1 || steps > MAX_STEPS) throw new IllegalArgumentException("steps must be in 1.." + MAX_STEPS + ", got " + steps);
-        if (!Float.isFinite(cfgText)) throw new IllegalArgumentException("cfg-text must be a finite number, got " + cfgText);
-        if (!Float.isFinite(cfgImage)) throw new IllegalArgumentException("cfg-image must be a finite number, got " + cfgImage);
-        if (!Float.isFinite(scmWeight)) throw new IllegalArgumentException("scm-weight must be a finite number, got " + scmWeight);
+        if (!(cfgText >= 0 && cfgText <= MAX_GUIDANCE)) throw new IllegalArgumentException("cfg-text must be in [0, " + MAX_GUIDANCE + "], got " + cfgText);
+        if (!(cfgImage >= 0 && cfgImage <= MAX_GUIDANCE)) throw new IllegalArgumentException("cfg-image must be in [0, " + MAX_GUIDANCE + "], got " + cfgImage);
+        if (!(scmWeight >= 0 && scmWeight <= MAX_SCM_WEIGHT)) {
+            throw new IllegalArgumentException("scm-weight must be in [0, " + MAX_SCM_WEIGHT + "], got " + scmWeight);
+        }
         if (maxPasses < 1 || maxPasses > BIQA.CLASSES.size() - 1) {
             throw new IllegalArgumentException("max-passes must be in 1.." + (BIQA.CLASSES.size() - 1) + ", got " + maxPasses);
         }

@@ -30,6 +30,8 @@ public final class Restorer implements AutoCloseable {
     /** Hooks for progress and for recording intermediates (all optional). */
     public interface Observer {
         default void onPassStart(int pass, int maxPasses) { }
+        /** A stage of the pass begins (the previous stage has ended). */
+        default void onStageStart(int pass, Stage stage) { }
         default void onAssessment(int pass, BIQA.Result assessment) { }
         default void onConditioning(int pass, FloatTensor cConcat, FloatTensor cCrossattn, float[] sigmas) { }
         /** z is x before the step; both live on the UNet backend. */
@@ -44,8 +46,12 @@ public final class Restorer implements AutoCloseable {
         default void onTile(int pass, String stage, int round, int rounds, int tile, int tiles) { }
     }
 
-    /** Wall time per stage of one pass, in milliseconds. */
-    public record StageTimes(double assessMs, double encodeMs, double sampleMs, double decodeMs, double scmMs) {
+    /** Wall time per stage of one pass, in milliseconds, and of each sampling step ({@link StepClock}). */
+    public record StageTimes(double assessMs, double encodeMs, double sampleMs, double decodeMs, double scmMs, double[] stepMs) {
+        public StageTimes { stepMs = stepMs.clone(); }
+
+        @Override public double[] stepMs() { return stepMs.clone(); }
+
         public double totalMs() { return assessMs + encodeMs + sampleMs + decodeMs + scmMs; }
 
         public Map<String, Double> asMap() {
@@ -111,7 +117,7 @@ public final class Restorer implements AutoCloseable {
     /** BIQA alone on an image [1, 3, H, W] in [-1, 1], over all classes. */
     public BIQA.Result assess(FloatTensor image) {
         try {
-            return biqa.assess(backends.clip(), image, BIQA.CLASSES);
+            return FiniteCheck.check(biqa.assess(backends.clip(), image, BIQA.CLASSES));
         } finally {
             backends.clip().endStage();
         }
@@ -169,7 +175,7 @@ public final class Restorer implements AutoCloseable {
         BIQA.Result finalAssessment = null;
         Ops clip = backends.clip(), vae = backends.vae(), unet = backends.unet(), scm = backends.scm();
         // what to tile is decided (and a stage that cannot fit is refused) before any work starts
-        TilingPlan plan = tiling.plan(image.dim(2), image.dim(3), opts.tiling(), opts.cfgText() != 1f || opts.cfgImage() != 1f);
+        TilingPlan plan = tiling.plan(image.dim(2), image.dim(3), maxPasses, opts.tiling(), opts.cfgText() != 1f || opts.cfgImage() != 1f);
         obs.onTilingPlan(plan);
         int cropSide = models.config().clipVision().imageSize();
         for (int pass = 0; pass < maxPasses; pass++) {
@@ -177,6 +183,7 @@ public final class Restorer implements AutoCloseable {
             final int passIndex = pass;
             Tiling.Progress tiles = (stage, round, rounds, tile, count) -> obs.onTile(passIndex, stage, round, rounds, tile, count);
             long t0 = System.nanoTime();
+            obs.onStageStart(pass, opts.automatic() ? Stage.BIQA : Stage.PROMPT);
             BIQA.Result assessment = null;
             Tensor cond;                                      // [1, T, D] on the UNet's backend
             String chosen = null;
@@ -184,6 +191,7 @@ public final class Restorer implements AutoCloseable {
                 if (remaining.size() < 2) { stop = "no classes left to assess"; break; }
                 BIQA.Assessment a = BIQACrops.assess(biqa, clip, Transfers.move(currentT, currentOps, clip), remaining, plan.biqaCrops(), cropSide);
                 assessment = a.result();
+                FiniteCheck.check(assessment);
                 obs.onAssessment(pass, assessment);
                 if (assessment.main().equals("no")) {
                     finalAssessment = assessment;
@@ -199,12 +207,14 @@ public final class Restorer implements AutoCloseable {
                 if (promptContext == null) {
                     promptContext = biqa.encodePrompt(clip, opts.prompt());
                     clip.endStage();
+                    FiniteCheck.check("the prompt's conditioning (CLIP text encoder)", promptContext);
                 }
                 cond = held.keep(unet, unet.upload(promptContext));
             }
             boolean guided = opts.cfgText() != 1f || opts.cfgImage() != 1f;
             Tensor uncond = guided ? held.keep(unet, unet.upload(nullContext())) : null;
             long t1 = System.nanoTime();
+            obs.onStageStart(pass, Stage.VAE_ENCODE);
 
             int h = current.dim(2), w = current.dim(3), m = models.sizeMultiple();
             boolean fits = h % m == 0 && w % m == 0;
@@ -215,7 +225,9 @@ public final class Restorer implements AutoCloseable {
             Tensor cConcatT = held.keep(unet, Transfers.move(mean, vae, unet));
             vae.endStage();
             FloatTensor cConcat = unet.download(cConcatT);
+            FiniteCheck.check("the VAE encoder", cConcat);
             long t2 = System.nanoTime();
+            obs.onStageStart(pass, Stage.SAMPLE);
 
             float[] sigmas = schedule.getSigmas(opts.steps());
             obs.onConditioning(pass, cConcat, unet.download(cond), sigmas);
@@ -225,10 +237,11 @@ public final class Restorer implements AutoCloseable {
             for (int i = 0; i < zd.length; i++) zd[i] = zd[i] * sigmas[0];
             Denoiser denoiser = tiling.denoiser(new UNetEvaluator(models, unet, networks), schedule, cConcatT, cond, uncond,
                     opts.cfgText(), opts.cfgImage(), plan.sample(), opts.steps(), tiles);
+            StepClock clock = new StepClock(opts.steps());
             Tensor zKept;
             try {
                 Tensor zT = EulerAncestralSampler.sample(unet, denoiser, unet.uploadFloat32(z0), sigmas, noise,
-                        (step, steps, sigma, z, den) -> obs.onStep(passIndex, step, steps, sigma, schedule.sigmaToT(sigma), unet, z, den));
+                        (step, steps, sigma, z, den) -> { clock.lap(); obs.onStep(passIndex, step, steps, sigma, schedule.sigmaToT(sigma), unet, z, den); });
                 zKept = held.keep(unet, zT);
             } finally {
                 Tiling.close(denoiser);
@@ -238,7 +251,9 @@ public final class Restorer implements AutoCloseable {
             held.release(uncond);
             held.release(cConcatT);
             FloatTensor z = unet.download(zKept);
+            FiniteCheck.check("the UNet (sampling)", z);
             long t3 = System.nanoTime();
+            obs.onStageStart(pass, Stage.VAE_DECODE);
 
             Tensor zOnVae = Transfers.move(zKept, unet, vae);
             int[] zs = zOnVae.shape();
@@ -247,7 +262,9 @@ public final class Restorer implements AutoCloseable {
             vae.endStage();
             held.release(zKept);
             FloatTensor x = vae.download(xT);
+            FiniteCheck.check("the VAE decoder", x);
             long t4 = System.nanoTime();
+            obs.onStageStart(pass, Stage.SCM);
 
             Tensor scmIn = scm.concat(List.of(Transfers.move(currentT, currentOps, scm), Transfers.move(xT, vae, scm)), 1);
             Tensor out = tiling.network(scm, Networks.scm(models, 1, h, w), plan.scm(), tiles).run(Map.of("input", scmIn,
@@ -255,11 +272,12 @@ public final class Restorer implements AutoCloseable {
             Tensor resultT = held.keep(scm, out);
             scm.endStage();
             FloatTensor result = scm.download(resultT);
+            FiniteCheck.check("the SCM (NAFNet)", result);
             long t5 = System.nanoTime();
 
             FloatTensor xOut = ColorCorrection.apply(opts.colorCorrect(), x, current);
             FloatTensor rOut = ColorCorrection.apply(opts.colorCorrect(), result, current);
-            StageTimes times = new StageTimes(ms(t0, t1), ms(t1, t2), ms(t2, t3), ms(t3, t4), ms(t4, t5));
+            StageTimes times = new StageTimes(ms(t0, t1), ms(t1, t2), ms(t2, t3), ms(t3, t4), ms(t4, t5), clock.laps());
             PassResult pr = new PassResult(pass, chosen, assessment, cConcat, z, x, result, xOut, rOut, times);
             passes.add(pr);
             obs.onPassEnd(pass, pr);

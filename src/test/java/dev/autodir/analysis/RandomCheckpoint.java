@@ -11,7 +11,6 @@ import java.io.IOException;
 import java.io.OutputStream;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
@@ -61,6 +60,6 @@ public final class RandomCheckpoint {
         }
         Files.move(tmp, out, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
         System.out.println(out + ": " + store.keys().size() + " tensors, " + (offset + 8 + headerBytes.length) + " bytes, "
-                + new String(json, 0, 0, StandardCharsets.UTF_8));
+                + "header " + json.length + " bytes");
     }
 }

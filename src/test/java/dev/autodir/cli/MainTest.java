@@ -13,6 +13,7 @@ import java.util.Arrays;
 import java.util.concurrent.TimeUnit;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
@@ -91,9 +92,49 @@ class MainTest {
         assumeTrue(Files.isDirectory(GOLDEN_A), "golden set A absent: skipping");
         assertOneLineFailure(run("inspect", GOLDEN_A.resolve("weights.safetensors").toString(), "--config", "configs/generate.yaml"), 1,
                 "weights.safetensors", "expected shape [1280, 320], actual [128, 32]");
-        // without a config, set A's CLIP width 32 cannot take the official 12 heads
-        assertOneLineFailure(run("inspect", GOLDEN_A.resolve("weights.safetensors").toString()), 1,
-                "12 heads do not divide the CLIP text width 32");
+    }
+
+    @Test
+    void withoutAConfigInspectPrintsWhatItInferredMarksDefaultsAndTheHeadCountThatCannotWork() {
+        assumeTrue(Files.isDirectory(GOLDEN_A), "golden set A absent: skipping");
+        String weights = GOLDEN_A.resolve("weights.safetensors").toString();
+        Result r = run("inspect", weights);
+        assertEquals(1, r.code(), r.err());
+        String[] err = r.err().split("\\R");
+        assertEquals(1, err.length, r.err());
+        assertTrue(err[0].startsWith("autodir: " + weights + ": 12 heads do not divide the CLIP text width 32")
+                && err[0].endsWith("'--config-template' writes a config to fill in"), err[0]);
+        String o = r.out();
+        for (String s : new String[] {
+                "  modelChannels          32\n",                                             // from the weights: no mark
+                "  numHeads               8  (official default: shapes cannot tell it)",      // UNet
+                "  heads                  12  ! cannot be used (see problems); official default",  // CLIP text
+                "  heads                  16  (official default: shapes cannot tell it)",     // CLIP vision: fits, but defaulted
+                "problems (1)",
+                "  ! " + weights + ": 12 heads do not divide the CLIP text width 32",
+                "--config-template > my.yaml"}) {
+            assertTrue(o.contains(s), "\"" + s + "\" not in:\n" + o);
+        }
+    }
+
+    @Test
+    void configTemplateIsYamlWithEveryValueAndFillInWhereAHeadCountCannotWork() throws IOException {
+        assumeTrue(Files.isDirectory(GOLDEN_A), "golden set A absent: skipping");
+        Result r = run("inspect", GOLDEN_A.resolve("weights.ckpt").toString(), "--config-template");
+        assertEquals(0, r.code(), r.err());
+        assertEquals("autodir: 1 value to choose: replace FILL_IN in the template", r.err().strip());
+        String t = r.out();
+        assertTrue(t.startsWith("# AutoDIR config for "), t);
+        assertTrue(t.contains("  num_attention_heads: FILL_IN  # FILL IN: "), t);
+        assertTrue(t.contains("  model_channels: 32  # from the weights\n"), t);
+        // filled in, it is set A's config: the engine loads with it
+        String filled = t.replace("num_attention_heads: FILL_IN", "num_attention_heads: 2")
+                .replace("num_attention_heads: 16", "num_attention_heads: 3").replace("num_heads: 8", "num_heads: 2");
+        Path yaml = Files.writeString(dir.resolve("filled.yaml"), filled);
+        Result ok = run("inspect", GOLDEN_A.resolve("weights.ckpt").toString(), "--config", yaml.toString());
+        assertEquals(0, ok.code(), ok.err());
+        assertTrue(ok.out().contains("  heads                  3  (from the config)"), ok.out());
+        assertFalse(ok.out().contains("problems"), ok.out());
     }
 
     @Test
@@ -111,7 +152,12 @@ class MainTest {
         assertTrue(top.out().contains("Usage: autodir") && top.out().contains("inspect"), top.out());
         Result inspect = run("inspect", "--help");
         assertEquals(0, inspect.code());
-        assertTrue(inspect.out().contains("Usage: autodir inspect") && inspect.out().contains("--config=FILE"), inspect.out());
+        assertTrue(inspect.out().contains("Usage: autodir inspect") && inspect.out().contains("--config=FILE")
+                && inspect.out().contains("--config-template"), inspect.out());
+        Result bench = run("bench", "--help");
+        assertTrue(bench.out().contains("--json") && bench.out().contains("--strict-backend"), bench.out());
+        Result golden = run("golden-check", "--help");
+        assertTrue(golden.out().contains("--strict-backend"), golden.out());
     }
 
     @Test

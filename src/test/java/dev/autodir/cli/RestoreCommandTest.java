@@ -2,6 +2,7 @@ package dev.autodir.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.autodir.backend.cuda.CudaAvailability;
 import dev.autodir.engine.AutoDIREngine;
 import dev.autodir.engine.TinyModel;
 import dev.autodir.image.Quantization;
@@ -38,6 +39,7 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeFalse;
 
 /**
  * {@code autodir restore} end to end on golden set A's tiny model (cpu backend): what it writes compared with the
@@ -103,6 +105,17 @@ class RestoreCommandTest {
 
         JsonNode rep = JSON.readTree(report.toFile());
         assertEquals("clip=cpu,vae=cpu,unet=cpu,scm=cpu", rep.path("backends").path("used").asText());
+        for (String stage : List.of("clip", "vae", "unet", "scm")) {
+            JsonNode st = rep.path("backends").path("stages").path(stage);
+            assertEquals("cpu", st.path("requested").asText(), stage);
+            assertEquals("cpu", st.path("backend").asText(), stage);
+            assertEquals("fp32", st.path("precision").asText(), stage);
+            assertTrue(st.path("fallback_reason").isNull(), stage + ": " + st);
+        }
+        assertEquals("fp32", rep.path("precision").path("requested").asText());
+        assertEquals("fp32", rep.path("precision").path("used").asText());
+        assertEquals("{name}_restored", rep.path("options").path("name_template").asText());
+        assertEquals("8", rep.path("options").path("bit_depth").asText());
         assertEquals(3, rep.path("options").path("steps").asInt());
         assertEquals(4, rep.path("options").path("max_passes").asInt());
         assertEquals(42, rep.path("options").path("seed").asLong());
@@ -151,6 +164,14 @@ class RestoreCommandTest {
             }
             assertTrue(t.path("sample").asDouble() > 0, t.toString());
             assertEquals(stages, t.path("total").asDouble(), 0.01, "total = sum of the stages (each rounded to 1 µs)");
+            JsonNode stepMs = p.path("step_ms");
+            assertEquals(3, stepMs.size(), "one time per sampling step: " + p);
+            double stepSum = 0;
+            for (JsonNode x : stepMs) {
+                assertTrue(x.asDouble() > 0, "step time " + x);
+                stepSum += x.asDouble();
+            }
+            assertTrue(stepSum <= t.path("sample").asDouble() + 0.01, "the steps (" + stepSum + " ms) fit in the sampling time " + t);
             assertEquals(List.of(out.resolve("a_step_" + k + "_result.png").toAbsolutePath().toString(),
                     out.resolve("a_step_" + k + "_result_w_SCM.png").toAbsolutePath().toString()), texts(p.path("files")));
             remaining.remove(e.chosenClass());
@@ -301,20 +322,35 @@ class RestoreCommandTest {
         assertTrue(r.err().contains("x.png: its output " + y + " is an input of this batch"), r.err());
         assertArrayEquals(hx, sha256(x), "x.png unchanged");
         assertArrayEquals(hy, sha256(y), "x_step_0_result.png unchanged");
-        assertTrue(Files.exists(folder.resolve("x_step_0_result_restored.png")), "the other input was restored: " + list(folder));
+        // a file named like this command's output, in the output folder, is not restored again (nor written)
+        assertTrue(r.err().contains("not restoring " + y + ": it is an output of this command in the output folder"), r.err());
+        assertFalse(Files.exists(folder.resolve("x_step_0_result_restored.png")), list(folder).toString());
         assertFalse(Files.exists(folder.resolve("x_restored.png")));
     }
 
     @Test
-    void progressNamesTheImagePassClassAndStep() throws IOException {
+    void progressNamesTheImagePassClassStageAndStepWithAnEstimateOfTheTimeLeft() throws IOException {
         Path in = TinyModel.png(dir.resolve("noise.png"), 20, 24, 10);
         MainTest.Result r = restore(in, "--steps", 2, "--max-passes", 2, "-o", dir.resolve("out"), "--progress-interval-ms", 0);
         assertEquals(0, r.code(), r.err());
-        Pattern step = Pattern.compile("noise\\.png: pass [12]/2 \\[[a-z ]+ [01]\\.\\d\\d] step [12]/2");
-        Pattern done = Pattern.compile("noise\\.png: pass [12]/2 \\[[a-z ]+ [01]\\.\\d\\d] (done in \\d+\\.\\d s|no degradation left, done)");
+        String tag = " \\[[a-z ]+ [01]\\.\\d\\d]";
+        String eta = "(, (about|at least) \\d+(\\.\\d)? s left in this pass)?";
+        Pattern stage = Pattern.compile("noise\\.png: pass [12]/2 assessing" + eta);
+        Pattern step = Pattern.compile("noise\\.png: pass [12]/2" + tag + " (vae encode|sampling|step [12]/2|vae decode|scm)" + eta);
+        Pattern done = Pattern.compile("noise\\.png: pass [12]/2" + tag + " (done in \\d+\\.\\d s|no degradation left, done)");
         List<String> lines = List.of(r.err().split("\\R"));
-        assertTrue(lines.stream().anyMatch(l -> l.matches("noise\\.png: pass 1/2 \\[[a-z ]+ [01]\\.\\d\\d] step 2/2")), r.err());
-        for (String l : lines) assertTrue(step.matcher(l).matches() || done.matcher(l).matches(), "unexpected progress line: " + l);
+        for (String l : lines) {
+            assertTrue(stage.matcher(l).matches() || step.matcher(l).matches() || done.matcher(l).matches(), "unexpected progress line: " + l);
+        }
+        // every stage of the first pass has its line (interval 0); after the first step the time left is known in
+        // part (at least: decode and SCM were not timed yet), and in the second pass in full (about)
+        for (String what : List.of("assessing", "vae encode", "sampling", "step 1/2", "step 2/2", "vae decode", "scm")) {
+            assertTrue(lines.stream().anyMatch(l -> l.startsWith("noise.png: pass 1/2") && l.contains(" " + what)), what + " missing:\n" + r.err());
+        }
+        assertTrue(lines.stream().anyMatch(l -> l.matches("noise\\.png: pass 1/2" + tag + " step 2/2, at least \\d+\\.\\d s left in this pass")), r.err());
+        if (lines.stream().anyMatch(l -> l.startsWith("noise.png: pass 2/2") && l.contains("step 1/2"))) {
+            assertTrue(lines.stream().anyMatch(l -> l.startsWith("noise.png: pass 2/2") && l.contains("step 1/2, about ")), r.err());
+        }
     }
 
     static Stream<Arguments> badFlags() {
@@ -334,6 +370,16 @@ class RestoreCommandTest {
                 Arguments.of("--backend", List.of("--backend", "unet=tpu")),
                 Arguments.of("--backend", List.of("--backend", "gpu=cuda")),
                 Arguments.of("--prompt", List.of("--prompt", "  ")),
+                Arguments.of("--bit-depth", List.of("--bit-depth", "12")),
+                Arguments.of("--bit-depth", List.of("--bit-depth", "16", "--format", "jpg")),
+                Arguments.of("--jpeg-quality", List.of("--jpeg-quality", "90")),
+                Arguments.of("--jpeg-quality", List.of("--jpeg-quality", "0", "--format", "jpg")),
+                Arguments.of("--jpeg-quality", List.of("--jpeg-quality", "101", "--format", "jpg")),
+                Arguments.of("--name-template", List.of("--name-template", "restored")),
+                Arguments.of("--name-template", List.of("--name-template", "out/{name}")),
+                Arguments.of("--name-template", List.of("--name-template", "{name}_{ext}")),
+                Arguments.of("--suffix", List.of("--suffix", "/x")),
+                Arguments.of("--suffix", List.of("--suffix", "_a", "--name-template", "{name}_b")),
                 Arguments.of("--config", List.of("--config", "absent.yaml")),
                 Arguments.of("--tokenizer", List.of("--tokenizer", "absent-vocab")),
                 Arguments.of("--bogus", List.of("--bogus")));
@@ -368,12 +414,165 @@ class RestoreCommandTest {
         String o = h.out().replaceAll("\\s+", " ");
         for (String s : List.of("Usage: autodir restore", "DIR/NAME_restored.<ext>", "NAME_step_K_result.png",
                 "NAME_step_K_result_w_SCM.png", "official script's own default is 7.5", "official script's own default is 1.5",
-                "Default: 100", "Default: 42", "Default: png", "--overwrite", "--report=FILE", "--quiet")) {
+                "Default: 100", "Default: 42", "Default: png", "--overwrite", "--report=FILE", "--quiet", "--strict-backend",
+                "--bit-depth=8|16|input", "--jpeg-quality=1..100", "--suffix=TEXT", "--name-template=TEMPLATE",
+                "(noise_png, noise_tiff)", "AUTODIR_DEBUG=1")) {
             assertTrue(o.contains(s), "\"" + s + "\" not in restore --help:\n" + h.out());
         }
         assertFalse(o.contains("--progress-interval-ms"), "the test-only option stays hidden");
         MainTest.Result top = MainTest.run("--help");
         assertTrue(top.out().contains("restore") && top.out().contains("assess"), top.out());
+    }
+
+    @Test
+    void inputsSharingANameGetDistinctOutputsByTheDocumentedRule() throws IOException {
+        Path one = Files.createDirectories(dir.resolve("one")), two = Files.createDirectories(dir.resolve("two"));
+        Path png = TinyModel.png(one.resolve("noise.png"), 20, 24, 21);
+        Path tiff = RgbImageWriter.write(TinyModel.image(20, 24, 22), one.resolve("noise.tiff"), RgbImageWriter.WriteOptions.DEFAULT);
+        Path again = TinyModel.png(two.resolve("noise.png"), 20, 24, 23);
+        Path out = dir.resolve("out");
+        MainTest.Result r = restore(one, again, "--steps", 2, "--max-passes", 1, "-o", out, "--save-passes", "-q");
+        assertEquals(0, r.code(), r.err());
+        Set<String> expected = new TreeSet<>();
+        for (String name : List.of("noise_png", "noise_tiff", "noise_png_2")) {
+            expected.addAll(List.of(name + "_restored.png", name + "_step_0_result.png", name + "_step_0_result_w_SCM.png"));
+        }
+        assertEquals(expected, list(out));
+        List<String> lines = List.of(r.out().split("\\R"));
+        assertTrue(lines.get(0).startsWith(png + " -> " + out.resolve("noise_png_restored.png")), r.out());
+        assertTrue(lines.get(1).startsWith(tiff + " -> " + out.resolve("noise_tiff_restored.png")), r.out());
+        assertTrue(lines.get(2).startsWith(again + " -> " + out.resolve("noise_png_2_restored.png")), r.out());
+        // each output is its own input's restoration
+        RestoreOptions options = RestoreOptions.defaults().withSteps(2).withMaxPasses(1);
+        assertImageMatches(engine.restore(RgbImageReader.read(tiff).toTensor(), options, null).finalImage(), out.resolve("noise_tiff_restored.png"));
+        assertImageMatches(engine.restore(RgbImageReader.read(again).toTensor(), options, null).finalImage(), out.resolve("noise_png_2_restored.png"));
+    }
+
+    @Test
+    void suffixAndNameTemplateNameTheFinalOutput() throws IOException {
+        Path in = TinyModel.png(dir.resolve("a.png"), 16, 20, 24);
+        MainTest.Result r = restore(in, "--steps", 1, "--max-passes", 1, "-o", dir.resolve("s"), "--suffix", "_clean", "-q");
+        assertEquals(0, r.code(), r.err());
+        assertEquals(Set.of("a_clean.png"), list(dir.resolve("s")));
+        r = restore(in, "--steps", 1, "--max-passes", 1, "-o", dir.resolve("t"), "--name-template", "restored_{name}", "--save-passes",
+                "--format", "tiff", "-q");
+        assertEquals(0, r.code(), r.err());
+        assertEquals(Set.of("restored_a.tiff", "a_step_0_result.png", "a_step_0_result_w_SCM.png"), list(dir.resolve("t")),
+                "the template names the final output; pass files keep the official names");
+        r = restore(in, "--steps", 1, "--max-passes", 1, "-o", dir.resolve("e"), "--suffix", "", "-q");
+        assertEquals(0, r.code(), r.err());
+        assertEquals(Set.of("a.png"), list(dir.resolve("e")));
+    }
+
+    @Test
+    void bitDepth16WritesSixteenBitPngAndTiffAndTheDefaultStaysEightBit() throws IOException {
+        Path in = RgbImageWriter.write(TinyModel.image(24, 28, 25), dir.resolve("deep.png"), RgbImageWriter.WriteOptions.DEFAULT.withBitDepth(16));
+        assertEquals(16, RgbImageReader.read(in).sourceBitDepth());
+        RestoreOptions options = RestoreOptions.defaults().withSteps(2).withMaxPasses(1);
+        FloatTensor expected = engine.restore(RgbImageReader.read(in).toTensor(), options, null).finalImage();
+
+        assertEquals(0, restore(in, "--steps", 2, "--max-passes", 1, "-o", dir.resolve("p"), "--bit-depth", "16", "-q").code());
+        assertEquals(0, restore(in, "--steps", 2, "--max-passes", 1, "-o", dir.resolve("t"), "--bit-depth", "input", "--format", "tiff",
+                "--report", dir.resolve("r.json"), "-q").code());
+        assertEquals(0, restore(in, "--steps", 2, "--max-passes", 1, "-o", dir.resolve("d"), "-q").code());
+        for (Path file : List.of(dir.resolve("p/deep_restored.png"), dir.resolve("t/deep_restored.tiff"))) {
+            RgbImage img = RgbImageReader.read(file);
+            assertEquals(16, img.sourceBitDepth(), file.toString());
+            float[] got = img.toChwArray(), want = expected.data();
+            double worst = 0;
+            int notEightBit = 0, inside = 0;
+            for (int i = 0; i < got.length; i++) {
+                worst = Math.max(worst, Math.abs(got[i] - Quantization.fromUint16(Quantization.toUint16(want[i]))));
+                int level = Quantization.toUint16(got[i]);
+                if (level == 0 || level == 65535) continue;                    // clamped: both 8- and 16-bit extremes
+                inside++;
+                if (level % 257 != 0) notEightBit++;
+            }
+            // 1e-3 in [-1, 1] units is 33 16-bit levels (same-seed runs differ by float rounding, ~1e-6), well under
+            // one 8-bit step (2/255 = 7.8e-3): the file keeps the 16-bit values
+            assertTrue(worst <= 1e-3, file + ": worst difference " + worst);
+            // a 16-bit level v is an 8-bit one when v % 257 == 0: by chance 1 in 257
+            assertTrue(inside > 100 && notEightBit > 0.9 * inside, file + ": " + notEightBit + " of " + inside
+                    + " unclamped samples are off the 8-bit levels");
+        }
+        assertEquals(8, RgbImageReader.read(dir.resolve("d/deep_restored.png")).sourceBitDepth(), "the default writes 8 bits");
+        assertEquals("input", JSON.readTree(dir.resolve("r.json").toFile()).path("options").path("bit_depth").asText());
+    }
+
+    @Test
+    void jpegQualityTradesSizeForError() throws IOException {
+        Path in = TinyModel.png(dir.resolve("a.png"), 48, 48, 26);
+        RestoreOptions options = RestoreOptions.defaults().withSteps(2).withMaxPasses(1);
+        FloatTensor expected = engine.restore(RgbImageReader.read(in).toTensor(), options, null).finalImage();
+        assertEquals(0, restore(in, "--steps", 2, "--max-passes", 1, "-o", dir.resolve("lo"), "--format", "jpg", "--jpeg-quality", 20,
+                "--report", dir.resolve("r.json"), "-q").code());
+        assertEquals(0, restore(in, "--steps", 2, "--max-passes", 1, "-o", dir.resolve("hi"), "--format", "jpg", "--jpeg-quality", 98, "-q").code());
+        Path lo = dir.resolve("lo/a_restored.jpg"), hi = dir.resolve("hi/a_restored.jpg");
+        assertTrue(Files.size(lo) < Files.size(hi), "quality 20: " + Files.size(lo) + " bytes, 98: " + Files.size(hi));
+        double errLo = RgbImageReader.read(lo).toTensor().relL2(expected), errHi = RgbImageReader.read(hi).toTensor().relL2(expected);
+        assertTrue(errLo > errHi, "rel L2 against the restored image: quality 20 " + errLo + ", quality 98 " + errHi);
+        assertEquals(20, JSON.readTree(dir.resolve("r.json").toFile()).path("options").path("jpeg_quality").asInt());
+    }
+
+    @Test
+    void strictBackendFailsWithOneLineWhereCudaCannotStart() throws IOException {
+        assumeFalse(CudaAvailability.usable(), "a GPU is usable here: no fallback to provoke");
+        Path in = TinyModel.png(dir.resolve("a.png"), 16, 16, 27);
+        MainTest.Result r = restore(in, "--steps", 1, "-o", dir.resolve("out"), "--backend", "cuda", "--strict-backend", "-q");
+        assertEquals(1, r.code(), r.err());
+        String[] lines = r.err().split("\\R");
+        assertEquals(1, lines.length, r.err());
+        assertTrue(lines[0].startsWith("autodir: strict backend, no fallback: cuda backend unavailable for stages clip, vae, unet, scm ("
+                + CudaAvailability.unavailableReason()), lines[0]);
+        assertFalse(Files.exists(dir.resolve("out/a_restored.png")));
+    }
+
+    @Test
+    void withoutStrictBackendTheReportSaysWhatEachStageReallyRanOn() throws IOException {
+        assumeFalse(CudaAvailability.usable(), "a GPU is usable here: no fallback to provoke");
+        Path in = TinyModel.png(dir.resolve("a.png"), 16, 16, 28);
+        Path report = dir.resolve("r.json");
+        MainTest.Result r = restore(in, "--steps", 1, "--max-passes", 1, "-o", dir.resolve("out"), "--backend", "unet=cuda,vae=cuda",
+                "--precision", "fp16", "--report", report, "-q");
+        assertEquals(0, r.code(), r.err());
+        assertEquals(List.of("autodir: cuda backend unavailable for stages vae, unet (" + CudaAvailability.unavailableReason()
+                        + "); they run on cpu in fp32",
+                "autodir: precision fp16 was asked for, but no stage runs on a backend that offers it (clip=cpu,vae=cpu,unet=cpu,scm=cpu;"
+                        + " the cpu backend computes in fp32 only)"), List.of(r.err().split("\\R")));
+        JsonNode rep = JSON.readTree(report.toFile());
+        assertEquals("clip=cpu,vae=cuda,unet=cuda,scm=cpu", rep.path("backends").path("requested").asText());
+        assertEquals("clip=cpu,vae=cpu,unet=cpu,scm=cpu", rep.path("backends").path("used").asText());
+        assertEquals("fp16", rep.path("precision").path("requested").asText());
+        assertEquals("fp32", rep.path("precision").path("used").asText());
+        for (String stage : List.of("vae", "unet")) {
+            JsonNode st = rep.path("backends").path("stages").path(stage);
+            assertEquals(List.of("cuda", "cpu", "fp32", CudaAvailability.unavailableReason()),
+                    List.of(st.path("requested").asText(), st.path("backend").asText(), st.path("precision").asText(),
+                            st.path("fallback_reason").asText()), stage);
+        }
+        JsonNode clip = rep.path("backends").path("stages").path("clip");
+        assertEquals("cpu", clip.path("requested").asText());
+        assertTrue(clip.path("fallback_reason").isNull(), clip.toString());
+    }
+
+    @Test
+    void debugAddsTheStackTraceOfAPerImageFailure() throws IOException {
+        Path folder = Files.createDirectories(dir.resolve("in"));
+        TinyModel.png(folder.resolve("a.png"), 16, 16, 29);
+        Files.write(folder.resolve("b.png"), Arrays.copyOf(Files.readAllBytes(folder.resolve("a.png")), 60)); // truncated
+        MainTest.Result plain = restore(folder, "--steps", 1, "--max-passes", 1, "-o", dir.resolve("o1"), "-q");
+        assertEquals(1, plain.code());
+        assertFalse(plain.err().contains("\tat "), plain.err());
+        System.setProperty("autodir.debug", "true");
+        MainTest.Result debug;
+        try {
+            debug = restore(folder, "--steps", 1, "--max-passes", 1, "-o", dir.resolve("o2"), "-q");
+        } finally {
+            System.clearProperty("autodir.debug");
+        }
+        assertEquals(1, debug.code());
+        assertTrue(debug.err().contains("ImageFileException") && debug.err().contains("\tat dev.autodir.image.RgbImageReader.read"), debug.err());
+        assertTrue(debug.err().contains("autodir: 1 of 2 inputs failed:"), debug.err());
     }
 
     // ---------------------------------------------------------------- helpers

@@ -17,6 +17,7 @@ import java.util.stream.Stream;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -127,9 +128,16 @@ class RgbImageWriterTest {
         assertEquals(65535, Quantization.toUint16(1f));
         assertEquals(0, Quantization.toUint16(Float.NaN));
 
-        // the same values through the PNG writer (12 values fill a 1x3x2x2 tensor)
-        Path file = RgbImageWriter.write(new FloatTensor(x.clone(), 1, 3, 2, 2), dir.resolve("edges.png"), WriteOptions.DEFAULT);
+        // the finite values through the PNG writer (12 values fill a 1x3x2x2 tensor; NaN and infinities become ±3,
+        // which quantise alike: the writer refuses non-finite images rather than write them black or white)
+        float[] finite = x.clone();
+        for (int i = 0; i < finite.length; i++) if (!Float.isFinite(finite[i])) finite[i] = Float.isNaN(finite[i]) ? -3f : Math.signum(finite[i]) * 3f;
+        Path file = RgbImageWriter.write(new FloatTensor(finite, 1, 3, 2, 2), dir.resolve("edges.png"), WriteOptions.DEFAULT);
         assertArrayEquals(want, storedSamples(file));
+        ImageFileException e = assertThrows(ImageFileException.class,
+                () -> RgbImageWriter.write(new FloatTensor(x.clone(), 1, 3, 2, 2), dir.resolve("nan.png"), WriteOptions.DEFAULT));
+        assertTrue(e.getMessage().contains("holds NaN at index 8; not writing it"), e.getMessage());
+        assertFalse(Files.exists(dir.resolve("nan.png")));
     }
 
     @Test

@@ -254,6 +254,62 @@ class ConfigInferenceTest {
     }
 
     @Test
+    void aConfigThatSetsTheHeadsOfOneCLIPTowerOnlyIsAnErrorNamingTheOther() throws IOException {
+        FakeStore s = setA();
+        // the vision default (16) divides set A's vision width 48, so without this rule it would be taken silently
+        Path textOnly = Files.writeString(dir.resolve("text.yaml"), Files.readString(headsOnlyYaml())
+                .replaceAll("(?m)^ *vision_config:.*\\n", ""));
+        assertFalse(Files.readString(textOnly).contains("vision_config"), Files.readString(textOnly));
+        ConfigException e = assertThrows(ConfigException.class, () -> ConfigInference.infer(s, ModelYaml.read(textOnly)));
+        assertEquals(s.path() + ": " + textOnly + " sets model.params.assessment_config.params.text_config.num_attention_heads but not"
+                + " model.params.assessment_config.params.vision_config.num_attention_heads; tensor shapes cannot tell a head count,"
+                + " so set both (official CLIP ViT-L/14: text 12, vision 16)", e.getMessage());
+        Path visionOnly = Files.writeString(dir.resolve("vision.yaml"), Files.readString(headsOnlyYaml())
+                .replaceAll("(?m)^ *text_config:.*\\n", ""));
+        e = assertThrows(ConfigException.class, () -> ConfigInference.infer(s, ModelYaml.read(visionOnly)));
+        assertTrue(e.getMessage().contains("sets model.params.assessment_config.params.vision_config.num_attention_heads but not"
+                + " model.params.assessment_config.params.text_config.num_attention_heads"), e.getMessage());
+    }
+
+    @Test
+    void theConfigTemplateMarksSourcesAndLoadsToTheSameConfigOnceFilledIn() throws IOException {
+        FakeStore s = setA();
+        ConfigInference.Inference r = ConfigInference.survey(s, ModelYaml.none());
+        List<ConfigInference.HeadProblem> problems = ConfigInference.headProblems(s, ModelYaml.none(), r);
+        assertEquals(List.of(ModelYaml.CLIP_TEXT + "num_attention_heads"), problems.stream().map(ConfigInference.HeadProblem::key).toList());
+        List<ConfigSources.Entry> entries = ConfigSources.entries(r, ModelYaml.none());
+        assertEquals(ConfigSources.Source.DEFAULT, ConfigSources.find(entries, "CLIP vision", "heads").source());
+        assertEquals(ConfigSources.Source.DEFAULT, ConfigSources.find(entries, "UNet", "numHeads").source());
+        assertEquals(ConfigSources.Source.WEIGHTS, ConfigSources.find(entries, "UNet", "modelChannels").source());
+        assertEquals(ConfigSources.Source.WEIGHTS, ConfigSources.find(entries, "schedule", "timesteps").source(), "from the buffer's length");
+
+        String template = ConfigSources.template(entries, problems, s.path().toString());
+        assertTrue(template.contains("num_attention_heads: FILL_IN  # FILL IN: " + s.path() + ": 12 heads do not divide the CLIP text width 32"),
+                template);
+        assertTrue(template.contains("num_attention_heads: 16  # official default: shapes cannot tell it"), template);
+        assertTrue(template.contains("model_channels: 32  # from the weights"), template);
+        Path file = Files.writeString(dir.resolve("template.yaml"), template);
+        ConfigException e = assertThrows(ConfigException.class, () -> ConfigInference.infer(s, ModelYaml.read(file)));
+        assertTrue(e.getMessage().contains("text_config.num_attention_heads must be an integer, found \"FILL_IN\""), e.getMessage());
+
+        // filled in with set A's head counts (the defaults 8 and 16 are the official model's, not set A's): the same config
+        String filled = template.replace("num_attention_heads: FILL_IN", "num_attention_heads: 2")
+                .replace("num_attention_heads: 16", "num_attention_heads: 3").replace("num_heads: 8", "num_heads: 2");
+        ConfigInference.Inference fromTemplate = ConfigInference.inspect(s, ModelYaml.read(Files.writeString(file, filled)));
+        ConfigInference.Inference expected = ConfigInference.inspect(s, ModelYaml.read(fullYaml()));
+        assertSameNetworks(expected.toConfig(s), fromTemplate.toConfig(s));
+        assertEquals(List.of(expected.schedule().linearStart(), expected.schedule().linearEnd(), expected.schedule().scaleFactor(),
+                expected.schedule().timesteps()), List.of(fromTemplate.schedule().linearStart(), fromTemplate.schedule().linearEnd(),
+                fromTemplate.schedule().scaleFactor(), fromTemplate.schedule().timesteps()));
+
+        // from a complete config: every value that shapes cannot tell is marked as the config's, nothing to fill in
+        ModelYaml full = ModelYaml.read(fullYaml());
+        List<ConfigSources.Entry> fromFull = ConfigSources.entries(ConfigInference.inspect(s, full), full);
+        assertEquals(ConfigSources.Source.CONFIG, ConfigSources.find(fromFull, "CLIP vision", "heads").source());
+        assertFalse(ConfigSources.template(fromFull, List.of(), s.path().toString()).contains("FILL_IN"));
+    }
+
+    @Test
     void badYamlValuesNameFileAndKey() throws IOException {
         Path yaml = Files.writeString(dir.resolve("bad.yaml"), "model:\n  params:\n    unet_config:\n      params:\n        num_heads: eight\n");
         ConfigException e = assertThrows(ConfigException.class, () -> ConfigInference.infer(setA(), ModelYaml.read(yaml)));
@@ -268,14 +324,7 @@ class ConfigInferenceTest {
 
     /** Official-size weights laid out by {@link WeightLayout}: parameter counts known from the published models. */
     private static FakeStore official() {
-        return new FakeStore(Path.of("official.ckpt"))
-                .add(ConfigInference.UNET_PREFIX, WeightLayout.unet(UNetConfig.official()))
-                .add(ConfigInference.VAE_PREFIX, WeightLayout.vae(VAEConfig.official()))
-                .add(ConfigInference.CLIP_PREFIX, WeightLayout.clipText(CLIPTextConfig.official()))
-                .add(ConfigInference.CLIP_PREFIX, WeightLayout.clipVision(CLIPVisionConfig.official()))
-                .add(ConfigInference.SCM_PREFIX, WeightLayout.nafnet(NAFNetConfig.official()))
-                .put("model_assessment.clipmodel.text_model.embeddings.position_ids", DType.I64, 1, 77)
-                .put("model_assessment.clipmodel.vision_model.embeddings.position_ids", DType.I64, 1, 257);
+        return FakeStore.official();
     }
 
     private static long params(ConfigInference.Network n) {

@@ -27,6 +27,18 @@ final class FakeStore implements WeightStore {
         return f;
     }
 
+    /** Official-size weights of every network laid out by {@link WeightLayout} (no data), as the real checkpoint has them. */
+    static FakeStore official() {
+        return new FakeStore(Path.of("official.ckpt"))
+                .add(ConfigInference.UNET_PREFIX, WeightLayout.unet(UNetConfig.official()))
+                .add(ConfigInference.VAE_PREFIX, WeightLayout.vae(VAEConfig.official()))
+                .add(ConfigInference.CLIP_PREFIX, WeightLayout.clipText(CLIPTextConfig.official()))
+                .add(ConfigInference.CLIP_PREFIX, WeightLayout.clipVision(CLIPVisionConfig.official()))
+                .add(ConfigInference.SCM_PREFIX, WeightLayout.nafnet(NAFNetConfig.official()))
+                .put("model_assessment.clipmodel.text_model.embeddings.position_ids", DType.I64, 1, 77)
+                .put("model_assessment.clipmodel.vision_model.embeddings.position_ids", DType.I64, 1, 257);
+    }
+
     /** Every weight of {@code layout}, float32, under {@code prefix}. */
     FakeStore add(String prefix, Map<String, int[]> layout) {
         layout.forEach((k, shape) -> infos.put(prefix + k, new TensorInfo(prefix + k, DType.F32, shape)));

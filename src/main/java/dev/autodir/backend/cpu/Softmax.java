@@ -40,7 +40,7 @@ final class Softmax {
         int bound = F.loopBound(visible), j = 0;
         FloatVector mv = FloatVector.broadcast(F, Float.NEGATIVE_INFINITY);
         for (; j < bound; j += LANES) mv = mv.max(FloatVector.fromArray(F, row, j));
-        float max = mv.reduceLanes(VectorOperators.MAX);
+        float max = mv.reduceLanes(VectorOperators.MAX);           // exact in any order
         for (; j < visible; j++) max = Math.max(max, row[j]);
         if (max == Float.NEGATIVE_INFINITY) {
             java.util.Arrays.fill(row, 0, n, 0f);
@@ -49,13 +49,13 @@ final class Softmax {
         }
         FloatVector acc = FloatVector.zero(F);
         for (j = 0; j < bound; j += LANES) {
-            FloatVector e = FloatVector.fromArray(F, row, j).sub(max).lanewise(VectorOperators.EXP);
+            FloatVector e = VectorMath.exp(FloatVector.fromArray(F, row, j).sub(max));
             e.intoArray(row, j);
             acc = acc.add(e);
         }
-        double sum = acc.reduceLanes(VectorOperators.ADD);
+        double sum = VectorMath.addLanes(acc);                     // fixed order: reproducible run to run
         for (; j < visible; j++) {
-            float e = (float) Math.exp(row[j] - max);
+            float e = VectorMath.exp(row[j] - max);
             row[j] = e;
             sum += e;
         }

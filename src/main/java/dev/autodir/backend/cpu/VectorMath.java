@@ -1,6 +1,7 @@
 package dev.autodir.backend.cpu;
 
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
@@ -14,6 +15,15 @@ import jdk.incubator.vector.VectorSpecies;
  * Chebyshev-fitted form erfc(z) = t · exp(−z² + P(t)), t = 1 / (1 + z/2) (Numerical Recipes, §6.2),
  * whose relative error is below 1.2e-7 for all z ≥ 0; writing GELU through erfc (not 1 + erf) keeps
  * that relative accuracy for negative inputs too.
+ *
+ * <p>Bitwise reproducible from run to run: every kernel is built from operations IEEE 754 rounds exactly
+ * (add, mul, fma, div, min, max, conversions), which give the same bits whether the JIT has compiled the
+ * Vector API code or it still runs interpreted. The Vector API's own {@code lanewise(EXP)} does not: the
+ * compiled code calls a vector math library (SVML on x86) and the interpreted fallback {@code Math.exp},
+ * which round some results differently, so the output depended on how far the JIT had got (two runs of one
+ * restore differed by up to 2.1e-5; 4 of 16 test images by one uint8 level somewhere).
+ * {@link #exp(FloatVector)} and {@link #exp(float)} compute one function, lane and tail alike. For the same reason sums over lanes use {@link #addLanes} (a fixed order),
+ * not {@code reduceLanes(ADD)}, whose order the API leaves unspecified.
  */
 final class VectorMath {
     static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
@@ -27,11 +37,64 @@ final class VectorMath {
 
     private VectorMath() { }
 
+    // ---- exp: Cody-Waite range reduction and Cephes' expf polynomial (max error ~1 ulp) ----------------
+
+    private static final float LOG2E = 1.44269504088896341f;
+    /** 1.5 · 2^23: adding it rounds |v| < 2^22 to an integer, which then sits in the low mantissa bits. */
+    private static final float ROUND = 0x1.8p23f;
+    private static final int ROUND_BITS = 0x4b400000;
+    private static final float LN2_HI = 0.693359375f, LN2_LO = -2.12194440e-4f;
+    private static final float E0 = 1.9875691500e-4f, E1 = 1.3981999507e-3f, E2 = 8.3334519073e-3f,
+            E3 = 4.1665795894e-2f, E4 = 1.6666665459e-1f, E5 = 5.0000001201e-1f;
+    /**
+     * Inputs are clamped to [-104, 89]: exp(89) · (1 ± 1 ulp) overflows to +inf and exp(-104) rounds to 0 by the
+     * final scaling itself, so no special case (and no blend, which costs as much as the rest) is needed; NaN
+     * stays NaN through min and max.
+     */
+    private static final float EXP_HI = 89f, EXP_LO = -104f;
+
+    /** e^x in float32 (NaN → NaN, +inf → +inf, −inf → 0), the same bits as every lane of {@link #exp(FloatVector)}. */
+    static float exp(float x) {
+        float c = Math.min(Math.max(x, EXP_LO), EXP_HI);
+        float t = Math.fma(c, LOG2E, ROUND);
+        float n = t - ROUND;
+        float r = Math.fma(n, -LN2_LO, Math.fma(n, -LN2_HI, c));
+        float p = Math.fma(Math.fma(Math.fma(Math.fma(Math.fma(E0, r, E1), r, E2), r, E3), r, E4), r, E5);
+        float y = Math.fma(p, r * r, r) + 1f;
+        int k = Float.floatToRawIntBits(t) - ROUND_BITS, k1 = k >> 1, k2 = k - k1; // 2^k in two factors: k in [-150, 128]
+        return y * Float.intBitsToFloat((k1 + 127) << 23) * Float.intBitsToFloat((k2 + 127) << 23);
+    }
+
+    static FloatVector exp(FloatVector x) {
+        FloatVector c = x.max(EXP_LO).min(EXP_HI);
+        FloatVector t = c.fma(FloatVector.broadcast(F, LOG2E), FloatVector.broadcast(F, ROUND));
+        FloatVector n = t.sub(ROUND);
+        FloatVector r = n.fma(FloatVector.broadcast(F, -LN2_LO), n.fma(FloatVector.broadcast(F, -LN2_HI), c));
+        FloatVector p = FloatVector.broadcast(F, E0).fma(r, FloatVector.broadcast(F, E1));
+        p = p.fma(r, FloatVector.broadcast(F, E2)); p = p.fma(r, FloatVector.broadcast(F, E3));
+        p = p.fma(r, FloatVector.broadcast(F, E4)); p = p.fma(r, FloatVector.broadcast(F, E5));
+        FloatVector y = p.fma(r.mul(r), r).add(1f);
+        // the integer n from t's bits, not convert(F2I), which JDK 17 does not compile to one instruction (10x slower)
+        IntVector k = t.reinterpretAsInts().sub(ROUND_BITS);
+        IntVector k1 = k.lanewise(VectorOperators.ASHR, 1), k2 = k.sub(k1);
+        FloatVector s1 = k1.add(127).lanewise(VectorOperators.LSHL, 23).reinterpretAsFloats();
+        FloatVector s2 = k2.add(127).lanewise(VectorOperators.LSHL, 23).reinterpretAsFloats();
+        return y.mul(s1).mul(s2);
+    }
+
+    /** The sum of a vector's lanes in lane order, in double: the same bits compiled or interpreted. */
+    static double addLanes(FloatVector v) {
+        float[] lanes = v.toArray();
+        double s = 0;
+        for (float l : lanes) s += l;
+        return s;
+    }
+
     // ---- scalar forms ----------------------------------------------------------------------------
 
-    static float silu(float x) { return x / (1f + (float) Math.exp(-x)); }
+    static float silu(float x) { return x / (1f + exp(-x)); }
 
-    static float quickGelu(float x) { return x / (1f + (float) Math.exp(-1.702f * x)); }
+    static float quickGelu(float x) { return x / (1f + exp(-1.702f * x)); }
 
     /** The fitted polynomial P(t) of the erfc form. */
     private static float erfcPolynomial(float t) {
@@ -49,18 +112,18 @@ final class VectorMath {
     static float gelu(float x) {
         float u = -x * INV_SQRT2, z = Math.abs(u);
         float t = 1f / Math.fma(0.5f, z, 1f);
-        float r = t * (float) Math.exp(Math.fma(-0.5f * x, x, erfcPolynomial(t)));
+        float r = t * exp(Math.fma(-0.5f * x, x, erfcPolynomial(t)));
         return 0.5f * x * (u >= 0 ? r : 2f - r);
     }
 
     // ---- vector forms ----------------------------------------------------------------------------
 
     static FloatVector silu(FloatVector x) {
-        return x.div(x.neg().lanewise(VectorOperators.EXP).add(1f));
+        return x.div(exp(x.neg()).add(1f));
     }
 
     static FloatVector quickGelu(FloatVector x) {
-        return x.div(x.mul(-1.702f).lanewise(VectorOperators.EXP).add(1f));
+        return x.div(exp(x.mul(-1.702f)).add(1f));
     }
 
     static FloatVector gelu(FloatVector x) {
@@ -72,7 +135,7 @@ final class VectorMath {
         p = p.fma(t, FloatVector.broadcast(F, C5)); p = p.fma(t, FloatVector.broadcast(F, C4));
         p = p.fma(t, FloatVector.broadcast(F, C3)); p = p.fma(t, FloatVector.broadcast(F, C2));
         p = p.fma(t, FloatVector.broadcast(F, C1)); p = p.fma(t, FloatVector.broadcast(F, C0));
-        FloatVector r = t.mul(x.mul(-0.5f).fma(x, p).lanewise(VectorOperators.EXP));
+        FloatVector r = t.mul(exp(x.mul(-0.5f).fma(x, p)));
         VectorMask<Float> negative = u.compare(VectorOperators.LT, 0f);
         FloatVector erfc = r.blend(FloatVector.broadcast(F, 2f).sub(r), negative);
         return x.mul(0.5f).mul(erfc);
@@ -198,7 +261,7 @@ final class VectorMath {
             FloatVector acc = FloatVector.zero(F);
             int i = 0;
             for (; i < bound; i += LANES) acc = acc.add(FloatVector.fromArray(F, x, off + c + i));
-            double part = acc.reduceLanes(VectorOperators.ADD);
+            double part = addLanes(acc);
             for (; i < len; i++) part += x[off + c + i];
             total += part;
         }
@@ -217,7 +280,7 @@ final class VectorMath {
                 FloatVector d = FloatVector.fromArray(F, x, off + c + i).sub(m);
                 acc = d.fma(d, acc);
             }
-            double part = acc.reduceLanes(VectorOperators.ADD);
+            double part = addLanes(acc);
             for (; i < len; i++) {
                 double d = x[off + c + i] - m;
                 part += d * d;

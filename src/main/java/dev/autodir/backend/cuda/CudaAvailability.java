@@ -44,7 +44,9 @@ public final class CudaAvailability {
             if (major[0] < 8) return "GPU 0 has compute capability " + major[0] + "." + minor[0] + ", below 8.0";
             return null;
         } catch (Throwable t) {
-            return "CUDA bindings unavailable: " + t;
+            // the loader names jnicudart, but the usual cause is a missing NVIDIA driver (libcuda.so.1)
+            return "CUDA bindings unavailable, usually no NVIDIA driver (libcuda.so.1) or no GPU: " + t
+                    + (t instanceof UnsatisfiedLinkError ? " (-Dorg.bytedeco.javacpp.logger.debug=true shows the loader's real error)" : "");
         }
     }
 }

@@ -45,8 +45,8 @@ public final class Tiling {
     }
 
     /** What to tile for an image of {@code height}×{@code width}; throws naming what does not fit. */
-    public TilingPlan plan(int height, int width, TilingOptions options, boolean guided) {
-        return TilingPlan.make(models, backends, height, width, options, guided);
+    public TilingPlan plan(int height, int width, int passes, TilingOptions options, boolean guided) {
+        return TilingPlan.make(models, backends, height, width, passes, options, guided);
     }
 
     /** {@code network} on {@code ops}: compiled whole, or tiled as {@code stage} says. */

@@ -4,6 +4,7 @@ import dev.autodir.backend.Network;
 import dev.autodir.backend.Ops;
 import dev.autodir.model.AutoDIRModels;
 import dev.autodir.model.Networks;
+import dev.autodir.pipeline.MemoryEstimate;
 import dev.autodir.pipeline.StageBackends;
 
 import java.util.ArrayList;
@@ -83,7 +84,8 @@ public record TilingPlan(int height, int width, int[] padded, Stage encode, Stag
      * measured untiled against its backend's budget. Throws {@link IllegalArgumentException} with a plain message
      * when a stage cannot run within the budget.
      */
-    public static TilingPlan make(AutoDIRModels models, StageBackends backends, int height, int width, TilingOptions o, boolean guided) {
+    public static TilingPlan make(AutoDIRModels models, StageBackends backends, int height, int width, int passes, TilingOptions o,
+                                  boolean guided) {
         int m = models.sizeMultiple(), f = models.config().vae().downsampleFactor();
         int ph = height + (m - height % m) % m, pw = width + (m - width % m) % m;
         int lh = ph / f, lw = pw / f;
@@ -98,8 +100,8 @@ public record TilingPlan(int height, int width, int[] padded, Stage encode, Stag
         resident.merge(backends.unet(), gUnet.weightBytes(), Long::sum);
         resident.merge(backends.scm(), gScm.weightBytes(), Long::sum);
         resident.merge(backends.clip(), clipWeights, Long::sum);
-        // whole images the loop holds on the host and the backends (input, decode, result, padded copies)
-        long images = 8L * 4 * 3 * (long) ph * pw;
+        // whole images the loop holds on the host (input, padded copy, per pass the decode, the result, their corrections)
+        long images = MemoryEstimate.of(models.config(), width, height, passes, stage -> true).imageBytes();
         String sizeText = width + "×" + height;
         Stage sEnc = networkStage("vae_encode", "the VAE encoder", sizeText, backends.vae(), gEnc, resident, o, models, images, f, lh * lw);
         Stage sDec = networkStage("vae_decode", "the VAE decoder", sizeText, backends.vae(), gDec, resident, o, models, images, f, lh * lw);
@@ -116,6 +118,11 @@ public record TilingPlan(int height, int width, int[] padded, Stage encode, Stag
 
     static double slack(Ops ops) { return ops.name().equals("cpu") ? CPU_SLACK : DEVICE_SLACK; }
 
+    /** The cpu backend's activations live on the Java heap, which may be smaller than the budget. */
+    static boolean heapHolds(Ops ops, long activations, long images) {
+        return !ops.name().equals("cpu") || activations + images <= Runtime.getRuntime().maxMemory();
+    }
+
     static long weights(Ops ops, Map<Ops, Long> resident) {
         long w = resident.getOrDefault(ops, 0L);
         return ops.name().equals("cpu") ? (long) (w * CPU_WEIGHT_LAYOUT) : w;
@@ -128,7 +135,7 @@ public record TilingPlan(int height, int width, int[] padded, Stage encode, Stag
         long untiled = weights + images + (long) (g.peakBytes() * slack);
         boolean cpu = ops.name().equals("cpu");
         boolean bufferTooLarge = cpu && !g.fitsCpuBuffers();
-        boolean fits = untiled <= budget && !bufferTooLarge;
+        boolean fits = untiled <= budget && !bufferTooLarge && heapHolds(ops, (long) (g.peakBytes() * slack), images);
         boolean tile = switch (o.mode()) {
             case OFF -> false;
             case ON -> true;
@@ -158,7 +165,7 @@ public record TilingPlan(int height, int width, int[] padded, Stage encode, Stag
         long attention = latentTokens == 0 ? 0 : 5L * 4 * models.config().vae().ch() * models.config().vae().chMult().get(models.config().vae().chMult().size() - 1) * latentTokens;
         long working = (long) (tileMem.peakBytes() * slack) + attention + images;
         long store = budget - weights - working;
-        if (store < 0) {
+        if (store < 0 || !heapHolds(ops, working, 0)) {
             throw new IllegalArgumentException(what + " of a " + size + " image does not fit the memory budget of " + gbText(budget)
                     + " even in tiles of " + core + " px: the weights take " + gbText(weights) + " and one tile about "
                     + gbText(working) + budgetHint(o));
@@ -173,7 +180,7 @@ public record TilingPlan(int height, int width, int[] padded, Stage encode, Stag
         double slack = slack(ops);
         long untiled = weights + images + (long) (g.peakBytes() * slack);
         boolean bufferTooLarge = ops.name().equals("cpu") && !g.fitsCpuBuffers();
-        boolean fits = untiled <= budget && !bufferTooLarge;
+        boolean fits = untiled <= budget && !bufferTooLarge && heapHolds(ops, (long) (g.peakBytes() * slack), images);
         int multiple = 1 << (models.config().unet().levels() - 1);
         int tile = Math.max(multiple, o.latentTile() / multiple * multiple);
         boolean larger = lh > tile || lw > tile;
@@ -192,7 +199,8 @@ public record TilingPlan(int height, int width, int[] padded, Stage encode, Stag
         int tokens = models.config().clipText().maxPositions();
         GraphMemory tileMem = GraphMemory.of(Networks.unet(models, batch * (guided ? 3 : 1), lt.tileHeight(), lt.tileWidth(), tokens));
         long need = weights + images + (long) (tileMem.peakBytes() * slack) + 8L * 4 * 4 * lh * lw;
-        if (need > budget || (ops.name().equals("cpu") && !tileMem.fitsCpuBuffers())) {
+        if (need > budget || (ops.name().equals("cpu") && !tileMem.fitsCpuBuffers())
+                || !heapHolds(ops, (long) (tileMem.peakBytes() * slack), images)) {
             throw new IllegalArgumentException("the diffusion of a " + size + " image does not fit the memory budget of " + gbText(budget)
                     + " even in latent tiles of " + tile + " (batch " + batch + "): it needs about " + gbText(need) + budgetHint(o));
         }
