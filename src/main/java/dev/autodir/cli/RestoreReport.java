@@ -61,7 +61,7 @@ final class RestoreReport {
         opt.put("save_passes", savePasses);
         opt.put("tiles", o.tiling().tilesLabel());
         opt.put("tile_overlap", o.tiling().overlap());
-        opt.put("memory_budget_gb", o.tiling().memoryBudget() == 0 ? null : Math.round(o.tiling().memoryBudget() / 1e7) / 100.0);
+        opt.put("memory_budget_gib", o.tiling().memoryBudget() == 0 ? null : Math.round(o.tiling().memoryBudget() * 100.0 / (1L << 30)) / 100.0);
         opt.put("biqa_crops", o.tiling().biqaCrops());
         root.put("output_dir", abs(outputDir));
         root.putNull("load_ms");

@@ -33,9 +33,11 @@ final class HostTiles implements AutoCloseable {
         this.width = width;
         this.cols = grid.cols();
         this.cores = new Rect[grid.size()];
-        for (int t = 0; t < cores.length; t++) cores[t] = grid.core(t).scale(factor).clip(height, width);
+        for (int t = 0; t < cores.length; t++) cores[t] = TiledNetwork.coreOf(grid, t, factor, height, width);
         this.rowStarts = clipped(grid.rowStarts(), factor, height);
         this.colStarts = clipped(grid.colStarts(), factor, width);
+        rowStarts[rowStarts.length - 1] = height;                 // the last cores reach to the map's end
+        colStarts[colStarts.length - 1] = width;
         this.raw = new Pointer[cores.length];
         this.data = new FloatBuffer[cores.length];
     }

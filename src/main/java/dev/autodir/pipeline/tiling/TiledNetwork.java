@@ -169,8 +169,10 @@ public final class TiledNetwork implements CompiledNetwork {
             factor[i] = (int) Math.round(f);
             if (Math.abs(f - factor[i]) > 1e-9) throw new IllegalArgumentException(network.name() + ": map " + values[i] + " is not a whole number of cells");
             int[] s = values[i].shape();
-            gh = Math.max(gh, (s[2] + factor[i] - 1) / factor[i]);
-            gw = Math.max(gw, (s[3] + factor[i] - 1) / factor[i]);
+            // whole cells only: a map a few pixels larger than the others (the VAE's (0,1,0,1) pad before a strided
+            // convolution) adds no cell; the last row and column of cores reach to each map's own end
+            gh = Math.max(gh, Math.max(1, s[2] / factor[i]));
+            gw = Math.max(gw, Math.max(1, s[3] / factor[i]));
         }
         int finestFactor = (int) Math.round(finest / coarsest);
         this.coreCells = Math.max(1, settings.corePixels() / finestFactor);
@@ -646,7 +648,7 @@ public final class TiledNetwork implements CompiledNetwork {
                 double[] weightSum = new double[h * w];
                 windows = grid.size();
                 for (int t = 0; t < grid.size(); t++) {
-                    Rect win = grid.core(t).scale(f).clip(h, w).grow(overlap, h, w);
+                    Rect win = coreOf(grid, t, f, h, w).grow(overlap, h, w);
                     FloatTensor o = ops.download(attend(maps, win, heads, scale));
                     double sy = 0.3 * win.height(), sx = 0.3 * win.width();
                     double cy = win.y0() + (win.height() - 1) / 2.0, cx = win.x0() + (win.width() - 1) / 2.0;
@@ -794,7 +796,7 @@ public final class TiledNetwork implements CompiledNetwork {
         /** The core of map {@code id} for tile {@code t}, in the map's pixels. */
         Rect core(int id, int t) {
             int[] s = values[id].shape();
-            return grid.core(t).scale(factor[id]).clip(s[2], s[3]);
+            return coreOf(grid, t, factor[id], s[2], s[3]);
         }
 
         // ---- the tiled form of each operation ----------------------------------------------------------------------
@@ -967,6 +969,18 @@ public final class TiledNetwork implements CompiledNetwork {
     }
 
     static int ceilDiv(int a, int b) { return -Math.floorDiv(-a, b); }
+
+    /**
+     * Tile {@code t}'s core in a map of {@code height}×{@code width} at {@code factor} pixels per cell: the cell core
+     * scaled, clipped to the map, and in the last row (column) of tiles reaching to the map's end, so the cores of
+     * every map cover it once.
+     */
+    static Rect coreOf(TileGrid grid, int t, int factor, int height, int width) {
+        Rect c = grid.core(t).scale(factor);
+        int y1 = t / grid.cols() == grid.rows() - 1 ? height : Math.min(c.y1(), height);
+        int x1 = t % grid.cols() == grid.cols() - 1 ? width : Math.min(c.x1(), width);
+        return new Rect(Math.min(c.y0(), height), y1, Math.min(c.x0(), width), x1);
+    }
 
     /** Multiply-adds of a node, roughly: a convolution's products, the element count otherwise. */
     static double work(Graph.Node n) {

@@ -56,21 +56,22 @@ public record TilingOptions(Mode mode, int latentTile, int overlap, long memoryB
         };
     }
 
-    /** "16g", "1500m", "12000000000" (bytes), "auto" (0, the default). */
+    /** "16g", "1500m", "512k", "12000000000" (bytes; a trailing "b" is allowed: "16gb"), "auto" (0, the default). */
     public static long parseBytes(String value) {
         String v = value.trim().toLowerCase(Locale.ROOT);
         if (v.equals("auto")) return 0;
-        long mult = 1;
-        if (v.endsWith("gb") || v.endsWith("g")) mult = 1L << 30;
-        else if (v.endsWith("mb") || v.endsWith("m")) mult = 1L << 20;
-        String digits = v.replaceAll("[a-z]+$", "");
-        try {
-            double d = Double.parseDouble(digits);
-            if (!(d > 0) || Double.isInfinite(d)) throw new NumberFormatException();
-            return (long) (d * mult);
-        } catch (NumberFormatException e) {
-            throw new IllegalArgumentException("memory budget must be a size such as 16g or 1500m, got \"" + value + "\"");
-        }
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("([0-9]+(?:\\.[0-9]+)?)\\s*([kmgt]?)b?").matcher(v);
+        if (!m.matches()) throw new IllegalArgumentException("memory budget must be a size such as 16g or 1500m, got \"" + value + "\"");
+        int shift = switch (m.group(2)) {
+            case "k" -> 10;
+            case "m" -> 20;
+            case "g" -> 30;
+            case "t" -> 40;
+            default -> 0;
+        };
+        double bytes = Double.parseDouble(m.group(1)) * (1L << shift);
+        if (!(bytes >= 1) || bytes > Long.MAX_VALUE / 2) throw new IllegalArgumentException("memory budget must be a positive size, got \"" + value + "\"");
+        return (long) bytes;
     }
 
     public TilingOptions withMode(Mode m) { return new TilingOptions(m, latentTile, overlap, memoryBudget, biqaCrops, tileBatch); }

@@ -47,9 +47,9 @@ public record TilingPlan(int height, int width, int[] padded, Stage encode, Stag
             m.put("tiled", tiled);
             m.put("how", how);
             m.put("backend", backend);
-            m.put("untiled_estimate_gb", gb(untiledBytes));
-            m.put("budget_gb", gb(budgetBytes));
-            if (tiled && storeBytes > 0) m.put("kept_maps_budget_gb", gb(storeBytes));
+            m.put("untiled_estimate_gib", gb(untiledBytes));
+            m.put("budget_gib", gb(budgetBytes));
+            if (tiled && storeBytes > 0) m.put("kept_maps_budget_gib", gb(storeBytes));
             return m;
         }
     }
@@ -60,15 +60,16 @@ public record TilingPlan(int height, int width, int[] padded, Stage encode, Stag
 
     /** One line for progress output. */
     public String summary() {
-        if (!anyTiled()) return "not tiled (fits the memory budget of " + gb(sample.budgetBytes) + " GB)";
+        if (!anyTiled()) return "not tiled (fits the memory budget of " + gbText(sample.budgetBytes) + ")";
         List<String> parts = new ArrayList<>();
         for (Stage s : stages()) if (s.tiled) parts.add(s.name + ": " + s.how);
         return "tiled: " + String.join("; ", parts);
     }
 
-    static double gb(long bytes) { return Math.round(bytes / 1e7) / 100.0; }
+    /** GiB (2^30 bytes), to two decimals. */
+    static double gb(long bytes) { return Math.round(bytes * 100.0 / (1L << 30)) / 100.0; }
 
-    private static String gbText(long bytes) { return String.format(Locale.ROOT, "%.1f GB", bytes / 1e9); }
+    private static String gbText(long bytes) { return String.format(Locale.ROOT, "%.1f GiB", bytes / (double) (1L << 30)); }
 
     // ==== planning ===============================================================================================
 
