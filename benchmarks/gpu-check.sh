@@ -5,22 +5,34 @@
 #   (prepare here first: benchmarks/gpu/prepare.sh builds .device/payload.tar.xz: Java runtime, jar, test
 #   classes, golden set A; ~53 MB of the 64 MiB that may travel). About 8-9 device minutes with the start,
 #   which leaves a rerun inside the 15. Overrides: BUDGET, T_TESTS, T_GOLDEN, T_CUDABENCH, T_TORCH, T_BENCH,
-#   BENCH_NETWORKS, e.g. "BUDGET=250 bash benchmarks/gpu-check.sh" for a shorter rerun.
+#   T_COMPILED, BENCH_NETWORKS, e.g. "BUDGET=250 bash benchmarks/gpu-check.sh" for a shorter rerun.
 #
 # Steps, each with its own timeout and log under $OUT, continuing after a failure, in priority order within an
 # overall budget (BUDGET seconds, default 420; a short rerun with BUDGET=250 still fits the 15 device minutes):
 #   env      GPU, driver, PyTorch's CUDA libraries (LD_LIBRARY_PATH is built from them and printed), SASS check
 #   probe    CudaProbe: GPU usable, cuBLASLt / cuDNN / kernels load (rerun with JavaCPP's debug log on failure)
 #   tests    JUnit console: every test class of dev.autodir.backend.cuda (conformance FP32 + FP16, kernels,
-#            graphs, golden sampler / CLIP checks)
+#            graphs, golden sampler / CLIP checks; the new int32 / argmax / softmax / normalizeRows / matmul / exp /
+#            mulScalar / keep operations run in the conformance suites)
 #   golden   "golden-check <set> --backend cuda [--precision fp16]", with the unverified Features off, then on
-#            (-Dautodir.cuda.unverified=true; see src/main/java/dev/autodir/backend/cuda/Features.java); on a
-#            failure, each feature alone
+#            (-Dautodir.cuda.unverified=true; see src/main/java/dev/autodir/backend/cuda/Features.java; "on" includes
+#            the graphs feature, so every golden network case then runs as a compiled CUDA graph); on a failure,
+#            each feature alone
+#   compiled CompiledNetworkCheck: every network (unet, vae-encode/decode, scm, clip-text/vision, biqa) at 512² with
+#            random weights as a CUDA graph (graphs feature alone) against its eager run, FP16 and FP32: captured,
+#            same outputs, outputs valid across endStage, replays after the arena regrew and cuDNN's workspace
+#            grew, stale outputs refused, eager vs graph times; FP32 against the cpu backend at 256²
 #   parity   FeatureParity: UNet, VAE decode/encode, SCM at 512² with random weights, features on against off
 #   cudabench  CudaBench: kernels and libraries at network shapes (conv: cuDNN vs implicit GEMM)
 #   torch    benchmarks/gpu/torch_bench.py: PyTorch fp16 UNet / VAE decode / NAFNet / CLIP-L and micro-shapes
 #   bench    "bench --network N --backend cuda" per network, Features off then on, side by side
 #   pipeline one automatic pass at 512² (20 steps), Features off then on
+#   tensorrt (right after probe) only when libnvinfer.so.10 and libnvonnxparser.so.10 are on the machine (searched in LD_LIBRARY_PATH,
+#            ldconfig's cache, the system lib folders, /usr/local/tensorrt and pip's tensorrt_libs): TensorRTCheck
+#            builds (optimisation level TRT_OPT_LEVEL, default 2, to fit the budget) and times the scm, vae-decode
+#            and unet engines at 512² in fp16 and compares them with cuda fp32 / fp16 and cpu; budget T_TRT
+#            (default 240 s, taken from the overall BUDGET, so the later steps shrink or skip). Without libnvinfer it costs nothing and the summary
+#            says "tensorrt SKIPPED" with what it searched. TensorRT has never been on the lent machines so far.
 # Files back in $OUT (8 at most): env.log tests.log junit.xml golden.log cudabench.log torch.log bench.log
 # summary.txt. The summary is printed last.
 set -uo pipefail
@@ -139,6 +151,26 @@ if [ "$PROBE" != PASS ]; then
 fi
 record "probe (libraries load)" "$PROBE" "$SECS" "$(grep -E '^PROBE' "$ENV" | head -2 | cut -c1-160 | paste -sd'|' -)"
 
+# ---- tensorrt: only where TensorRT is installed (its 533 MB redistributable cannot travel with the payload) ----
+TRTLOG=$OUT/bench.log   # first when TensorRT is there: the only chance to check it; the later steps share what is left
+TRT_DIRS=$( { echo "${LD_LIBRARY_PATH:-}" | tr ':' '\n'; ldconfig -p 2>/dev/null | awk '/libnvinfer\.so\.10/ {print $NF}' | xargs -r -n1 dirname;
+  echo /usr/lib/x86_64-linux-gnu; echo /usr/local/tensorrt/lib; for s in $SITES; do echo "$s/tensorrt_libs"; echo "$s/tensorrt"; done; } |
+  awk 'NF && !seen[$0]++')
+NVINFER=""
+for d in $TRT_DIRS; do
+  if [ -e "$d/libnvinfer.so.10" ] && [ -e "$d/libnvonnxparser.so.10" ]; then NVINFER=$d/libnvinfer.so.10; break; fi
+done
+if [ -n "$NVINFER" ]; then
+  export LD_LIBRARY_PATH=$(dirname "$NVINFER")${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+  echo "== tensorrt: found $NVINFER" >>"$TRTLOG"
+  run_step "tensorrt engines 512 fp16" "${T_TRT:-240}" "$TRTLOG" "$JAVA" "${JOPTS[@]}" -Dautodir.tensorrt.cache=/tmp/autodir-trt-cache \
+      -cp "$CP" dev.autodir.backend.tensorrt.TensorRTCheck --opt-level "${TRT_OPT_LEVEL:-2}" --precision fp16 512 scm vae-decode unet
+  record "tensorrt (scm, vae-decode, unet)" "$STATUS" "$SECS" "$(grep -cE '^TRT .* PASS' "$TRTLOG") pass, $(grep -cE '^TRT .* FAIL' "$TRTLOG") fail"
+else
+  echo "tensorrt: SKIPPED: no libnvinfer.so.10 + libnvonnxparser.so.10 on this machine (searched: $(echo $TRT_DIRS | tr ' ' ','))" | tee -a "$TRTLOG"
+  record "tensorrt" "SKIPPED" 0 "no libnvinfer.so.10 on this machine: TensorRT not checked"
+fi
+
 # ---- tests --------------------------------------------------------------------------------------------
 TESTS=$OUT/tests.log
 run_step tests "$T_TESTS" "$TESTS" "$JAVA" "${JOPTS[@]}" -jar "$WORK/junit-console.jar" execute --disable-banner \
@@ -168,7 +200,7 @@ if [ -d "$WORK/golden/A" ] && has_command golden-check; then
   # a failure with the features on: which feature? each alone, in the precisions that failed
   for prec in $ISOLATE; do
     extra=(); [ "$prec" = fp16 ] && extra=(--precision fp16)
-    for f in attentionGemm fastKernels convIm2col convGraph; do
+    for f in attentionGemm fastKernels convIm2col convGraph graphs; do
       run_step "golden-check $prec only $f" "$T_GOLDEN" "$GOLDENLOG" "$JAVA" "${JOPTS[@]}" -Dautodir.cuda.$f=true \
           -jar "$WORK/autodir.jar" golden-check "$WORK/golden/A" --backend cuda "${extra[@]}"
       record "golden-check cuda $prec only $f" "$STATUS" "$SECS" "$(grep -E 'passed, ' "$GOLDENLOG" | tail -1)"
@@ -179,8 +211,12 @@ else
   record "golden-check cuda" "SKIPPED" 0 "no golden-check command in the jar"
 fi
 
-# ---- the unverified Features at the networks' real sizes (set A's tiny model never reaches some of them) ---
+# ---- compiled networks as CUDA graphs (Features.graphs): against eager, lifetimes, times, the cpu backend ---------
 PAR=$OUT/golden.log
+run_step "compiled networks 512" "${T_COMPILED:-150}" "$PAR" "$JAVA" "${JOPTS[@]}" -cp "$CP" dev.autodir.backend.cuda.CompiledNetworkCheck 512
+record "compiled networks (graphs)" "$STATUS" "$SECS" "$(grep -cE '^COMPILED .* PASS' "$PAR") pass, $(grep -cE '^COMPILED .* FAIL' "$PAR") fail"
+
+# ---- the unverified Features at the networks' real sizes (set A's tiny model never reaches some of them) ---
 run_step "feature parity 512" "${T_PARITY:-120}" "$PAR" "$JAVA" "${JOPTS[@]}" -cp "$CP" dev.autodir.backend.cuda.FeatureParity 512
 record "feature parity (real sizes)" "$STATUS" "$SECS" "$(grep -cE '^PARITY .* PASS$' "$PAR") pass, $(grep -cE '^PARITY .* FAIL' "$PAR") fail"
 
@@ -233,8 +269,14 @@ done
   echo "---- golden-check (FAIL rows and totals) ----"
   grep -E 'FAIL|passed, .* failed|^golden-check' "$GOLDENLOG" 2>/dev/null | head -30 | cut -c1-200
   echo
+  echo "---- compiled networks (CUDA graphs against eager; FP32 against cpu) ----"
+  grep -E '^COMPILED' "$PAR" 2>/dev/null | cut -c1-260 | head -80
+  echo
   echo "---- feature parity (FP32 off is the reference) ----"
   grep -E '^PARITY' "$PAR" 2>/dev/null
+  echo
+  echo "---- tensorrt ----"
+  grep -E '^TRT |^tensorrt: ' "$TRTLOG" 2>/dev/null | head -40
   echo
   echo "---- bench (engine, cuda) ----"
   grep -vE '^=====|WARNING|^\[' "$BL" 2>/dev/null | head -150

@@ -1,12 +1,13 @@
 // clip_preprocess.cu — packs the CLIP vision input from a restoration image, as AutoDIR's CLIPEmbedder feeds
 // CLIPImageProcessor(do_resize=False): x [B, 3, H, W] in [-1, 1] -> pixel_values [B, 3, S, S],
 //   v = ((x + 1) * 255) / 2            (the official code, float32)
-//   center crop S x S at (top, left) = ((H - S) / 2, (W - S) / 2) (floor, chosen on the host); a source pixel
-//   outside the image reads 0 (HF pads a too-small image with zeros before rescaling)
+//   center crop S x S at (top, left), chosen on the host as HF's center_crop does: (H - S) / 2 where H >= S, else
+//   -((S - H) / 2) (the image zero-padded to S with itself at (S - H) / 2); a source pixel outside the image reads 0
+//   (HF pads a too-small image with zeros before rescaling)
 //   p = (v * float32(1/255) - mean[c]) / std[c]   (HF rescale, then normalize, float32)
 // Launch: 1-D grid-stride over B*3*S*S, blockDim 256. Output dtype by flag (the backend precision).
-// Checked by: CudaOpsTest.clipPixelValues against a Java float32 loop, and on the device against the golden
-// case clip_assessment (output_pixel_values).
+// Checked by: GraphKernelsEmulationTest (host emulation against the cpu backend, odd paddings included),
+// CudaOpsTest.clipPixelValues against a Java float32 loop, and on the device against the golden case clip_assessment.
 #include "common.cuh"
 
 extern "C" __global__ void clip_preprocess(const void* x, int xHalf, void* y, int yHalf, int batch, int H, int W,

@@ -4,12 +4,15 @@
 // feature: S = scale·Q·Kᵀ into float32 scratch, this kernel, then O = P·V), used for heads wider than the flash
 // kernel's 160 (the SD VAE's single 512-wide head). Scores stay float32 so FP16 storage rounds only the
 // probabilities (relative 2^-11), never the exponent's argument.
+// Also Ops.softmax (BIQA's probabilities, where a removed class has a -inf logit: its probability is exactly 0; a
+// row of only -inf gives NaN, as torch does).
 // One pass keeps a running (max, sum) per thread (sum rescaled when the max rises), merged across the block in a
 // fixed order (deterministic); a second pass writes. Bytes: 2 reads of S + 1 write of P per element (the re-read
 // of a row comes from L2: rows are N·4 bytes).
 // Launch: one block per row, gridDim.x = R, blockDim 256 (a multiple of 32, at most 1024).
 // Checked by: CudaAttentionGemmTest (the attention result against the cpu backend with the path forced at
-// several head widths, masks excluded) and CudaOpsConformanceUnverifiedTest.
+// several head widths, masks excluded), CudaOpsConformanceUnverifiedTest, and without a GPU KernelEmulationTest and
+// GraphKernelsEmulationTest (Ops.softmax as CudaOps runs it, -inf scores included).
 #include "common.cuh"
 
 __device__ __forceinline__ void softmax_merge(float& m, float& s, float mb, float sb) {
@@ -28,7 +31,7 @@ extern "C" __global__ void softmax_rows(const float* s, void* p, int pHalf, int 
         if (v > m) {
             sum = sum * expf(m - v) + 1.f;
             m = v;
-        } else {
+        } else if (v > neg_inf()) {   // a -inf score adds nothing (and -inf - -inf would be NaN)
             sum += expf(v - m);
         }
     }

@@ -36,7 +36,9 @@ for pattern in 'libjninpp*' 'libjnicufft*' 'libjnicusolver*' 'libjnicusparse*' '
   done
 done
 rm -rf "$STAGE"/jar/org/bytedeco/openblas/linux-x86_64/include
-echo "removed $removed native libraries and the OpenBLAS headers"
+# ONNX Runtime's CPU libraries (the onnxruntime backend; not checked on the device): 50 MB the payload cannot carry
+rm -rf "$STAGE"/jar/ai/onnxruntime/native
+echo "removed $removed native libraries, the OpenBLAS headers and ONNX Runtime's native libraries"
 # stored, not deflated (xz compresses the whole payload better); the manifest first, as jar tools expect
 (cd "$STAGE/jar" && zip -q -0 -r "$STAGE/payload/autodir.jar" META-INF && zip -q -0 -r "$STAGE/payload/autodir.jar" . -x 'META-INF/*')
 

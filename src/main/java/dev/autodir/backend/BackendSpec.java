@@ -6,12 +6,12 @@ import java.util.Map;
 
 /**
  * Which backend runs each stage, parsed from a {@code --backend} value: one name for every stage
- * ({@code cpu}, {@code cuda}) or per stage ({@code unet=cuda,vae=cuda,scm=cuda,clip=cpu}; stages not named take
+ * ({@code cpu}, {@code cuda}, {@code onnxruntime}) or per stage ({@code unet=cuda,vae=cuda,scm=cuda,clip=cpu}; stages not named take
  * {@code cpu}, or the value of a bare name given in the same list, e.g. {@code cuda,clip=cpu}).
  */
 public record BackendSpec(String clip, String vae, String unet, String scm) {
     public static final String[] STAGES = {"clip", "vae", "unet", "scm"};
-    public static final String[] NAMES = {"cpu", "cuda"};
+    public static final String[] NAMES = {"cpu", "cuda", "onnxruntime", "tensorrt"};
 
     public static BackendSpec parse(String spec) {
         if (spec == null || spec.isBlank()) return all("cpu");
@@ -39,7 +39,7 @@ public record BackendSpec(String clip, String vae, String unet, String scm) {
 
     private static String name(String n, String spec) {
         if (!java.util.Arrays.asList(NAMES).contains(n)) {
-            throw new IllegalArgumentException("--backend " + spec + ": unknown backend \"" + n + "\" (backends: cpu, cuda)");
+            throw new IllegalArgumentException("--backend " + spec + ": unknown backend \"" + n + "\" (backends: " + String.join(", ", NAMES) + ")");
         }
         return n;
     }

@@ -26,6 +26,7 @@ public abstract class ForwardingOps implements Ops {
     @Override public IntTensor downloadInts(Tensor t) { return inner.downloadInts(t); }
     @Override public Tensor weight(WeightStore store, String key) { return inner.weight(store, key); }
     @Override public void endStage() { inner.endStage(); }
+    @Override public void synchronize() { inner.synchronize(); }
     @Override public Tensor keep(Tensor t) { return inner.keep(t); }
     @Override public Tensor reshape(Tensor x, int... shape) { return inner.reshape(x, shape); }
 

@@ -63,6 +63,12 @@ public interface Ops extends AutoCloseable {
     default void endStage() { }
 
     /**
+     * Waits until every operation issued so far has finished (device backends queue work asynchronously); a no-op
+     * where operations complete before they return. For timing and profiling, never needed for correctness.
+     */
+    default void synchronize() { }
+
+    /**
      * A copy of {@code t} (a tensor of this backend) that outlives {@link #endStage()} and the next run of the
      * network that made it: for data that crosses stages or passes. The caller closes it. This default goes through
      * the host; device backends copy on the device, and the cpu backend returns {@code t} itself (its tensors are

@@ -53,6 +53,13 @@ public final class Shapes {
         return new int[] {x[0], cout, (x[2] + 2 * padding - kh) / stride + 1, (x[3] + 2 * padding - kw) / stride + 1};
     }
 
+    /** conv2d's rule, and an input bias of Cin elements (null: none). */
+    public static int[] conv2dWithInputBias(int[] x, int[] inputBias, int[] w, int[] bias, int stride, int padding, int groups) {
+        int[] y = conv2d(x, w, bias, stride, padding, groups);
+        if (inputBias != null && numel(inputBias) != x[1]) throw bad("conv2dWithInputBias", "the input bias needs Cin = " + x[1] + " elements", x, inputBias);
+        return y;
+    }
+
     public static int[] linear(int[] x, int[] w, int[] bias) {
         String op = "linear";
         if (x.length < 1 || w.length != 2 || x[x.length - 1] != w[1]) throw bad(op, "x [..., in] and weight [out, in]", x, w);
@@ -123,6 +130,11 @@ public final class Shapes {
         return a.clone();
     }
 
+    public static int[] clamp(int[] x, float lo, float hi) {
+        if (!(lo <= hi)) throw bad("clamp", "lo " + lo + " must not exceed hi " + hi, x);
+        return x.clone();
+    }
+
     public static int[] scalar(String op, int[] x, int[] s) {
         if (numel(s) != 1) throw bad(op, "the scalar must have one element", x, s);
         return x.clone();
@@ -132,7 +144,7 @@ public final class Shapes {
     public static int[] perChannelOperand(String op, int[] x, int[] v) {
         if (x.length != 4) throw bad(op, "x must be [B, C, H, W]", x);
         long n = numel(v);
-        if (n != x[1] && n != (long) x[0] * x[1]) throw bad(op, "v needs C or B·C elements", x, v);
+        if (n != x[1] && n != (long) x[0] * x[1]) throw bad(op, "v needs C = " + x[1] + " or B·C = " + (long) x[0] * x[1] + " elements", x, v);
         return x.clone();
     }
 
@@ -156,6 +168,7 @@ public final class Shapes {
 
     public static int[] globalAvgPool(int[] x) {
         if (x.length != 4) throw bad("globalAvgPool", "x must be [B, C, H, W]", x);
+        if ((long) x[2] * x[3] == 0) throw bad("globalAvgPool", "empty planes have no mean", x);
         return new int[] {x[0], x[1], 1, 1};
     }
 
@@ -176,7 +189,7 @@ public final class Shapes {
     public static int[] concat(List<int[]> parts, int dim) {
         if (parts.isEmpty()) throw bad("concat", "no tensors");
         int[] first = parts.get(0);
-        if (dim < 0 || dim >= first.length) throw bad("concat", "dimension " + dim + " is out of range", first);
+        if (dim < 0 || dim >= first.length) throw bad("concat", "dimension " + dim + " is out of range for rank " + first.length, first);
         int[] y = first.clone();
         y[dim] = 0;
         for (int[] p : parts) {
@@ -189,7 +202,7 @@ public final class Shapes {
 
     public static int[] slice(int[] x, int dim, int from, int to) {
         if (dim < 0 || dim >= x.length || from < 0 || to < from || to > x[dim]) {
-            throw bad("slice", "[" + from + ", " + to + ") along dimension " + dim, x);
+            throw bad("slice", "[" + from + ", " + to + ") along dimension " + dim + " is out of range", x);
         }
         int[] y = x.clone();
         y[dim] = to - from;
@@ -202,7 +215,7 @@ public final class Shapes {
     }
 
     public static int[] tokensToNchw(int[] x, int h, int w) {
-        if (x.length != 3 || (long) h * w != x[1]) throw bad("tokensToNchw", "x must be [B, " + h + "·" + w + ", C]", x);
+        if (x.length != 3 || h < 0 || w < 0 || (long) h * w != x[1]) throw bad("tokensToNchw", "x must be [B, " + h + "·" + w + ", C]", x);
         return new int[] {x[0], x[2], h, w};
     }
 

@@ -4,7 +4,6 @@ import dev.autodir.backend.AttentionMask;
 import dev.autodir.backend.ForwardingOps;
 import dev.autodir.backend.Ops;
 import dev.autodir.backend.Tensor;
-import dev.autodir.backend.cuda.CudaOps;
 
 import java.util.List;
 import java.util.Locale;
@@ -14,7 +13,7 @@ import java.util.function.Supplier;
 
 /**
  * Wall time per operation kind of one evaluation (for finding where a network's time goes; {@code bench
- * --profile}). Each operation is followed by a device synchronisation on the cuda backend, so the sum exceeds a
+ * --profile}). Each operation is followed by {@link Ops#synchronize()} (a device synchronisation on the cuda backend), so the sum exceeds a
  * normal run's time by the lost overlap and launch latency; the proportions are what it is for.
  */
 public final class OpProfiler extends ForwardingOps {
@@ -34,7 +33,7 @@ public final class OpProfiler extends ForwardingOps {
     }
 
     private void sync() {
-        if (inner instanceof CudaOps c) c.synchronize();
+        inner.synchronize();
     }
 
     /** Kinds sorted by time, with calls and share. */

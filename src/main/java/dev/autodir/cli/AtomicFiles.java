@@ -1,15 +1,14 @@
 package dev.autodir.cli;
 
+import dev.autodir.io.FilePublish;
+
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.AtomicMoveNotSupportedException;
-import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 
 /**
@@ -24,40 +23,17 @@ final class AtomicFiles {
         Path file = target.toAbsolutePath().normalize();
         Path temp = dev.autodir.image.TempFiles.beside(file);
         try {
-            if (!overwrite && Files.exists(file)) throw exists(file);
+            if (!overwrite && Files.exists(file)) throw FilePublish.exists(file);
             try (FileChannel ch = FileChannel.open(temp, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
                 ByteBuffer b = ByteBuffer.wrap(text.getBytes(StandardCharsets.UTF_8));
                 while (b.hasRemaining()) ch.write(b);
                 ch.force(true);
             }
-            if (overwrite) {
-                Files.move(temp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-                return;
-            }
-            try {
-                Files.createLink(file, temp);
-                return;
-            } catch (FileAlreadyExistsException e) {
-                throw exists(file);
-            } catch (UnsupportedOperationException | IOException e) {
-                // no hard links on this file system: check, then rename
-            }
-            if (Files.exists(file)) throw exists(file);
-            Files.move(temp, file, StandardCopyOption.ATOMIC_MOVE);
-        } catch (AtomicMoveNotSupportedException e) {
-            throw new UncheckedIOException(file + ": the file system cannot rename atomically; not writing", e);
+            FilePublish.publish(temp, file, overwrite);
         } catch (IOException e) {
             throw new UncheckedIOException(file + ": cannot write: " + e, e);
         } finally {
-            try {
-                Files.deleteIfExists(temp);
-            } catch (IOException ignored) {
-                // best effort: the temporary file is hidden and named after the target
-            }
+            FilePublish.deleteQuietly(temp);
         }
-    }
-
-    private static IllegalArgumentException exists(Path file) {
-        return new IllegalArgumentException(file + ": already exists; not overwriting it (use --overwrite to replace it)");
     }
 }

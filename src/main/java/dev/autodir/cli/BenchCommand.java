@@ -48,7 +48,7 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--size", defaultValue = "512", paramLabel = "PX", description = "Image side in pixels. Default: ${DEFAULT-VALUE}.")
     int size;
 
-    @Option(names = "--backend", defaultValue = "cpu", paramLabel = "NAME", description = "cpu or cuda. Default: ${DEFAULT-VALUE}.")
+    @Option(names = "--backend", defaultValue = "cpu", paramLabel = "NAME", description = "cpu, cuda, onnxruntime or tensorrt. Default: ${DEFAULT-VALUE}.")
     String backend;
 
     @Option(names = "--precision", defaultValue = "fp32", paramLabel = "P", description = "fp32 or fp16 (device backends). Default: ${DEFAULT-VALUE}.")
@@ -87,7 +87,7 @@ final class BenchCommand implements Callable<Integer> {
         if (size < 1 || size > 8192) throw new IllegalArgumentException("--size must be in 1..8192, got " + size);
         BackendSpec requested = BackendSpec.parse(backend);
         if (!requested.unet().equals(requested.clip()) || !requested.unet().equals(requested.vae()) || !requested.unet().equals(requested.scm())) {
-            throw new IllegalArgumentException("--backend for bench is one backend name (cpu or cuda), got " + backend);
+            throw new IllegalArgumentException("--backend for bench is one backend name (cpu, cuda, onnxruntime or tensorrt), got " + backend);
         }
         if (profile && json) throw new IllegalArgumentException("--profile and --json: give one of them");
         Precision p = Precision.parse(precision);

@@ -26,15 +26,17 @@ final class EngineOptions {
     Path tokenizer;
 
     @Option(names = "--backend", paramLabel = "SPEC", defaultValue = "cpu",
-            description = "Backend for every stage (cpu or cuda), or per stage, as in unet=cuda,vae=cuda,scm=cuda,clip=cpu;"
+            description = "Backend for every stage (cpu, cuda or tensorrt), or per stage, as in unet=tensorrt,vae=cuda,scm=cuda,clip=cpu;"
                     + " stages not named use cpu, or the bare name the list also gives (cuda,clip=cpu puts all but CLIP"
-                    + " on cuda). A cuda stage that cannot start falls back to cpu with a notice (see --strict-backend); the report says what"
-                    + " each stage ran on. Default: ${DEFAULT-VALUE}.")
+                    + " on cuda). A cuda stage that cannot start falls back to cpu, a tensorrt stage to cuda (then cpu),"
+                    + " with a notice (see --strict-backend); the report says what each stage ran on. tensorrt has not run"
+                    + " on a machine with TensorRT yet (README). Default: ${DEFAULT-VALUE}.")
     String backend;
 
     @Option(names = "--precision", paramLabel = "fp32|fp16", defaultValue = "fp32",
             description = "Precision of the stages on device backends (the cpu backend always computes in float32; asking"
-                    + " for fp16 where no stage runs on a device is a notice, or an error with --strict-backend)."
+                    + " for fp16 where no stage runs on a device is a notice, or an error with --strict-backend); on"
+                    + " tensorrt the engines' precision (-Dautodir.tensorrt.precision=bf16 for bf16 engines)."
                     + " Default: ${DEFAULT-VALUE}.")
     String precision;
 

@@ -30,6 +30,7 @@ import java.util.concurrent.CancellationException;
                 InspectCommand.class,
                 GoldenCheckCommand.class,
                 BenchCommand.class,
+                ExportOnnxCommand.class,
                 RestoreCommand.class,
                 AssessCommand.class,
         },

@@ -70,7 +70,7 @@ class OptionStringsTest {
         assertMessage(Map.of("steps", "abc"), "Invalid value for option '--steps': 'abc' is not an int");
         assertMessage(Map.of("steps", "1001"), "--steps must be in 1..1000, got 1001");
         assertMessage(Map.of("max-passes", "8"), "--max-passes must be in 1..7, got 8");
-        assertMessage(Map.of("cfg-text", "NaN"), "--cfg-text must be a finite number");
+        assertMessage(Map.of("cfg-text", "NaN"), "--cfg-text must be in 0..50");
         assertMessage(Map.of("prompt", " "), "--prompt must not be empty");
         assertMessage(Map.of("color-correct", "sepia"), "--color-correct: unknown colour correction \"sepia\"");
     }

@@ -1,8 +1,7 @@
 package dev.autodir.backend.cpu;
 
+import dev.autodir.backend.Shapes;
 import dev.autodir.tensor.FloatTensor;
-
-import java.util.Arrays;
 
 /** The cpu backend's diffusion helpers, in the float32 order of operations of ldm and k-diffusion. */
 final class DiffusionMath {
@@ -10,8 +9,7 @@ final class DiffusionMath {
 
     /** ldm timestep_embedding (repeat_only=False): [cos(t·f), sin(t·f)], f_i = exp(−ln(10000)·i/half), float32. */
     static FloatTensor timestepEmbedding(FloatTensor t, int dim) {
-        if (t.rank() != 1) throw new IllegalArgumentException("timestepEmbedding: t must be [B], got " + Arrays.toString(t.shape()));
-        if (dim < 2) throw new IllegalArgumentException("timestepEmbedding: dim must be at least 2, got " + dim);
+        Shapes.timestepEmbedding(t.shape(), dim);
         int b = t.dim(0), half = dim / 2;
         float[] freqs = new float[half];
         float lnMax = (float) Math.log(10000);                          // -math.log(max_period) as a Python float
@@ -33,20 +31,15 @@ final class DiffusionMath {
     }
 
     static FloatTensor cfgCombine(FloatTensor cond, FloatTensor img, FloatTensor uncond, float sText, float sImg) {
-        if (!Arrays.equals(cond.shape(), img.shape()) || !Arrays.equals(cond.shape(), uncond.shape())) {
-            throw new IllegalArgumentException("cfgCombine: shapes differ " + Arrays.toString(cond.shape()) + " "
-                    + Arrays.toString(img.shape()) + " " + Arrays.toString(uncond.shape()));
-        }
+        Shapes.same("cfgCombine", cond.shape(), img.shape(), uncond.shape());
         float[] c = cond.data(), i = img.data(), u = uncond.data(), o = new float[c.length];
         for (int k = 0; k < o.length; k++) o[k] = u[k] + sText * (c[k] - i[k]) + sImg * (i[k] - u[k]);
         return new FloatTensor(o, cond.shape());
     }
 
     static FloatTensor eulerAncestralStep(FloatTensor z, FloatTensor denoised, FloatTensor noise, float sigma, float sigmaDown, float sigmaUp) {
-        if (!Arrays.equals(z.shape(), denoised.shape()) || (noise != null && noise.numel() != z.numel())) {
-            throw new IllegalArgumentException("eulerAncestralStep: shapes differ " + Arrays.toString(z.shape()) + " "
-                    + Arrays.toString(denoised.shape()) + (noise == null ? "" : " " + Arrays.toString(noise.shape())));
-        }
+        if (noise == null) Shapes.same("eulerAncestralStep", z.shape(), denoised.shape());
+        else Shapes.same("eulerAncestralStep", z.shape(), denoised.shape(), noise.shape());
         float dt = sigmaDown - sigma;
         float[] x = z.data(), d = denoised.data(), o = new float[x.length];
         for (int k = 0; k < o.length; k++) {

@@ -56,7 +56,8 @@ import static org.bytedeco.cuda.global.cudnn.cudnnSetTensor4dDescriptor;
  *
  * <p>One plan per shape (descriptors, the algorithm cuDNN's heuristic ranks first among those that succeed
  * within the workspace limit and are accurate enough for the precision, and its workspace size), made on first use. The workspace is one buffer grown
- * to the largest plan's need; it cannot grow while a CUDA graph is captured (the capture's warm-up grows it).
+ * to the largest plan's need; it cannot grow while a CUDA graph is captured (the capture's warm-up grows it), and a
+ * buffer it outgrew is kept while captured graphs may still use it ({@link Workspace}).
  */
 @SuppressWarnings("deprecation")   // cuDNN 9 marks the legacy convolution API deprecated; it is still shipped and supported
 final class Convolution implements AutoCloseable {
@@ -78,11 +79,13 @@ final class Convolution implements AutoCloseable {
     private final FloatPointer one = new FloatPointer(1f);
     private final FloatPointer zero = new FloatPointer(0f);
     private final Map<Key, Plan> plans = new LinkedHashMap<>();
-    private final Workspace workspace = new Workspace("cuDNN workspace");
+    private final Workspace workspace;
     private CudnnGraphConvolution graph;
     private boolean closed;
 
-    Convolution(CUstream_st stream) {
+    /** cuDNN on {@code stream}, with {@code workspace} (closed with this object). */
+    Convolution(CUstream_st stream, Workspace workspace) {
+        this.workspace = workspace;
         CudaCheck.dnn(cudnnCreate(handle), "cudnnCreate");
         try {
             CudaCheck.dnn(cudnnSetStream(handle, stream), "cudnnSetStream");

@@ -1,12 +1,5 @@
 package dev.autodir.backend.cuda;
 
-import org.bytedeco.cuda.cudart.CUgraphExec_st;
-import org.bytedeco.cuda.cudart.CUgraph_st;
-
-import static org.bytedeco.cuda.global.cudart.cudaGraphDestroy;
-import static org.bytedeco.cuda.global.cudart.cudaGraphExecDestroy;
-import static org.bytedeco.cuda.global.cudart.cudaGraphLaunch;
-
 /**
  * A body of operations captured once by {@link CudaOps#capture} and replayed with one launch. Its transient
  * tensors (the output included) keep their arena addresses until {@link #close()}: after each
@@ -15,18 +8,16 @@ import static org.bytedeco.cuda.global.cudart.cudaGraphLaunch;
  */
 public final class CudaGraph implements AutoCloseable {
     private final CudaOps ops;
-    private final CUgraph_st graph;
-    private final CUgraphExec_st exec;
+    private final GraphCapture.Recorded<?> recorded;
     private final CudaTensor output;
     private final Lifetime lifetime;
     private final long arenaBytes;
     private long replays;
     private boolean closed;
 
-    CudaGraph(CudaOps ops, CUgraph_st graph, CUgraphExec_st exec, CudaTensor output, Lifetime lifetime, long arenaBytes) {
+    CudaGraph(CudaOps ops, GraphCapture.Recorded<?> recorded, CudaTensor output, Lifetime lifetime, long arenaBytes) {
         this.ops = ops;
-        this.graph = graph;
-        this.exec = exec;
+        this.recorded = recorded;
         this.output = output;
         this.lifetime = lifetime;
         this.arenaBytes = arenaBytes;
@@ -43,7 +34,7 @@ public final class CudaGraph implements AutoCloseable {
         if (closed) throw new IllegalStateException("replay of a closed CUDA graph");
         ops.enter("replay");
         if (ops.capturing()) throw new IllegalStateException("replay inside a capture");
-        CudaCheck.rt(cudaGraphLaunch(exec, ops.stream()), "cudaGraphLaunch");
+        ops.launch(recorded);
         replays++;
     }
 
@@ -62,13 +53,9 @@ public final class CudaGraph implements AutoCloseable {
             ops.synchronize();
         } finally {
             try {
-                CudaCheck.rt(cudaGraphExecDestroy(exec), "cudaGraphExecDestroy");
+                recorded.close();
             } finally {
-                try {
-                    CudaCheck.rt(cudaGraphDestroy(graph), "cudaGraphDestroy");
-                } finally {
-                    ops.graphClosed(this);
-                }
+                ops.graphClosed(this);
             }
         }
     }

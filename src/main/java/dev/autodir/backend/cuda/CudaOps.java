@@ -1,63 +1,24 @@
 package dev.autodir.backend.cuda;
 
-import dev.autodir.backend.Precision;
 import dev.autodir.backend.AttentionMask;
+import dev.autodir.backend.CompiledNetwork;
+import dev.autodir.backend.Network;
 import dev.autodir.backend.Ops;
+import dev.autodir.backend.Precision;
 import dev.autodir.backend.Shapes;
 import dev.autodir.backend.Tensor;
 import dev.autodir.io.WeightStore;
 import dev.autodir.tensor.FloatTensor;
 import dev.autodir.tensor.IntTensor;
-import org.bytedeco.cuda.cudart.CUctx_st;
-import org.bytedeco.cuda.cudart.CUgraphExec_st;
-import org.bytedeco.cuda.cudart.CUgraph_st;
 import org.bytedeco.cuda.cudart.CUstream_st;
-import org.bytedeco.javacpp.FloatPointer;
-import org.bytedeco.javacpp.IntPointer;
-import org.bytedeco.javacpp.Pointer;
 
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.EnumMap;
-import java.util.HashMap;
-import java.util.IdentityHashMap;
 import java.util.LinkedHashMap;
-import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import java.util.Set;
 import java.util.function.Supplier;
-
-import static org.bytedeco.cuda.global.cudart.cuCtxSetCurrent;
-import static org.bytedeco.cuda.global.cudart.cuDeviceGet;
-import static org.bytedeco.cuda.global.cudart.cuDeviceGetName;
-import static org.bytedeco.cuda.global.cudart.cuDevicePrimaryCtxRelease;
-import static org.bytedeco.cuda.global.cudart.cuDevicePrimaryCtxRetain;
-import static org.bytedeco.cuda.global.cudart.cuInit;
-import static org.bytedeco.cuda.global.cudart.cudaDevAttrComputeCapabilityMajor;
-import static org.bytedeco.cuda.global.cudart.cudaDevAttrComputeCapabilityMinor;
-import static org.bytedeco.cuda.global.cudart.cudaDevAttrMaxSharedMemoryPerBlockOptin;
-import static org.bytedeco.cuda.global.cudart.cudaDevAttrMultiProcessorCount;
-import static org.bytedeco.cuda.global.cudart.cudaDeviceGetAttribute;
-import static org.bytedeco.cuda.global.cudart.cudaDriverGetVersion;
-import static org.bytedeco.cuda.global.cudart.cudaFreeHost;
-import static org.bytedeco.cuda.global.cudart.cudaGraphDestroy;
-import static org.bytedeco.cuda.global.cudart.cudaGraphInstantiate;
-import static org.bytedeco.cuda.global.cudart.cudaMallocHost;
-import static org.bytedeco.cuda.global.cudart.cudaMemcpyAsync;
-import static org.bytedeco.cuda.global.cudart.cudaMemcpyDeviceToDevice;
-import static org.bytedeco.cuda.global.cudart.cudaMemcpyDeviceToHost;
-import static org.bytedeco.cuda.global.cudart.cudaMemcpyHostToDevice;
-import static org.bytedeco.cuda.global.cudart.cudaRuntimeGetVersion;
-import static org.bytedeco.cuda.global.cudart.cudaSetDevice;
-import static org.bytedeco.cuda.global.cudart.cudaStreamBeginCapture;
-import static org.bytedeco.cuda.global.cudart.cudaStreamCaptureModeThreadLocal;
-import static org.bytedeco.cuda.global.cudart.cudaStreamCreateWithFlags;
-import static org.bytedeco.cuda.global.cudart.cudaStreamDestroy;
-import static org.bytedeco.cuda.global.cudart.cudaStreamEndCapture;
-import static org.bytedeco.cuda.global.cudart.cudaStreamNonBlocking;
-import static org.bytedeco.cuda.global.cudart.cudaStreamSynchronize;
 
 /**
  * The cuda backend: every {@link Ops} operation on one GPU, in FP32 or FP16 storage ({@link Precision}).
@@ -66,8 +27,8 @@ import static org.bytedeco.cuda.global.cudart.cudaStreamSynchronize;
  * Results are transient tensors bump-allocated from one scratch arena ({@link ScratchArena}) and freed all
  * at once by {@link #endStage()}; using one afterwards throws. Weights ({@link #weight}) are uploaded once in
  * the backend's precision into their own allocations and live until {@link #close()}; so do the caller's
- * {@link #persistent} tensors (until they are closed). {@link #close()} frees everything in reverse order of
- * creation. Host transfers go through one pinned staging buffer; {@link #download} synchronises.
+ * {@link #persistent} and {@link #keep} tensors (until they are closed). {@link #close()} frees everything in reverse
+ * order of creation. Host transfers go through one pinned staging buffer; {@link #download} synchronises.
  *
  * <h2>Dtypes</h2>
  * Every tensor carries its dtype. In FP16 mode {@link #upload} stores FP16, and {@link #uploadFloat32} keeps
@@ -78,13 +39,19 @@ import static org.bytedeco.cuda.global.cudart.cudaStreamSynchronize;
  * first, like autocast does.
  *
  * <h2>Capture and timing</h2>
- * {@link #capture} records a body of operations once as a CUDA graph ({@link CudaGraph#replay}); the
- * {@link StageTimer} from {@link #timer()} times stages with CUDA events.
+ * {@link #compile} captures a whole network as a CUDA graph with its own memory ({@link CudaNetwork}; the graphs
+ * feature); {@link #capture} records a body of operations once as a CUDA graph over the scratch arena
+ * ({@link CudaGraph#replay}); the {@link StageTimer} from {@link #timer()} times stages with CUDA events.
+ *
+ * <h2>Code</h2>
+ * This class checks operands and runs the elementwise, normalisation and layout operations; the rest is in its
+ * parts: {@link CudaDevice} (device, stream, host transfers), {@link CudaMemory} (weights, scratch arena, persistent
+ * tensors), {@link ConvolutionRouting} (convolution paths and their tuning), {@link AttentionRouting} and
+ * {@link GraphCapture} (CUDA graphs).
  *
  * <p>One thread at a time may use an instance (it binds the device's primary context to the calling thread).
  */
 public final class CudaOps implements Ops {
-    private static final System.Logger LOG = System.getLogger(CudaOps.class.getName());
 
     /** How {@link #conv2d} runs. AUTO: cuDNN when it loads, else the implicit-GEMM (FP16) or direct kernel. */
     public enum ConvAlgorithm {
@@ -133,10 +100,9 @@ public final class CudaOps implements Ops {
         public Options withFeatures(Features f) { return new Options(precision, arenaBytes, conv, device, forceNvrtc, f); }
     }
 
-    static final int THREADS = 256;
+    static final int THREADS = CudaDevice.THREADS;
     /** group_norm.cu's APPLY_CHUNK: elements of a group normalised by one block. */
     static final int GROUP_NORM_APPLY_CHUNK = 4096;
-    private static final long STAGING_BYTES = 32L << 20;
     private static final long CUBLAS_WORKSPACE_BYTES = 32L << 20;
     /** OpenAI CLIP image normalisation (CLIPImageProcessor image_mean / image_std). */
     public static final float[] CLIP_MEAN = {0.48145466f, 0.4578275f, 0.40821073f};
@@ -144,36 +110,22 @@ public final class CudaOps implements Ops {
 
     private final Options options;
     private final Precision precision;
-    private int device;
-    private CUctx_st context;
-    private boolean contextRetained;
-    private Thread contextThread;
-    private int ccMajor, ccMinor, multiprocessors, maxSharedOptin;
-    private CUstream_st stream;
-    private KernelLibrary library;
+    private CudaDevice device;
     private Launcher launcher;
-    private Pointer pinnedRaw;
-    private FloatPointer pinnedFloats;
-    private IntPointer pinnedInts;
-    private DeviceMemory staging;
-    private ScratchArena arena;
+    private int multiprocessors;
+    private CudaMemory memory;
+    private Workspace cudnnWorkspace;
+    private ConvolutionRouting convolutions;
+    private AttentionRouting attentions;
+    private GraphCapture graphs;
     private Matmul matmul;
-    private Convolution convolution;
-    private String cudnnUnavailable;
-    private final Map<WeightStore, Map<String, CudaTensor>> weights = new IdentityHashMap<>();
-    private final List<DeviceMemory> weightMemory = new ArrayList<>();
-    private final Set<DeviceMemory> persistentMemory = new LinkedHashSet<>();
-    private final List<CudaGraph> graphs = new ArrayList<>();
     private final List<StageTimer> timers = new ArrayList<>();
-    private boolean capturing;
     private boolean closed;
     /**
      * With -Dautodir.cuda.fp32Residual=true, FP16 mode keeps residual sums ({@link #add}) in float32, as PyTorch
      * autocast effectively does. Off by default: on the H200 it changed the set-A UNet's FP16 error by less than 1%
      * (4.86e-3 vs 4.82e-3) and cost 4% of a UNet step (10.97 vs 10.51 ms).
      */
-    /** 1x1 convolutions through cuBLASLt (-Dautodir.cuda.pointwiseGemm=false: through the convolution path). */
-    private static final boolean POINTWISE_GEMM = Boolean.parseBoolean(System.getProperty("autodir.cuda.pointwiseGemm", "true"));
     private final boolean fp32Residual = Boolean.parseBoolean(System.getProperty("autodir.cuda.fp32Residual", "false"));
 
     public CudaOps(Precision precision) {
@@ -185,56 +137,29 @@ public final class CudaOps implements Ops {
         this.precision = options.precision();
         boolean ok = false;
         try {
-            CudaCheck.drv(cuInit(0), "cuInit");
-            int[] dev = new int[1];
-            CudaCheck.drv(cuDeviceGet(dev, options.device()), "cuDeviceGet(" + options.device() + ")");
-            device = dev[0];
-            context = new CUctx_st();
-            CudaCheck.drv(cuDevicePrimaryCtxRetain(context, device), "cuDevicePrimaryCtxRetain(" + device + ")");
-            contextRetained = true;
-            CudaCheck.drv(cuCtxSetCurrent(context), "cuCtxSetCurrent");
-            contextThread = Thread.currentThread();
-            CudaCheck.rt(cudaSetDevice(options.device()), "cudaSetDevice(" + options.device() + ")");
-            ccMajor = attribute(cudaDevAttrComputeCapabilityMajor, "ComputeCapabilityMajor");
-            ccMinor = attribute(cudaDevAttrComputeCapabilityMinor, "ComputeCapabilityMinor");
-            if (ccMajor < 8) {
-                throw new CudaException("GPU compute capability " + ccMajor + "." + ccMinor
-                        + " is below 8.0: the kernels use mma.sync.m16n8k16 and ldmatrix");
-            }
-            multiprocessors = attribute(cudaDevAttrMultiProcessorCount, "MultiProcessorCount");
-            maxSharedOptin = attribute(cudaDevAttrMaxSharedMemoryPerBlockOptin, "MaxSharedMemoryPerBlockOptin");
-            stream = new CUstream_st();
-            CudaCheck.rt(cudaStreamCreateWithFlags(stream, cudaStreamNonBlocking), "cudaStreamCreateWithFlags");
-            library = new KernelLibrary(ccMajor, ccMinor, options.forceNvrtc());
-            launcher = new Launcher(library, stream);
-            Pointer p = new Pointer();
-            CudaCheck.rt(cudaMallocHost(p, STAGING_BYTES), "cudaMallocHost(" + STAGING_BYTES + " bytes of staging)");
-            pinnedRaw = p;
-            pinnedFloats = new FloatPointer(p).capacity(STAGING_BYTES / 4).limit(STAGING_BYTES / 4);
-            pinnedInts = new IntPointer(p).capacity(STAGING_BYTES / 4).limit(STAGING_BYTES / 4);
-            staging = DeviceMemory.allocate(STAGING_BYTES, "upload/download staging");
-            arena = new ScratchArena(new ScratchArena.Allocator() {
-                @Override public long allocate(long bytes) { return DeviceMemory.rawAllocate(bytes, "scratch arena"); }
+            device = new CudaDevice(options.device(), options.forceNvrtc());
+            launcher = device.launcher();
+            multiprocessors = device.multiprocessors;
+            memory = new CudaMemory(this, device, options.arenaBytes());
+            graphs = new GraphCapture(this, device, memory, this::releaseRetiredWorkspaces);
+            cudnnWorkspace = new Workspace("cuDNN workspace", new ScratchArena.Allocator() {
+                @Override public long allocate(long bytes) { return DeviceMemory.rawAllocate(bytes, "cuDNN workspace"); }
 
-                @Override public void free(long address) { DeviceMemory.rawFree(address, "scratch arena"); }
-            }, options.arenaBytes());
+                @Override public void free(long address) { DeviceMemory.rawFree(address, "cuDNN workspace"); }
+            }, graphs::alive);
+            convolutions = new ConvolutionRouting(this, device, memory, options, cudnnWorkspace);
+            attentions = new AttentionRouting(this, device, memory, options);
             ok = true;
         } finally {
             if (!ok) closeAll(false);
         }
     }
 
-    private int attribute(int attr, String name) {
-        int[] v = new int[1];
-        CudaCheck.rt(cudaDeviceGetAttribute(v, attr, options.device()), "cudaDeviceGetAttribute(" + name + ")");
-        return v[0];
-    }
-
     // ---- identity and extras -------------------------------------------------------------------
 
     @Override public String name() { return "cuda"; }
 
-    public Precision precision() { return precision; }
+    @Override public Precision precision() { return precision; }
 
     public Options options() { return options; }
 
@@ -242,24 +167,13 @@ public final class CudaOps implements Ops {
     @Override
     public String describe() {
         enter("describe");
-        byte[] name = new byte[256];
-        String device = "?";
-        if (cuDeviceGetName(name, name.length, this.device) == 0) {
-            int n = 0;
-            while (n < name.length && name[n] != 0) n++;
-            device = new String(name, 0, n, java.nio.charset.StandardCharsets.US_ASCII);
-        }
-        int[] drv = new int[1], rtv = new int[1];
-        cudaDriverGetVersion(drv);
-        cudaRuntimeGetVersion(rtv);
         StringBuilder s = new StringBuilder();
-        s.append("cuda backend ").append(precision).append(" on ").append(device).append(" (sm_").append(ccMajor).append(ccMinor)
-                .append(", ").append(multiprocessors).append(" SMs), driver API ").append(drv[0]).append(", runtime ").append(rtv[0]);
+        s.append("cuda backend ").append(precision).append(" on ").append(device.describe());
         if (matmul != null) s.append(", cuBLASLt ").append(Matmul.version());
-        if (convolution != null) s.append(", cuDNN ").append(Convolution.version());
-        if (cudnnUnavailable != null) s.append(", cuDNN unavailable: ").append(cudnnUnavailable);
+        s.append(convolutions.describe());
+        ScratchArena arena = memory.arena();
         s.append(", arena ").append(arena.capacity() >> 20).append(" MiB (high water ").append(arena.highWater() >> 20).append(" MiB)");
-        s.append(", kernels ").append(library.origins());
+        s.append(", kernels ").append(device.kernelOrigins());
         s.append(", unverified features ").append(options.features().describe());
         String conv = convChoices();
         if (!conv.isEmpty()) s.append("\nconvolution choices (features convIm2col / convGraph, timed against cuDNN on first use):\n").append(conv);
@@ -272,14 +186,23 @@ public final class CudaOps implements Ops {
     /** The kernel function launched last (tests check that a shape reaches the kernel variant meant for it). */
     String lastKernelLaunched() { return launcher.lastFunction(); }
 
+    @Override
     public void synchronize() {
         enter("synchronize");
-        CudaCheck.rt(cudaStreamSynchronize(stream), "cudaStreamSynchronize");
+        device.synchronize("synchronize");
     }
 
-    CUstream_st stream() { return stream; }
+    CUstream_st stream() { return device.stream(); }
 
-    ScratchArena arena() { return arena; }
+    ScratchArena arena() { return memory.arena(); }
+
+    CudaMemory memory() { return memory; }
+
+    CudaDevice device() { return device; }
+
+    ConvolutionRouting convolutions() { return convolutions; }
+
+    AttentionRouting attentions() { return attentions; }
 
     // ---- data movement ---------------------------------------------------------------------------
 
@@ -298,7 +221,7 @@ public final class CudaOps implements Ops {
         enter(op);
         notCapturing(op);
         CudaTensor out = alloc(dtype, host.shape());
-        copyFromHost(host.data(), out.address(op), dtype, op);
+        device.copyFromHost(host.data(), out.address(op), dtype, op);
         return out;
     }
 
@@ -307,21 +230,9 @@ public final class CudaOps implements Ops {
         String op = "upload(int32)";
         enter(op);
         notCapturing(op);
-        CudaTensor out = CudaTensor.inArenaInt(this, host.shape(), arena.allocate(4L * host.numel()));
-        copyIntsFromHost(host.data(), out.address(op), op);
+        CudaTensor out = memory.allocInt(host.shape());
+        device.copyIntsFromHost(host.data(), out.address(op), op);
         return out;
-    }
-
-    /** Host ints into device memory at {@code dst}, through the pinned staging buffer. */
-    private void copyIntsFromHost(int[] data, long dst, String op) {
-        int chunk = (int) (STAGING_BYTES / 4);
-        for (int off = 0; off < data.length; off += chunk) {
-            int len = Math.min(chunk, data.length - off);
-            CudaCheck.rt(cudaStreamSynchronize(stream), "cudaStreamSynchronize(" + op + ")");
-            pinnedInts.position(0).put(data, off, len);
-            CudaCheck.rt(cudaMemcpyAsync(DevicePointer.of(dst + 4L * off), pinnedInts, 4L * len, cudaMemcpyHostToDevice, stream),
-                    "cudaMemcpyAsync(host to device, " + 4L * len + " bytes of int32)");
-        }
     }
 
     @Override
@@ -330,18 +241,7 @@ public final class CudaOps implements Ops {
         enter(op);
         notCapturing(op);
         CudaTensor c = ti(x, op, "x");
-        long n = c.numel();
-        if (n > Integer.MAX_VALUE - 8) throw new IllegalArgumentException(op + ": " + c + " is too large for a Java array");
-        int[] out = new int[(int) n];
-        int chunk = (int) (STAGING_BYTES / 4);
-        for (int off = 0; off < n; off += chunk) {
-            int len = (int) Math.min(chunk, n - off);
-            CudaCheck.rt(cudaMemcpyAsync(pinnedInts, DevicePointer.of(c.address(op) + 4L * off), 4L * len, cudaMemcpyDeviceToHost, stream),
-                    "cudaMemcpyAsync(device to host, " + 4L * len + " bytes of int32)");
-            CudaCheck.rt(cudaStreamSynchronize(stream), "cudaStreamSynchronize(downloadInts)");
-            pinnedInts.position(0).get(out, off, len);
-        }
-        return new IntTensor(out, c.shape());
+        return new IntTensor(device.downloadInts(c.address(op), c.numel(), op), c.shape());
     }
 
     /** A persistent device copy (same dtype) that outlives endStage() and graph replays; the caller closes it. */
@@ -351,13 +251,8 @@ public final class CudaOps implements Ops {
         enter(op);
         notCapturing(op);
         CudaTensor c = tAny(x, op, "x");
-        DeviceMemory mem = DeviceMemory.allocate(c.bytes(), "kept tensor " + Arrays.toString(c.shapeRef()));
-        persistentMemory.add(mem);
-        CudaTensor k = CudaTensor.owned(this, c.shape(), c.dtype(), mem, CudaTensor.Kind.PERSISTENT, c.isInteger());
-        if (c.numel() > 0) {
-            CudaCheck.rt(cudaMemcpyAsync(DevicePointer.of(k.address(op)), DevicePointer.of(c.address(op)), c.bytes(),
-                    cudaMemcpyDeviceToDevice, stream), "cudaMemcpyAsync(device to device, " + c.bytes() + " bytes)");
-        }
+        CudaTensor k = memory.persistent(c.dtype(), c.isInteger(), c.shape());
+        device.copyOnDevice(k.address(op), c.address(op), c.bytes());
         return k;
     }
 
@@ -371,7 +266,7 @@ public final class CudaOps implements Ops {
             throw new IllegalArgumentException(op + ": dst " + Arrays.toString(d.shapeRef()) + " and host "
                     + Arrays.toString(host.shape()) + " differ in element count");
         }
-        copyFromHost(host.data(), d.address(op), d.dtype(), op);
+        device.copyFromHost(host.data(), d.address(op), d.dtype(), op);
     }
 
     @Override
@@ -380,71 +275,13 @@ public final class CudaOps implements Ops {
         enter(op);
         notCapturing(op);
         CudaTensor c = t(x, op, "x");
-        long n = c.numel();
-        if (n > Integer.MAX_VALUE - 8) throw new IllegalArgumentException(op + ": " + c + " is too large for a Java array");
-        float[] out = new float[(int) n];
-        long src = c.address(op);
-        int chunk = (int) (STAGING_BYTES / 4);
-        for (int off = 0; off < n; off += chunk) {
-            int len = (int) Math.min(chunk, n - off);
-            if (c.dtype() == Precision.FP32) {
-                CudaCheck.rt(cudaMemcpyAsync(pinnedFloats, DevicePointer.of(src + 4L * off), 4L * len, cudaMemcpyDeviceToHost, stream),
-                        "cudaMemcpyAsync(device to host, " + 4L * len + " bytes)");
-            } else {
-                convertRaw(src + 2L * off, Precision.FP16, staging.address(), Precision.FP32, len);
-                CudaCheck.rt(cudaMemcpyAsync(pinnedFloats, DevicePointer.of(staging.address()), 4L * len, cudaMemcpyDeviceToHost, stream),
-                        "cudaMemcpyAsync(device to host, " + 4L * len + " bytes)");
-            }
-            CudaCheck.rt(cudaStreamSynchronize(stream), "cudaStreamSynchronize(download)");
-            pinnedFloats.position(0).get(out, off, len);
-        }
-        return new FloatTensor(out, c.shape());
-    }
-
-    /** Host floats into device memory at {@code dst} in {@code dtype}, through the pinned staging buffer. */
-    private void copyFromHost(float[] data, long dst, Precision dtype, String op) {
-        int n = data.length;
-        int chunk = (int) (STAGING_BYTES / 4);
-        for (int off = 0; off < n; off += chunk) {
-            int len = Math.min(chunk, n - off);
-            // the pinned buffer may still be the source of the previous asynchronous copy
-            CudaCheck.rt(cudaStreamSynchronize(stream), "cudaStreamSynchronize(" + op + ")");
-            pinnedFloats.position(0).put(data, off, len);
-            if (dtype == Precision.FP32) {
-                CudaCheck.rt(cudaMemcpyAsync(DevicePointer.of(dst + 4L * off), pinnedFloats, 4L * len, cudaMemcpyHostToDevice, stream),
-                        "cudaMemcpyAsync(host to device, " + 4L * len + " bytes)");
-            } else {
-                CudaCheck.rt(cudaMemcpyAsync(DevicePointer.of(staging.address()), pinnedFloats, 4L * len, cudaMemcpyHostToDevice, stream),
-                        "cudaMemcpyAsync(host to device, " + 4L * len + " bytes)");
-                convertRaw(staging.address(), Precision.FP32, dst + 2L * off, Precision.FP16, len);
-            }
-        }
+        return new FloatTensor(device.download(c.address(op), c.dtype(), c.numel(), op), c.shape());
     }
 
     @Override
     public Tensor weight(WeightStore store, String key) {
-        String op = "weight";
-        enter(op);
-        Map<String, CudaTensor> cache = weights.computeIfAbsent(store, s -> new HashMap<>());
-        CudaTensor w = cache.get(key);
-        if (w != null) return w;
-        notCapturing(op + "(" + key + ")");
-        FloatTensor host = store.readFloat(key);
-        DeviceMemory mem = DeviceMemory.allocate(host.numel() * (long) precision.bytes(), "weight " + key);
-        try {
-            copyFromHost(host.data(), mem.address(), precision, op + "(" + key + ")");
-        } catch (RuntimeException e) {
-            try {
-                CudaCheck.rt(cudaStreamSynchronize(stream), "cudaStreamSynchronize");
-            } finally {
-                mem.close();
-            }
-            throw e;
-        }
-        weightMemory.add(mem);
-        w = CudaTensor.owned(this, host.shape(), precision, mem, CudaTensor.Kind.WEIGHT);
-        cache.put(key, w);
-        return w;
+        enter("weight");
+        return memory.weight(store, key, precision, graphs.capturing());
     }
 
     /** A tensor owned by the caller (not transient): valid until its {@link Tensor#close()} or {@link #close()}. */
@@ -452,10 +289,7 @@ public final class CudaOps implements Ops {
         String op = "persistent";
         enter(op);
         notCapturing(op);
-        long n = CudaTensor.numel(shape);
-        DeviceMemory mem = DeviceMemory.allocate(n * dtype.bytes(), "persistent tensor " + Arrays.toString(shape));
-        persistentMemory.add(mem);
-        return CudaTensor.owned(this, shape, dtype, mem, CudaTensor.Kind.PERSISTENT);
+        return memory.persistent(dtype, false, shape);
     }
 
     /** dst ← src (same element count; converts between dtypes). Allowed inside a capture. */
@@ -471,275 +305,59 @@ public final class CudaOps implements Ops {
     }
 
     void releasePersistent(CudaTensor t, DeviceMemory mem) {
-        if (closed || !persistentMemory.remove(mem)) return;
-        CudaCheck.rt(cudaStreamSynchronize(stream), "cudaStreamSynchronize(free persistent tensor)");
-        mem.close();
+        if (!closed) memory.releasePersistent(mem);
     }
 
     /** True when the allocation was the top of the arena and is given back. */
     boolean releaseTransient(ScratchArena.Allocation a) {
-        return !closed && arena.release(a);
+        return !closed && memory.release(a);
     }
 
     @Override
     public void endStage() {
         enter("endStage");
-        if (capturing) throw new IllegalStateException("endStage() inside a CUDA graph capture");
-        if (arena.needsSyncBeforeEndStage()) CudaCheck.rt(cudaStreamSynchronize(stream), "cudaStreamSynchronize(endStage)");
-        arena.endStage();
+        if (graphs.capturing()) throw new IllegalStateException("endStage() inside a CUDA graph capture");
+        memory.endStage();
     }
 
     @Override
     public Tensor reshape(Tensor x, int... shape) {
         enter("reshape");
         CudaTensor c = tAny(x, "reshape", "x");
-        if (CudaTensor.numel(shape) != c.numel()) {
-            throw new IllegalArgumentException("reshape: " + Arrays.toString(c.shapeRef()) + " (" + c.numel()
-                    + " elements) cannot become " + Arrays.toString(shape) + " (" + CudaTensor.numel(shape) + ")");
-        }
-        return c.view(shape);
+        return c.view(Shapes.reshape(c.shapeRef(), shape));
     }
 
-    // ---- dense layers ------------------------------------------------------------------------
+
+    // ---- dense layers (convolutions: ConvolutionRouting) ----------------------------------------------------
 
     @Override
-    public Tensor conv2d(Tensor xt, Tensor wt, Tensor bt, int stride, int padding, int groups) {
-        String op = "conv2d";
-        enter(op);
-        CudaTensor x = cast(xt, op, "x"), w = cast(wt, op, "weight"), b = bt == null ? null : cast(bt, op, "bias");
-        if (x.rank() != 4 || w.rank() != 4) {
-            throw new IllegalArgumentException(op + ": x " + Arrays.toString(x.shapeRef()) + " and weight "
-                    + Arrays.toString(w.shapeRef()) + " must both be rank 4");
-        }
-        int batch = x.dim(0), cin = x.dim(1), h = x.dim(2), wd = x.dim(3);
-        int cout = w.dim(0), kh = w.dim(2), kw = w.dim(3);
-        if (groups < 1 || cin % groups != 0 || cout % groups != 0 || w.dim(1) != cin / groups) {
-            throw new IllegalArgumentException(op + ": x " + Arrays.toString(x.shapeRef()) + ", weight "
-                    + Arrays.toString(w.shapeRef()) + " and groups " + groups + " do not agree (weight dim 1 must be Cin/groups)");
-        }
-        if (stride < 1 || padding < 0) throw new IllegalArgumentException(op + ": stride " + stride + " / padding " + padding);
-        if (b != null && b.numel() != cout) {
-            throw new IllegalArgumentException(op + ": bias " + Arrays.toString(b.shapeRef()) + " for " + cout + " output channels");
-        }
-        if (h + 2 * padding < kh || wd + 2 * padding < kw) {
-            throw new IllegalArgumentException(op + ": kernel " + kh + "x" + kw + " larger than the padded input "
-                    + Arrays.toString(x.shapeRef()) + " with padding " + padding);
-        }
-        int ho = (h + 2 * padding - kh) / stride + 1, wo = (wd + 2 * padding - kw) / stride + 1;
-        CudaTensor y = alloc(precision, batch, cout, ho, wo);
-        if (y.numel() == 0) return y;
-        if (options.features().fastKernels() && depthwise(x, null, w, b, y, cin, cout, groups, h, wd, kh, kw, stride, padding, ho, wo, op)) {
-            return y;
-        }
-        if (POINTWISE_GEMM && kh == 1 && kw == 1 && stride == 1 && padding == 0 && groups == 1 && (long) h * wd <= Integer.MAX_VALUE) {
-            // a 1x1 convolution is a matrix product per image: cuBLASLt instead of cuDNN's NCHW path
-            int pixels = h * wd;
-            long xStep = (long) cin * pixels * x.dtype().bytes(), yStep = (long) cout * pixels * y.dtype().bytes();
-            for (int bi = 0; bi < batch; bi++) {
-                matmul().pointwise(stream, precision, x.address(op) + bi * xStep, w.address(op), y.address(op) + bi * yStep, pixels, cout, cin);
-            }
-            if (b != null) perChannelRaw(y, b, y, 0, op);
-            return y;
-        }
-        ConvAlgorithm algo = convAlgorithm();
-        switch (algo) {
-            case CUDNN -> {
-                Convolution conv = convolution(true);
-                Convolution.Key key = new Convolution.Key(precision, batch, cin, h, wd, cout, kh, kw, stride, padding, groups);
-                Convolution.Plan plan = conv.plan(key, !capturing, () -> CudaCheck.rt(cudaStreamSynchronize(stream), "cudaStreamSynchronize"));
-                if (plan.ho != ho || plan.wo != wo) {
-                    throw new CudaException("cuDNN output " + plan.ho + "x" + plan.wo + " differs from " + ho + "x" + wo + " for " + key);
-                }
-                Im2colPlan columns = im2colPlan(key, w, ho, wo, op);
-                Supplier<Runnable> graph = graphCandidate(conv, key, x, w, y, ho, wo, op);
-                if (columns == null && graph == null) {
-                    conv.forward(plan, key, x.address(op), w.address(op), y.address(op));
-                } else {   // unverified features convIm2col / convGraph: whichever path was fastest for this shape
-                    Map<ConvAutotune.Choice, Supplier<Runnable>> candidates = new EnumMap<>(ConvAutotune.Choice.class);
-                    if (columns != null) candidates.put(ConvAutotune.Choice.IM2COL, () -> () -> convIm2col(columns, key, x, w, y, wo, op));
-                    if (graph != null) candidates.put(ConvAutotune.Choice.GRAPH, graph);
-                    convAutotune().run(key, capturing, () -> new ConvAutotune.EventClock(stream),
-                            (reference, candidate) -> {   // once per shape and candidate: both results, downloaded and compared
-                                reference.run();
-                                FloatTensor expected = download(y);
-                                candidate.run();
-                                return download(y).relL2(expected);
-                            },
-                            () -> conv.forward(plan, key, x.address(op), w.address(op), y.address(op)), candidates);
-                }
-                if (b != null) perChannelRaw(y, b, y, 0, op);
-            }
-            case IGEMM -> {
-                long n = (long) batch * ho * wo;
-                if (n > Integer.MAX_VALUE) throw new IllegalArgumentException(op + ": " + n + " output pixels exceed the igemm kernel's int range");
-                int m = cout / groups;
-                launcher.kernel(Kernel.CONV2D_IGEMM).ptr(x, op).ptr(w, op).ptr(b == null ? 0 : b.address(op)).ptr(y, op)
-                        .i32(batch).i32(cin).i32(h).i32(wd).i32(cout).i32(kh).i32(kw).i32(stride).i32(padding).i32(ho).i32(wo)
-                        .i32(groups).i32(b == null ? 0 : 1)
-                        .launch((n + 127) / 128, (m + 63) / 64, groups, 256, 1, 1, 0);
-            }
-            case DIRECT -> launcher.kernel(Kernel.CONV2D_DIRECT).ptr(x, op).i32(x.dtype().halfFlag()).ptr(w, op).i32(w.dtype().halfFlag())
-                    .ptr(b == null ? 0 : b.address(op)).i32(b == null ? 0 : b.dtype().halfFlag()).i32(b == null ? 0 : 1)
-                    .ptr(y, op).i32(y.dtype().halfFlag()).i32(batch).i32(cin).i32(h).i32(wd).i32(cout).i32(kh).i32(kw)
-                    .i32(stride).i32(padding).i32(ho).i32(wo).i32(groups)
-                    .launch(blocks(y.numel()), THREADS);
-            default -> throw new IllegalStateException("conv algorithm " + algo);
-        }
-        return y;
-    }
-
-    /**
-     * A depthwise convolution (groups = Cin = Cout, filters up to 7×7) through conv2d_depthwise.cu, input bias (or
-     * null) and bias included; false (nothing launched) for any other shape or when the input tile would not fit 47 KiB
-     * of shared memory (48 KiB less the filter).
-     */
-    private boolean depthwise(CudaTensor x, CudaTensor ib, CudaTensor w, CudaTensor b, CudaTensor y, int cin, int cout, int groups,
-                              int h, int wd, int kh, int kw, int stride, int padding, int ho, int wo, String op) {
-        long[] l = depthwiseLaunch(y.dim(0), cin, cout, groups, kh, kw, stride, ho, wo);
-        if (l == null) return false;
-        launcher.kernel(Kernel.CONV2D_DEPTHWISE).ptr(x, op).i32(x.dtype().halfFlag())
-                .ptr(ib == null ? 0 : ib.address(op)).i32(ib == null ? 0 : ib.dtype().halfFlag()).i32(ib == null ? 0 : 1)
-                .ptr(w, op).i32(w.dtype().halfFlag())
-                .ptr(b == null ? 0 : b.address(op)).i32(b == null ? 0 : b.dtype().halfFlag()).i32(b == null ? 0 : 1)
-                .ptr(y, op).i32(y.dtype().halfFlag()).i32(cin).i32(h).i32(wd).i32(kh).i32(kw).i32(stride).i32(padding)
-                .i32(ho).i32(wo)
-                .launch(l[0], l[1], l[2], 32, 8, 1, (int) l[3]);
-        return true;
-    }
-
-    /** conv2d_depthwise.cu's grid (x, y, z) and dynamic shared bytes, block (32, 8); null where it does not apply. */
-    static long[] depthwiseLaunch(int batch, int cin, int cout, int groups, int kh, int kw, int stride, int ho, int wo) {
-        if (groups != cin || cout != cin || kh > Kernel.DEPTHWISE_MAX_K || kw > Kernel.DEPTHWISE_MAX_K) return null;
-        int t = Kernel.DEPTHWISE_TILE;
-        long smem = 4L * ((long) (t - 1) * stride + kw) * ((long) (t - 1) * stride + kh);
-        long planes = (long) batch * cout, gy = (ho + t - 1) / t;
-        if (smem > 47 * 1024 || planes > 65535 || gy > 65535) return null;
-        return new long[] {(wo + t - 1) / t, gy, planes, smem};
-    }
-
-    // ---- convolution as im2col + one cuBLASLt product (Features.convIm2col, unverified) ---------------
-
-    /** Byte cap of the im2col column buffer (-Dautodir.cuda.im2colMiB, default 256); package-private for tests. */
-    long convColumnCapBytes = Long.getLong("autodir.cuda.im2colMiB", 256L) << 20;
-    private ConvAutotune convAutotune;
-
-    private ConvAutotune convAutotune() {
-        if (convAutotune == null) convAutotune = new ConvAutotune();
-        return convAutotune;
+    public Tensor conv2d(Tensor x, Tensor w, Tensor bias, int stride, int padding, int groups) {
+        enter("conv2d");
+        return convolutions.conv2d(x, w, bias, stride, padding, groups);
     }
 
     /** Makes every eligible convolution use {@code choice} without timing (null: time per shape again); for tests. */
-    void forceConvChoice(ConvAutotune.Choice choice) { convAutotune().force(choice); }
+    void forceConvChoice(ConvAutotune.Choice choice) { convolutions.forceConvChoice(choice); }
 
     /**
      * The per-shape decisions of the convIm2col / convGraph features, one line each: shape, the path used and the
      * median times of cuDNN and of each candidate that decided it (and why any was excluded); empty when both
      * features are off or no shape was timed yet.
      */
-    public String convChoices() { return convAutotune == null ? "" : convAutotune.describe(); }
-
-    /**
-     * The chunking of {@code key} as im2col + product, or null where that path does not apply: the feature is off,
-     * not FP16, grouped, a dimension beyond int, the weight or an image's output not 256-byte aligned (cuBLASLt's
-     * heuristic assumes aligned pointers), or the column buffer cap too small for 128 pixels. A forced IM2COL choice
-     * on such a shape throws.
-     */
-    private Im2colPlan im2colPlan(Convolution.Key key, CudaTensor w, int ho, int wo, String op) {
-        boolean forced = convAutotune != null && convAutotune.forced() == ConvAutotune.Choice.IM2COL;
-        if (!forced && (!options.features().convIm2col() || precision != Precision.FP16)) return null;   // the default path
-        long pixels = (long) ho * wo, rows = (long) key.cin() * key.kh() * key.kw();
-        String why = null;
-        if (!options.features().convIm2col()) why = "the feature convIm2col is off";
-        else if (precision != Precision.FP16) why = "precision " + precision + " (the path is FP16 only)";
-        else if (key.groups() != 1) why = "groups " + key.groups();
-        else if (pixels > Integer.MAX_VALUE || rows > Integer.MAX_VALUE) why = pixels + " pixels / " + rows + " rows exceed an int";
-        else if (w.address(op) % 256 != 0) why = "the weight is not 256-byte aligned";
-        else if (key.batch() > 1 && (long) key.cout() * pixels % Im2colPlan.PIXEL_QUANTUM != 0) why = "images not 256-byte aligned in y";
-        Im2colPlan plan = why == null ? Im2colPlan.of(key.batch(), (int) pixels, (int) rows, convColumnCapBytes) : null;
-        if (why == null && plan == null) why = "128 pixels of columns exceed the " + convColumnCapBytes + "-byte cap";
-        if (why != null && forced) {
-            throw new IllegalStateException(op + ": im2col forced but not possible for " + ConvAutotune.describe(key) + ": " + why);
-        }
-        return plan;
-    }
-
-    /** y = conv(x, w) without bias: per chunk, the column matrix (im2col.cu), then Dᶜ [np, Cout] = Colᶜ · Wᶜ. */
-    private void convIm2col(Im2colPlan plan, Convolution.Key key, CudaTensor x, CudaTensor w, CudaTensor y, int wo, String op) {
-        ScratchArena.Allocation col = arena.allocate(plan.bufferBytes());
-        try {
-            plan.run(new Im2colPlan.Sink() {
-                @Override public void im2col(long xa, long ca, Im2colPlan.Chunk c) {
-                    launcher.kernel(Kernel.IM2COL).ptr(xa).ptr(ca).i32(key.cin()).i32(key.h()).i32(key.w()).i32(key.kh())
-                            .i32(key.kw()).i32(key.stride()).i32(key.pad()).i32(wo).i32(c.p0()).i32(c.np()).i32(c.ldc())
-                            .launch(Im2colPlan.blocks(c.np()), Math.min(key.cin(), 65535), c.images(), Im2colPlan.threads(c.np()), 1, 1, 0);
-                }
-
-                @Override public void gemm(Matmul.Gemm g, long a, long b, long d) { matmul().gemm(stream, g, 1f, a, b, d); }
-            }, key, x.address(op), w.address(op), y.address(op), col.address());
-        } finally {
-            arena.release(col);   // the top of the arena (y came before it): later work reuses it in stream order
-        }
-    }
-
-    // ---- convolution through cuDNN's graph API (Features.convGraph, unverified) ----------------------
-
-    /**
-     * The graph-API candidate for {@code key}, or null where it is not offered: the feature is off, not FP16, or x, w
-     * or y not {@link CudnnGraphConvolution#ALIGNMENT}-byte aligned (a view). The supplier plans on first use (inside
-     * the tuner, which never plans during a capture without a decision) and returns the body that runs the plan. A
-     * forced GRAPH choice on such a call throws.
-     */
-    private Supplier<Runnable> graphCandidate(Convolution conv, Convolution.Key key, CudaTensor x, CudaTensor w, CudaTensor y,
-                                              int ho, int wo, String op) {
-        boolean forced = convAutotune != null && convAutotune.forced() == ConvAutotune.Choice.GRAPH;
-        if (!forced && (!options.features().convGraph() || precision != Precision.FP16)) return null;   // the default path
-        String why = null;
-        if (!options.features().convGraph()) why = "the feature convGraph is off";
-        else if (precision != Precision.FP16) why = "precision " + precision + " (the path is FP16 only)";
-        else if (((x.address(op) | w.address(op) | y.address(op)) & (CudnnGraphConvolution.ALIGNMENT - 1)) != 0) {
-            why = "x, w or y is not " + CudnnGraphConvolution.ALIGNMENT + "-byte aligned";
-        }
-        if (why != null) {
-            if (forced) throw new IllegalStateException(op + ": cuDNN graph forced but not possible for " + ConvAutotune.describe(key) + ": " + why);
-            return null;
-        }
-        return () -> {
-            CudnnGraphConvolution graph = conv.graph();
-            CudnnGraphConvolution.Plan plan = graph.plan(key, !capturing, () -> CudaCheck.rt(cudaStreamSynchronize(stream), "cudaStreamSynchronize"));
-            if (plan.ho != ho || plan.wo != wo) {
-                throw new CudaException("cuDNN graph output " + plan.ho + "x" + plan.wo + " differs from " + ho + "x" + wo + " for " + key);
-            }
-            return () -> graph.forward(plan, x.address(op), w.address(op), y.address(op));
-        };
-    }
+    public String convChoices() { return convolutions.convChoices(); }
 
     /** The convolution implementation this call uses (AUTO resolved). */
-    ConvAlgorithm convAlgorithm() {
-        ConvAlgorithm a = options.conv();
-        if (a == ConvAlgorithm.IGEMM && precision == Precision.FP32) return ConvAlgorithm.DIRECT;   // igemm is FP16-only
-        if (a != ConvAlgorithm.AUTO) return a;
-        if (convolution(false) != null) return ConvAlgorithm.CUDNN;
-        return precision == Precision.FP16 ? ConvAlgorithm.IGEMM : ConvAlgorithm.DIRECT;
+    ConvAlgorithm convAlgorithm() { return convolutions.convAlgorithm(); }
+
+    /** conv2d_depthwise.cu's grid and shared bytes ({@link ConvolutionRouting#depthwiseLaunch}; the kernel tests call it here). */
+    static long[] depthwiseLaunch(int batch, int cin, int cout, int groups, int kh, int kw, int stride, int ho, int wo) {
+        return ConvolutionRouting.depthwiseLaunch(batch, cin, cout, groups, kh, kw, stride, ho, wo);
     }
 
-    /** cuDNN, created on first use; null (or an exception when {@code required}) where it cannot load. */
-    private Convolution convolution(boolean required) {
-        if (convolution == null && cudnnUnavailable == null) {
-            if (capturing) throw new IllegalStateException("cuDNN first used inside a CUDA graph capture; run the body once first");
-            try {
-                convolution = new Convolution(stream);
-            } catch (Throwable e) {   // UnsatisfiedLinkError / NoClassDefFoundError when libcudnn is missing
-                cudnnUnavailable = e.toString();
-                LOG.log(System.Logger.Level.WARNING, "cuDNN unavailable, convolutions use the built-in kernels: " + e);
-            }
-        }
-        if (convolution == null && required) throw new CudaException("cuDNN is unavailable: " + cudnnUnavailable);
-        return convolution;
-    }
-
-    private Matmul matmul() {
+    /** cuBLASLt, created on first use (never inside a capture: the warm-up creates it). */
+    Matmul matmul() {
         if (matmul == null) {
-            if (capturing) throw new IllegalStateException("cuBLASLt first used inside a CUDA graph capture; run the body once first");
+            if (graphs.capturing()) throw new IllegalStateException("cuBLASLt first used inside a CUDA graph capture; run the body once first");
             matmul = new Matmul(CUBLAS_WORKSPACE_BYTES);
         }
         return matmul;
@@ -750,22 +368,14 @@ public final class CudaOps implements Ops {
         String op = "linear";
         enter(op);
         CudaTensor x = cast(xt, op, "x"), w = cast(wt, op, "weight"), b = bt == null ? null : cast(bt, op, "bias");
-        if (x.rank() < 1 || w.rank() != 2 || w.dim(1) != x.dim(-1)) {
-            throw new IllegalArgumentException(op + ": x " + Arrays.toString(x.shapeRef()) + " and weight "
-                    + Arrays.toString(w.shapeRef()) + " (expected weight [out, " + (x.rank() < 1 ? "?" : x.dim(-1)) + "])");
-        }
+        int[] shape = Shapes.linear(x.shapeRef(), w.shapeRef(), b == null ? null : b.shapeRef());
         int in = w.dim(1), out = w.dim(0);
-        if (b != null && b.numel() != out) {
-            throw new IllegalArgumentException(op + ": bias " + Arrays.toString(b.shapeRef()) + " for " + out + " outputs");
-        }
         long m = in == 0 ? 0 : x.numel() / in;
         if (m > Integer.MAX_VALUE) throw new IllegalArgumentException(op + ": " + m + " rows");
-        int[] shape = x.shape();
-        shape[shape.length - 1] = out;
         CudaTensor y = alloc(precision, shape);
         if (m == 0 || out == 0) return y;
         if (in == 0) throw new IllegalArgumentException(op + ": zero input features");
-        matmul().linear(stream, precision, x.address(op), w.address(op), b == null ? 0 : b.address(op), y.address(op), (int) m, out, in);
+        matmul().linear(device.stream(), precision, x.address(op), w.address(op), b == null ? 0 : b.address(op), y.address(op), (int) m, out, in);
         return y;
     }
 
@@ -776,13 +386,8 @@ public final class CudaOps implements Ops {
         String op = "groupNorm";
         enter(op);
         CudaTensor x = t(xt, op, "x"), gamma = t(gt, op, "gamma"), beta = t(bt, op, "beta");
-        if (x.rank() < 2) throw new IllegalArgumentException(op + ": x " + Arrays.toString(x.shapeRef()) + " must be [B, C, ...]");
+        Shapes.groupNorm(x.shapeRef(), groups, gamma.shapeRef(), beta.shapeRef());
         int batch = x.dim(0), c = x.dim(1);
-        if (groups < 1 || c % groups != 0) throw new IllegalArgumentException(op + ": " + c + " channels in " + groups + " groups");
-        if (gamma.numel() != c || beta.numel() != c) {
-            throw new IllegalArgumentException(op + ": gamma " + Arrays.toString(gamma.shapeRef()) + " / beta "
-                    + Arrays.toString(beta.shapeRef()) + " for " + c + " channels");
-        }
         CudaTensor y = alloc(x.dtype(), x.shapeRef());
         long plane = (long) batch * c == 0 ? 0 : x.numel() / ((long) batch * c);
         long groupLen = (long) (c / groups) * plane;
@@ -827,12 +432,8 @@ public final class CudaOps implements Ops {
         String op = "layerNorm";
         enter(op);
         CudaTensor x = t(xt, op, "x"), gamma = t(gt, op, "gamma"), beta = t(bt, op, "beta");
-        if (x.rank() < 1) throw new IllegalArgumentException(op + ": x is a scalar");
+        Shapes.layerNorm(x.shapeRef(), gamma.shapeRef(), beta.shapeRef());
         int c = x.dim(-1);
-        if (gamma.numel() != c || beta.numel() != c) {
-            throw new IllegalArgumentException(op + ": gamma " + Arrays.toString(gamma.shapeRef()) + " / beta "
-                    + Arrays.toString(beta.shapeRef()) + " for last dimension " + c + " of " + Arrays.toString(x.shapeRef()));
-        }
         CudaTensor y = alloc(x.dtype(), x.shapeRef());
         long rows = c == 0 ? 0 : x.numel() / c;
         if (rows == 0) return y;
@@ -847,12 +448,8 @@ public final class CudaOps implements Ops {
         String op = "layerNormChannels";
         enter(op);
         CudaTensor x = t(xt, op, "x"), gamma = t(gt, op, "gamma"), beta = t(bt, op, "beta");
-        if (x.rank() != 4) throw new IllegalArgumentException(op + ": x " + Arrays.toString(x.shapeRef()) + " must be [B, C, H, W]");
+        Shapes.layerNormChannels(x.shapeRef(), gamma.shapeRef(), beta.shapeRef());
         int c = x.dim(1);
-        if (gamma.numel() != c || beta.numel() != c) {
-            throw new IllegalArgumentException(op + ": gamma " + Arrays.toString(gamma.shapeRef()) + " / beta "
-                    + Arrays.toString(beta.shapeRef()) + " for " + c + " channels");
-        }
         CudaTensor y = alloc(x.dtype(), x.shapeRef());
         long plane = (long) x.dim(2) * x.dim(3);
         if (y.numel() == 0) return y;
@@ -871,130 +468,13 @@ public final class CudaOps implements Ops {
         return y;
     }
 
-    // ---- attention -----------------------------------------------------------------------------
+
+    // ---- attention (AttentionRouting) ------------------------------------------------------------------------
 
     @Override
-    public Tensor attention(Tensor qt, Tensor kt, Tensor vt, int heads, float scale, AttentionMask mask) {
-        String op = "attention";
-        enter(op);
-        CudaTensor q = cast(qt, op, "q"), k = cast(kt, op, "k"), v = cast(vt, op, "v");
-        if (q.rank() != 3 || k.rank() != 3 || v.rank() != 3 || q.dim(0) != k.dim(0) || !Arrays.equals(k.shapeRef(), v.shapeRef())
-                || q.dim(2) != k.dim(2)) {
-            throw new IllegalArgumentException(op + ": q " + Arrays.toString(q.shapeRef()) + ", k " + Arrays.toString(k.shapeRef())
-                    + ", v " + Arrays.toString(v.shapeRef()) + " (expected [B, Nq, C], [B, Nk, C], [B, Nk, C])");
-        }
-        int batch = q.dim(0), nq = q.dim(1), nk = k.dim(1), c = q.dim(2);
-        if (heads < 1 || c % heads != 0) throw new IllegalArgumentException(op + ": width " + c + " is not divisible into " + heads + " heads");
-        int d = c / heads;
-        CudaTensor y = alloc(precision, batch, nq, c);
-        if (y.numel() == 0) return y;
-        if (nk == 0) throw new IllegalArgumentException(op + ": no keys (k " + Arrays.toString(k.shapeRef()) + ")");
-        AttentionMask m = mask == null ? AttentionMask.NONE : mask;
-        CudaTensor keep = m.keyKeep() == null ? null : ti(m.keyKeep(), op, "mask");
-        if (keep != null) Shapes.attention(q.shapeRef(), k.shapeRef(), v.shapeRef(), heads, keep.shapeRef());
-        long keepAddress = keep == null ? 0 : keep.address(op);
-        int causal = m.causal() ? 1 : 0;
-        if (keep == null && !m.causal() && options.features().attentionGemm() && d >= attentionGemmMinWidth) {
-            attentionByProducts(q, k, v, y, batch, nq, nk, c, heads, d, scale, op);
-        } else if (precision == Precision.FP16 && d <= Kernel.FLASH_MAX_WIDTH) {
-            int dp = Kernel.flashPaddedWidth(d);
-            int smem = 3 * 64 * (dp + 8) * 2;
-            checkShared(op, smem);
-            boolean vec = d % 8 == 0 && c % 8 == 0;
-            launcher.kernel(Kernel.attentionFlash(d)).ptr(q, op).ptr(k, op).ptr(v, op).ptr(y, op)
-                    .i32(nq).i32(nk).i32(d).i32(c).i32(c).i32(c).i32(c).ptr(keepAddress).i32(causal)
-                    .f32((float) (scale * 1.4426950408889634)).i32(vec ? 1 : 0)
-                    .launch((nq + 63) / 64, heads, batch, 128, 1, 1, smem);
-        } else {
-            if (d > Kernel.GENERIC_MAX_WIDTH) {
-                throw new IllegalArgumentException(op + ": head width " + d + " exceeds " + Kernel.GENERIC_MAX_WIDTH);
-            }
-            int smem = (16 * d + 32 * (d | 1) + 32 * d) * 4;
-            checkShared(op, smem);
-            launcher.kernel(Kernel.attentionGeneric(precision, d)).ptr(q, op).ptr(k, op).ptr(v, op).ptr(y, op)
-                    .i32(nq).i32(nk).i32(d).i32(c).i32(c).i32(c).i32(c).ptr(keepAddress).i32(causal).f32(scale)
-                    .launch((nq + 15) / 16, heads, batch, 128, 1, 1, smem);
-        }
-        return y;
-    }
-
-    /**
-     * Head width from which unmasked attention runs as products (with the attentionGemm feature): above the
-     * flash kernel's widths by default; tests lower it to cover the path at every width.
-     */
-    int attentionGemmMinWidth = Kernel.FLASH_MAX_WIDTH + 1;
-    /** Scratch bound for one chunk of float32 scores plus probabilities (queries are taken in chunks below it). */
-    long attentionScoreBytes = 256L << 20;
-
-    /**
-     * Unmasked attention as S = scale·Q·Kᵀ (cuBLASLt, float32 out) → row softmax (float32 in, the backend's
-     * precision out) → O = P·V (cuBLASLt), heads as a strided batch (a head is a column offset of d in q/k/v/y
-     * rows of width c). Queries go in chunks so S and P together stay within {@link #attentionScoreBytes}.
-     * Row-major R [r, c] with row stride s is column-major [c, r] with ld s, so S's rows [rc, nk] are the
-     * column-major Sᶜ [nk, rc] = Kᶜᵀ·Qᶜ, and Oᶜ [d, rc] = Vᶜ [d, nk] · Pᶜ [nk, rc].
-     */
-    private void attentionByProducts(CudaTensor q, CudaTensor k, CudaTensor v, CudaTensor y, int batch, int nq, int nk,
-                                     int c, int heads, int d, float scale, String op) {
-        int chunk = attentionChunk(nq, nk, heads, precision, attentionScoreBytes);
-        ScratchArena.Allocation sBuf = arena.allocate((long) heads * chunk * nk * 4);
-        ScratchArena.Allocation pBuf = arena.allocate((long) heads * chunk * nk * precision.bytes());
-        Matmul mm = matmul();
-        ProductSink sink = new ProductSink() {
-            @Override public void gemm(Matmul.Gemm g, float alpha, long a, long b, long dst) { mm.gemm(stream, g, alpha, a, b, dst); }
-
-            @Override public void softmaxRows(long s, long p, Precision pType, long rows, int n) {
-                launcher.kernel(Kernel.SOFTMAX_ROWS).ptr(s).ptr(p).i32(pType.halfFlag()).i32(n).launch(rows, THREADS);
-            }
-        };
-        attentionProducts(sink, q.dtype(), precision, y.dtype(), q.address(op), k.address(op), v.address(op), y.address(op),
-                sBuf.address(), pBuf.address(), batch, nq, nk, c, heads, d, scale, chunk);
-        arena.release(pBuf);
-        arena.release(sBuf);
-    }
-
-    /** Where {@link #attentionProducts} sends its work: the device here, a float32 emulation in the tests. */
-    interface ProductSink {
-        void gemm(Matmul.Gemm g, float alpha, long a, long b, long d);
-
-        /** rows of n float32 scores at s → probabilities at p in pType. */
-        void softmaxRows(long s, long p, Precision pType, long rows, int n);
-    }
-
-    /** Query rows per chunk so that heads × chunk × nk scores (float32) plus probabilities fit {@code budget} bytes. */
-    static int attentionChunk(int nq, int nk, int heads, Precision pType, long budget) {
-        long perRow = (long) heads * nk * (4 + pType.bytes());
-        return (int) Math.max(1, Math.min(nq, budget / perRow));
-    }
-
-    /**
-     * The calls of attention by products, on byte addresses: q [B, nq, c], k and v [B, nk, c] in {@code in}, y
-     * [B, nq, c] in {@code yType}; s (float32) and p ({@code pType}) hold heads × chunk × nk scores each.
-     */
-    static void attentionProducts(ProductSink sink, Precision in, Precision pType, Precision yType, long q, long k, long v,
-                                  long y, long s, long p, int batch, int nq, int nk, int c, int heads, int d, float scale,
-                                  int chunk) {
-        if (in != pType) throw new IllegalArgumentException("attention by products: inputs " + in + " with probabilities " + pType);
-        long eb = in.bytes(), yb = yType.bytes();
-        for (int bi = 0; bi < batch; bi++) {
-            long qb = q + (long) bi * nq * c * eb, kb = k + (long) bi * nk * c * eb;
-            long vb = v + (long) bi * nk * c * eb, ob = y + (long) bi * nq * c * yb;
-            for (int r0 = 0; r0 < nq; r0 += chunk) {
-                int rc = Math.min(chunk, nq - r0);
-                // Sᶜ [nk, rc] per head = Kᶜᵀ (stored [d, nk], ld c) · Qᶜ (stored [d, rc], ld c); heads are column offsets of d
-                sink.gemm(new Matmul.Gemm(in, Precision.FP32, true, false, nk, rc, d, c, c, nk, heads, d, d, (long) rc * nk),
-                        scale, kb, qb + (long) r0 * c * eb, s);
-                sink.softmaxRows(s, p, pType, (long) heads * rc, nk);
-                // Oᶜ [d, rc] (ld c) = Vᶜ (stored [d, nk], ld c) · Pᶜ (stored [nk, rc], ld nk)
-                sink.gemm(new Matmul.Gemm(pType, yType, false, false, d, rc, nk, c, nk, c, heads, d, (long) rc * nk, d),
-                        1f, vb, p, ob + (long) r0 * c * yb);
-            }
-        }
-    }
-
-    private void checkShared(String op, int bytes) {
-        if (bytes > maxSharedOptin) {
-            throw new IllegalArgumentException(op + ": needs " + bytes + " bytes of shared memory, the device allows " + maxSharedOptin);
-        }
+    public Tensor attention(Tensor q, Tensor k, Tensor v, int heads, float scale, AttentionMask mask) {
+        enter("attention");
+        return attentions.attention(q, k, v, heads, scale, mask);
     }
 
     // ---- activations and elementwise ----------------------------------------------------------
@@ -1009,7 +489,7 @@ public final class CudaOps implements Ops {
 
     @Override
     public Tensor clamp(Tensor x, float lo, float hi) {
-        if (!(lo <= hi)) throw new IllegalArgumentException("clamp: lo " + lo + " > hi " + hi);
+        Shapes.clamp(x.shape(), lo, hi);
         return unary(x, 4, lo, hi, "clamp");
     }
 
@@ -1018,9 +498,13 @@ public final class CudaOps implements Ops {
         CudaTensor x = t(xt, op, "x");
         CudaTensor y = alloc(x.dtype(), x.shapeRef());
         if (y.numel() == 0) return y;
-        launcher.kernel(Kernel.UNARY).ptr(x, op).i32(x.dtype().halfFlag()).ptr(y, op).i32(y.dtype().halfFlag())
-                .i64(x.numel()).i32(code).f32(a).f32(b).launch(blocks(x.numel()), THREADS);
+        launcher.launch(unaryLaunch(x.address(op), x.dtype(), y.address(op), y.dtype(), x.numel(), code, a, b, blocks(x.numel())));
         return y;
+    }
+
+    /** unary.cu: y = f(x) for n elements, f by code (0 scale by a, 1 silu, 2 gelu, 3 quick_gelu, 4 clamp to [a, b], 5 exp). */
+    static KernelLaunch unaryLaunch(Object x, Precision xType, Object y, Precision yType, long n, int code, float a, float b, long blocks) {
+        return KernelLaunch.of(Kernel.UNARY, blocks, THREADS, x, xType.halfFlag(), y, yType.halfFlag(), n, code, a, b);
     }
 
     @Override
@@ -1028,12 +512,8 @@ public final class CudaOps implements Ops {
         String op = "geglu";
         enter(op);
         CudaTensor x = t(xt, op, "x");
-        if (x.rank() < 1 || x.dim(-1) % 2 != 0) {
-            throw new IllegalArgumentException(op + ": last dimension of " + Arrays.toString(x.shapeRef()) + " must be even");
-        }
-        int f = x.dim(-1) / 2;
-        int[] shape = x.shape();
-        shape[shape.length - 1] = f;
+        int[] shape = Shapes.lastHalf(op, x.shapeRef());
+        int f = shape[shape.length - 1];
         CudaTensor y = alloc(x.dtype(), shape);
         if (y.numel() == 0) return y;
         long rows = x.numel() / (2L * f);
@@ -1047,11 +527,7 @@ public final class CudaOps implements Ops {
         String op = "simpleGate";
         enter(op);
         CudaTensor x = t(xt, op, "x");
-        if (x.rank() != 4 || x.dim(1) % 2 != 0) {
-            throw new IllegalArgumentException(op + ": x " + Arrays.toString(x.shapeRef()) + " must be [B, 2C, H, W]");
-        }
-        int[] shape = x.shape();
-        shape[1] /= 2;
+        int[] shape = Shapes.simpleGate(x.shapeRef(), null);
         CudaTensor y = alloc(x.dtype(), shape);
         if (y.numel() == 0) return y;
         long half = (long) shape[1] * shape[2] * shape[3];
@@ -1071,10 +547,7 @@ public final class CudaOps implements Ops {
         String op = "add";
         enter(op);
         CudaTensor a = t(at, op, "a"), b = t(bt, op, "b");
-        if (!isSuffix(b.shapeRef(), a.shapeRef())) {
-            throw new IllegalArgumentException(op + ": b " + Arrays.toString(b.shapeRef()) + " is not a's shape "
-                    + Arrays.toString(a.shapeRef()) + " or a suffix of it");
-        }
+        Shapes.add(a.shapeRef(), b.shapeRef());
         CudaTensor y = alloc(fp32Residual ? Precision.FP32 : promote(a, b), a.shapeRef());
         return binary(a, b, 0, op, y);
     }
@@ -1084,9 +557,7 @@ public final class CudaOps implements Ops {
         String op = "mul";
         enter(op);
         CudaTensor a = t(at, op, "a"), b = t(bt, op, "b");
-        if (!Arrays.equals(a.shapeRef(), b.shapeRef())) {
-            throw new IllegalArgumentException(op + ": shapes " + Arrays.toString(a.shapeRef()) + " and " + Arrays.toString(b.shapeRef()) + " differ");
-        }
+        Shapes.same(op, a.shapeRef(), b.shapeRef());
         return binary(a, b, 1, op);
     }
 
@@ -1108,12 +579,6 @@ public final class CudaOps implements Ops {
         return y;
     }
 
-    private static boolean isSuffix(int[] suffix, int[] shape) {
-        if (suffix.length > shape.length) return false;
-        for (int i = 0; i < suffix.length; i++) if (suffix[suffix.length - 1 - i] != shape[shape.length - 1 - i]) return false;
-        return true;
-    }
-
     @Override public Tensor addPerChannel(Tensor x, Tensor v) { return perChannel(x, v, 0, "addPerChannel"); }
 
     @Override public Tensor mulPerChannel(Tensor x, Tensor v) { return perChannel(x, v, 1, "mulPerChannel"); }
@@ -1121,18 +586,14 @@ public final class CudaOps implements Ops {
     private Tensor perChannel(Tensor xt, Tensor vt, int code, String op) {
         enter(op);
         CudaTensor x = t(xt, op, "x"), v = t(vt, op, "v");
-        if (x.rank() < 2) throw new IllegalArgumentException(op + ": x " + Arrays.toString(x.shapeRef()) + " must be [B, C, ...]");
+        Shapes.perChannelOperand(op, x.shapeRef(), v.shapeRef());
         CudaTensor y = alloc(promote(x, v), x.shapeRef());
         perChannelRaw(x, v, y, code, op);
         return y;
     }
 
-    private void perChannelRaw(CudaTensor x, CudaTensor v, CudaTensor y, int code, String op) {
-        long bc = (long) x.dim(0) * x.dim(1);
-        if (v.numel() != bc && v.numel() != x.dim(1)) {
-            throw new IllegalArgumentException(op + ": v " + Arrays.toString(v.shapeRef()) + " has neither B*C = " + bc
-                    + " nor C = " + x.dim(1) + " elements for x " + Arrays.toString(x.shapeRef()));
-        }
+    void perChannelRaw(CudaTensor x, CudaTensor v, CudaTensor y, int code, String op) {
+        long bc = (long) x.dim(0) * x.dim(1);   // v has B·C or C elements (checked by the caller)
         if (x.numel() == 0) return;
         long plane = x.numel() / bc;
         if (fastKernels(x, v, y) && plane <= FAST_MAX_ROW && bc <= Integer.MAX_VALUE) {
@@ -1141,9 +602,14 @@ public final class CudaOps implements Ops {
                     .i32((int) bc).i32((int) plane).i32((int) v.numel()).i32(code), bc, plane, w);
             return;
         }
-        launcher.kernel(Kernel.PER_CHANNEL).ptr(x, op).i32(x.dtype().halfFlag()).ptr(v, op).i32(v.dtype().halfFlag())
-                .ptr(y, op).i32(y.dtype().halfFlag()).i64(x.numel()).i64(plane).i64(v.numel()).i32(code)
-                .launch(blocks(x.numel()), THREADS);
+        launcher.launch(perChannelLaunch(x.address(op), x.dtype(), v.address(op), v.dtype(), y.address(op), y.dtype(), x.numel(), plane,
+                v.numel(), code, blocks(x.numel())));
+    }
+
+    /** per_channel.cu: y = x (op) v[(i / plane) mod nv] for n elements, op 0 add, 1 multiply. */
+    static KernelLaunch perChannelLaunch(Object x, Precision xType, Object v, Precision vType, Object y, Precision yType, long n, long plane,
+                                         long nv, int code, long blocks) {
+        return KernelLaunch.of(Kernel.PER_CHANNEL, blocks, THREADS, x, xType.halfFlag(), v, vType.halfFlag(), y, yType.halfFlag(), n, plane, nv, code);
     }
 
     // ---- fused forms (Ops defaults compose; with fastKernels one kernel each, not yet run on a GPU) ----------
@@ -1151,27 +617,11 @@ public final class CudaOps implements Ops {
     @Override
     public Tensor conv2dWithInputBias(Tensor xt, Tensor ibt, Tensor wt, Tensor bt, int stride, int padding, int groups) {
         if (ibt == null || !options.features().fastKernels()) return Ops.super.conv2dWithInputBias(xt, ibt, wt, bt, stride, padding, groups);
-        String op = "conv2dWithInputBias";
-        enter(op);
-        CudaTensor x = cast(xt, op, "x"), ib = cast(ibt, op, "inputBias"), w = cast(wt, op, "weight");
-        CudaTensor b = bt == null ? null : cast(bt, op, "bias");
-        if (x.rank() != 4 || w.rank() != 4 || ib.numel() != x.dim(1)) {
-            throw new IllegalArgumentException(op + ": x " + Arrays.toString(x.shapeRef()) + ", input bias " + Arrays.toString(ib.shapeRef())
-                    + ", weight " + Arrays.toString(w.shapeRef()) + " (expected [B, C, H, W], [C], [Cout, C/groups, kh, kw])");
-        }
-        int batch = x.dim(0), cin = x.dim(1), h = x.dim(2), wd = x.dim(3), cout = w.dim(0), kh = w.dim(2), kw = w.dim(3);
-        if (depthwiseLaunch(batch, cin, cout, groups, kh, kw, stride, 1, 1) == null || w.dim(1) != 1 || stride < 1 || padding < 0
-                || h + 2 * padding < kh || wd + 2 * padding < kw || (b != null && b.numel() != cout)) {
-            return Ops.super.conv2dWithInputBias(xt, ibt, wt, bt, stride, padding, groups);   // not the depthwise kernel's case
-        }
-        int ho = (h + 2 * padding - kh) / stride + 1, wo = (wd + 2 * padding - kw) / stride + 1;
-        CudaTensor y = alloc(precision, batch, cout, ho, wo);
-        if (y.numel() == 0) return y;
-        if (!depthwise(x, ib, w, b, y, cin, cout, groups, h, wd, kh, kw, stride, padding, ho, wo, op)) {
-            return Ops.super.conv2dWithInputBias(xt, ibt, wt, bt, stride, padding, groups);   // a grid too large for the kernel
-        }
-        return y;
+        enter("conv2dWithInputBias");
+        Tensor y = convolutions.conv2dWithInputBias(xt, ibt, wt, bt, stride, padding, groups);
+        return y != null ? y : Ops.super.conv2dWithInputBias(xt, ibt, wt, bt, stride, padding, groups);
     }
+
 
     @Override
     public Tensor addScaledPerChannel(Tensor at, Tensor xt, Tensor bt, Tensor st) {
@@ -1179,11 +629,7 @@ public final class CudaOps implements Ops {
         if (!options.features().fastKernels()) return Ops.super.addScaledPerChannel(at, xt, bt, st);
         enter(op);
         CudaTensor a = t(at, op, "a"), x = t(xt, op, "x"), s = t(st, op, "scale"), b = bt == null ? null : t(bt, op, "bias");
-        if (x.rank() != 4 || !Arrays.equals(a.shapeRef(), x.shapeRef()) || s.numel() != x.dim(1) || (b != null && b.numel() != x.dim(1))) {
-            throw new IllegalArgumentException(op + ": a " + Arrays.toString(a.shapeRef()) + ", x " + Arrays.toString(x.shapeRef())
-                    + ", scale " + Arrays.toString(s.shapeRef()) + (b == null ? "" : ", bias " + Arrays.toString(b.shapeRef()))
-                    + " (expected a and x [B, C, H, W], bias and scale [C])");
-        }
+        Shapes.addScaledPerChannel(a.shapeRef(), x.shapeRef(), b == null ? null : b.shapeRef(), s.shapeRef());
         long plane = (long) x.dim(2) * x.dim(3), rows = (long) x.dim(0) * x.dim(1);
         boolean oneType = b == null ? fastKernels(a, x, s) : fastKernels(a, x, s, b);
         if (!oneType || plane > FAST_MAX_ROW || rows > Integer.MAX_VALUE) return Ops.super.addScaledPerChannel(at, xt, bt, st);
@@ -1202,10 +648,7 @@ public final class CudaOps implements Ops {
         if (bt == null || !options.features().fastKernels()) return Ops.super.simpleGate(xt, bt);
         enter(op);
         CudaTensor x = t(xt, op, "x"), b = t(bt, op, "bias");
-        if (x.rank() != 4 || x.dim(1) % 2 != 0 || b.numel() != x.dim(1)) {
-            throw new IllegalArgumentException(op + ": x " + Arrays.toString(x.shapeRef()) + ", bias " + Arrays.toString(b.shapeRef())
-                    + " (expected [B, 2C, H, W] and [2C])");
-        }
+        Shapes.simpleGate(x.shapeRef(), b.shapeRef());
         int c = x.dim(1) / 2;
         long plane = (long) x.dim(2) * x.dim(3), rows = (long) x.dim(0) * c;
         if (!fastKernels(x, b) || plane > FAST_MAX_ROW || rows > Integer.MAX_VALUE) return Ops.super.simpleGate(xt, bt);
@@ -1290,8 +733,8 @@ public final class CudaOps implements Ops {
     public Tensor upsampleNearest2x(Tensor xt) {
         String op = "upsampleNearest2x";
         enter(op);
-        CudaTensor x = rank4(xt, op);
-        CudaTensor y = alloc(x.dtype(), x.dim(0), x.dim(1), 2 * x.dim(2), 2 * x.dim(3));
+        CudaTensor x = t(xt, op, "x");
+        CudaTensor y = alloc(x.dtype(), Shapes.upsampleNearest2x(x.shapeRef()));
         if (y.numel() == 0) return y;
         launcher.kernel(Kernel.UPSAMPLE_NEAREST2X).ptr(x, op).i32(x.dtype().halfFlag()).ptr(y, op).i32(y.dtype().halfFlag())
                 .i64((long) x.dim(0) * x.dim(1)).i32(x.dim(2)).i32(x.dim(3)).launch(blocks(y.numel()), THREADS);
@@ -1302,12 +745,9 @@ public final class CudaOps implements Ops {
     public Tensor pixelShuffle(Tensor xt, int r) {
         String op = "pixelShuffle";
         enter(op);
-        CudaTensor x = rank4(xt, op);
-        if (r < 1 || x.dim(1) % (r * r) != 0) {
-            throw new IllegalArgumentException(op + ": " + x.dim(1) + " channels are not a multiple of r^2 = " + (r * r));
-        }
-        int c = x.dim(1) / (r * r);
-        CudaTensor y = alloc(x.dtype(), x.dim(0), c, x.dim(2) * r, x.dim(3) * r);
+        CudaTensor x = t(xt, op, "x");
+        CudaTensor y = alloc(x.dtype(), Shapes.pixelShuffle(x.shapeRef(), r));
+        int c = y.dim(1);
         if (y.numel() == 0) return y;
         launcher.kernel(Kernel.PIXEL_SHUFFLE).ptr(x, op).i32(x.dtype().halfFlag()).ptr(y, op).i32(y.dtype().halfFlag())
                 .i64((long) x.dim(0) * c).i32(x.dim(2)).i32(x.dim(3)).i32(r).launch(blocks(y.numel()), THREADS);
@@ -1318,25 +758,24 @@ public final class CudaOps implements Ops {
     public Tensor globalAvgPool(Tensor xt) {
         String op = "globalAvgPool";
         enter(op);
-        CudaTensor x = rank4(xt, op);
-        CudaTensor y = alloc(x.dtype(), x.dim(0), x.dim(1), 1, 1);
+        CudaTensor x = t(xt, op, "x");
+        CudaTensor y = alloc(x.dtype(), Shapes.globalAvgPool(x.shapeRef()));
         long planes = (long) x.dim(0) * x.dim(1), plane = (long) x.dim(2) * x.dim(3);
         if (planes == 0) return y;
-        if (plane == 0) throw new IllegalArgumentException(op + ": empty planes in " + Arrays.toString(x.shapeRef()));
         if (fastKernels(x, y) && plane <= FAST_MAX_ROW && planes <= Integer.MAX_VALUE) {
             // S chunks per plane so that planes * S >= 4 blocks per SM, each chunk >= one vector per thread; with
             // S > 1 the float32 partial sums go to scratch and a second kernel adds them in a fixed order
             int v = fastWidth(op, plane, x);
             long[] split = globalAvgPoolFastSplit(planes, plane, v, multiprocessors);
             long splits = split[0], chunk = split[1];
-            ScratchArena.Allocation partial = splits > 1 ? arena.allocate(4 * planes * splits) : null;
+            ScratchArena.Allocation partial = splits > 1 ? memory.allocate(4 * planes * splits) : null;
             launcher.kernel(Kernel.fast("global_avg_pool", x.dtype(), v > 1)).ptr(x, op).ptr(partial == null ? 0 : partial.address())
                     .ptr(y, op).i32((int) planes).i32((int) plane).i32((int) chunk)
                     .launch(splits, Math.min(planes, MAX_GRID_Y), 1, THREADS, 1, 1, 0);
             if (partial != null) {
                 launcher.kernel(Kernel.GLOBAL_AVG_POOL_FINISH).ptr(partial.address()).ptr(y, op).i32(y.dtype().halfFlag())
                         .i32((int) planes).i32((int) splits).i32((int) plane).launch(ceilDiv(planes, THREADS / 32), THREADS);
-                arena.release(partial);   // pops: nothing was allocated after it (later kernels on the stream run after these)
+                memory.release(partial);   // pops: nothing was allocated after it (later kernels on the stream run after these)
             }
             return y;
         }
@@ -1349,22 +788,17 @@ public final class CudaOps implements Ops {
     public Tensor pad2d(Tensor xt, int top, int bottom, int left, int right) {
         String op = "pad2d";
         enter(op);
-        CudaTensor x = rank4(xt, op);
-        if (top < 0 || bottom < 0 || left < 0 || right < 0) {
-            throw new IllegalArgumentException(op + ": negative padding " + top + "/" + bottom + "/" + left + "/" + right);
-        }
-        return window(x, top + x.dim(2) + bottom, left + x.dim(3) + right, -top, -left, op);
+        CudaTensor x = t(xt, op, "x");
+        int[] shape = Shapes.pad2d(x.shapeRef(), top, bottom, left, right);
+        return window(x, shape[2], shape[3], -top, -left, op);
     }
 
     @Override
     public Tensor crop2d(Tensor xt, int top, int left, int h, int w) {
         String op = "crop2d";
         enter(op);
-        CudaTensor x = rank4(xt, op);
-        if (top < 0 || left < 0 || h < 0 || w < 0 || top + h > x.dim(2) || left + w > x.dim(3)) {
-            throw new IllegalArgumentException(op + ": window top " + top + " left " + left + " " + h + "x" + w
-                    + " outside " + Arrays.toString(x.shapeRef()));
-        }
+        CudaTensor x = t(xt, op, "x");
+        Shapes.crop2d(x.shapeRef(), top, left, h, w);
         return window(x, h, w, top, left, op);
     }
 
@@ -1381,28 +815,16 @@ public final class CudaOps implements Ops {
     public Tensor concat(List<Tensor> parts, int dim) {
         String op = "concat";
         enter(op);
-        if (parts == null || parts.isEmpty()) throw new IllegalArgumentException(op + ": no parts");
+        if (parts == null || parts.isEmpty()) throw Shapes.bad(op, "no tensors");
         List<CudaTensor> ts = new ArrayList<>();
-        for (int i = 0; i < parts.size(); i++) ts.add(t(parts.get(i), op, "part " + i));
-        CudaTensor first = ts.get(0);
-        int rank = first.rank();
-        int d = dim < 0 ? dim + rank : dim;
-        if (d < 0 || d >= rank) throw new IllegalArgumentException(op + ": dim " + dim + " for rank " + rank);
-        int total = 0;
-        Precision dtype = first.dtype();
-        for (CudaTensor p : ts) {
-            if (p.rank() != rank) throw new IllegalArgumentException(op + ": " + shapes(ts) + " differ in rank");
-            for (int i = 0; i < rank; i++) {
-                if (i != d && p.dim(i) != first.dim(i)) {
-                    throw new IllegalArgumentException(op + ": " + shapes(ts) + " differ outside dim " + d);
-                }
-            }
-            total += p.dim(d);
-            if (p.dtype() == Precision.FP32) dtype = Precision.FP32;
+        List<int[]> shapes = new ArrayList<>();
+        for (int i = 0; i < parts.size(); i++) {
+            ts.add(t(parts.get(i), op, "part " + i));
+            shapes.add(ts.get(i).shapeRef());
         }
-        int[] shape = first.shape();
-        shape[d] = total;
-        CudaTensor y = alloc(dtype, shape);
+        int[] shape = Shapes.concat(shapes, dim);
+        int rank = shape.length, d = dim, total = shape[d];
+        CudaTensor y = alloc(promote(ts.toArray(new CudaTensor[0])), shape);
         long outer = 1, inner = 1;
         for (int i = 0; i < d; i++) outer *= shape[i];
         for (int i = d + 1; i < rank; i++) inner *= shape[i];
@@ -1419,25 +841,14 @@ public final class CudaOps implements Ops {
         return y;
     }
 
-    private static String shapes(List<CudaTensor> ts) {
-        StringBuilder s = new StringBuilder();
-        for (CudaTensor t : ts) s.append(s.length() == 0 ? "" : ", ").append(Arrays.toString(t.shapeRef()));
-        return s.toString();
-    }
 
     @Override
     public Tensor slice(Tensor xt, int dim, int from, int to) {
         String op = "slice";
         enter(op);
         CudaTensor x = t(xt, op, "x");
-        int rank = x.rank();
-        int d = dim < 0 ? dim + rank : dim;
-        if (d < 0 || d >= rank) throw new IllegalArgumentException(op + ": dim " + dim + " for " + Arrays.toString(x.shapeRef()));
-        if (from < 0 || to < from || to > x.dim(d)) {
-            throw new IllegalArgumentException(op + ": [" + from + ", " + to + ") outside dim " + d + " of " + Arrays.toString(x.shapeRef()));
-        }
-        int[] shape = x.shape();
-        shape[d] = to - from;
+        int[] shape = Shapes.slice(x.shapeRef(), dim, from, to);
+        int rank = x.rank(), d = dim;
         CudaTensor y = alloc(x.dtype(), shape);
         if (y.numel() == 0) return y;
         long outer = 1, inner = 1;
@@ -1453,12 +864,10 @@ public final class CudaOps implements Ops {
     public Tensor nchwToTokens(Tensor xt) {
         String op = "nchwToTokens";
         enter(op);
-        CudaTensor x = rank4(xt, op);
-        int c = x.dim(1);
-        long hw = (long) x.dim(2) * x.dim(3);
-        if (hw > Integer.MAX_VALUE) throw new IllegalArgumentException(op + ": " + hw + " pixels");
-        CudaTensor y = alloc(x.dtype(), x.dim(0), (int) hw, c);
-        transpose(x, y, c, (int) hw, op);
+        CudaTensor x = t(xt, op, "x");
+        CudaTensor y = alloc(x.dtype(), Shapes.nchwToTokens(x.shapeRef()));
+        int c = x.dim(1), hw = y.dim(1);
+        transpose(x, y, c, hw, op);
         return y;
     }
 
@@ -1467,10 +876,7 @@ public final class CudaOps implements Ops {
         String op = "tokensToNchw";
         enter(op);
         CudaTensor x = t(xt, op, "x");
-        if (x.rank() != 3 || (long) h * w != x.dim(1)) {
-            throw new IllegalArgumentException(op + ": x " + Arrays.toString(x.shapeRef()) + " is not [B, " + h + "*" + w + ", C]");
-        }
-        CudaTensor y = alloc(x.dtype(), x.dim(0), x.dim(2), h, w);
+        CudaTensor y = alloc(x.dtype(), Shapes.tokensToNchw(x.shapeRef(), h, w));
         transpose(x, y, x.dim(1), x.dim(2), op);
         return y;
     }
@@ -1489,7 +895,9 @@ public final class CudaOps implements Ops {
         enter(op);
         CudaTensor table = t(tableT, op, "table"), ids = ti(idsT, op, "ids");
         CudaTensor y = alloc(table.dtype(), Shapes.embedding(table.shapeRef(), ids.shapeRef()));
-        gather(table, ids, table.dim(1), ids.numel(), 0, table.dim(0), y, op);
+        if (y.numel() == 0) return y;
+        launcher.launch(embeddingLaunch(table.address(op), table.dtype(), table.dim(0), table.dim(1), ids.address(op), ids.numel(),
+                y.address(op), y.dtype(), blocks(y.numel())));
         return y;
     }
 
@@ -1499,16 +907,24 @@ public final class CudaOps implements Ops {
         enter(op);
         CudaTensor x = t(xt, op, "x"), rows = ti(rowsT, op, "rows");
         CudaTensor y = alloc(x.dtype(), Shapes.gatherRows(x.shapeRef(), rows.shapeRef()));
-        gather(x, rows, x.dim(2), 1, x.dim(1), x.dim(1), y, op);
+        if (y.numel() == 0) return y;
+        launcher.launch(gatherRowsLaunch(x.address(op), x.dtype(), x.dim(0), x.dim(1), x.dim(2), rows.address(op), y.address(op), y.dtype(),
+                blocks(y.numel())));
         return y;
     }
 
-    /** y[i] = table[index[i] + (i / groupRows)·groupStride] (rows of c), zero where index[i] ∉ [0, bound). */
-    private void gather(CudaTensor table, CudaTensor index, int c, long groupRows, long groupStride, long bound, CudaTensor y, String op) {
-        if (y.numel() == 0) return;
-        launcher.kernel(Kernel.GATHER_ROWS).ptr(table, op).i32(table.dtype().halfFlag()).ptr(index, op).ptr(y, op)
-                .i32(y.dtype().halfFlag()).i64(index.numel()).i32(c).i64(groupRows).i64(groupStride).i64(bound)
-                .launch(blocks(y.numel()), THREADS);
+    /** gather_rows.cu for embedding: y [count, c] = rows ids[i] of table [vocab, c] (zero rows for ids outside [0, vocab)). */
+    static KernelLaunch embeddingLaunch(Object table, Precision tableType, int vocab, int c, Object ids, long count, Object y,
+                                        Precision yType, long blocks) {
+        return KernelLaunch.of(Kernel.GATHER_ROWS, blocks, THREADS, table, tableType.halfFlag(), ids, y, yType.halfFlag(), count, c,
+                count, 0L, (long) vocab);
+    }
+
+    /** gather_rows.cu for gatherRows: y [b, c] = x [b, rows[b], c] of x [batch, n, c] (zero rows for rows outside [0, n)). */
+    static KernelLaunch gatherRowsLaunch(Object x, Precision xType, int batch, int n, int c, Object rows, Object y, Precision yType,
+                                         long blocks) {
+        return KernelLaunch.of(Kernel.GATHER_ROWS, blocks, THREADS, x, xType.halfFlag(), rows, y, yType.halfFlag(), (long) batch, c,
+                1L, (long) n, (long) n);
     }
 
     @Override
@@ -1517,11 +933,15 @@ public final class CudaOps implements Ops {
         enter(op);
         CudaTensor x = tAny(xt, op, "x");
         int[] shape = Shapes.argmax(x.shapeRef());
-        CudaTensor y = CudaTensor.inArenaInt(this, shape, arena.allocate(4L * shape[0]));
+        CudaTensor y = memory.allocInt(shape);
         if (shape[0] == 0) return y;
-        int kind = x.isInteger() ? 2 : x.dtype().halfFlag();
-        launcher.kernel(Kernel.ARGMAX_ROWS).ptr(x, op).i32(kind).ptr(y, op).i64(shape[0]).i32(x.dim(1)).launch(blocks(shape[0]), THREADS);
+        launcher.launch(argmaxLaunch(x.address(op), x.isInteger() ? null : x.dtype(), y.address(op), shape[0], x.dim(1), blocks(shape[0])));
         return y;
+    }
+
+    /** argmax_rows.cu: y[r] = the first index of the largest of x [rows, n] (xType null: int32 x). */
+    static KernelLaunch argmaxLaunch(Object x, Precision xType, Object y, long rows, int n, long blocks) {
+        return KernelLaunch.of(Kernel.ARGMAX_ROWS, blocks, THREADS, x, xType == null ? 2 : xType.halfFlag(), y, rows, n);
     }
 
     @Override
@@ -1538,8 +958,13 @@ public final class CudaOps implements Ops {
             s = alloc(Precision.FP32, shape);
             convertRaw(x.address(op), x.dtype(), s.address(op), Precision.FP32, x.numel());
         }
-        launcher.kernel(Kernel.SOFTMAX_ROWS).ptr(s, op).ptr(y, op).i32(y.dtype().halfFlag()).i32(n).launch(x.numel() / n, THREADS);
+        launcher.launch(softmaxRowsLaunch(s.address(op), y.address(op), y.dtype(), x.numel() / n, n));
         return y;
+    }
+
+    /** softmax_rows.cu: p [rows, n] (pType) = the row softmax of float32 scores s; one block per row. */
+    static KernelLaunch softmaxRowsLaunch(Object s, Object p, Precision pType, long rows, int n) {
+        return KernelLaunch.of(Kernel.SOFTMAX_ROWS, rows, THREADS, s, p, pType.halfFlag(), n);
     }
 
     @Override
@@ -1551,9 +976,13 @@ public final class CudaOps implements Ops {
         int n = shape[shape.length - 1];
         CudaTensor y = alloc(x.dtype(), shape);
         if (y.numel() == 0) return y;
-        launcher.kernel(Kernel.NORMALIZE_ROWS).ptr(x, op).i32(x.dtype().halfFlag()).ptr(y, op).i32(y.dtype().halfFlag()).i32(n)
-                .launch(x.numel() / n, THREADS);
+        launcher.launch(normalizeRowsLaunch(x.address(op), x.dtype(), y.address(op), y.dtype(), x.numel() / n, n));
         return y;
+    }
+
+    /** normalize_rows.cu: y = x / ‖x‖₂ per row of n; one block per row. */
+    static KernelLaunch normalizeRowsLaunch(Object x, Precision xType, Object y, Precision yType, long rows, int n) {
+        return KernelLaunch.of(Kernel.NORMALIZE_ROWS, rows, THREADS, x, xType.halfFlag(), y, yType.halfFlag(), n);
     }
 
     /** a [M, K] · b [K, N] row-major = column-major Cᶜ [N, M] = Bᶜ [N, K] · Aᶜ [K, M], no transposes. */
@@ -1567,9 +996,18 @@ public final class CudaOps implements Ops {
         CudaTensor y = alloc(precision, shape);
         if (y.numel() == 0) return y;
         if (k == 0) throw new IllegalArgumentException(op + ": zero inner dimension");
-        matmul().gemm(stream, new Matmul.Gemm(precision, precision, false, false, n, m, k, n, k, n, 1, 0, 0, 0), 1f,
-                b.address(op), a.address(op), y.address(op));
+        Matmul mm = matmul();
+        matmulProduct((g, alpha, pa, pb, pd) -> mm.gemm(device.stream(), g, alpha, pa, pb, pd), precision, a.address(op), b.address(op),
+                y.address(op), m, n, k);
         return y;
+    }
+
+    /**
+     * The cuBLASLt call of matmul on byte addresses: row-major a [m, k] · b [k, n] → y [m, n] is, column-major,
+     * Yᶜ [n, m] (ld n) = Bᶜ [n, k] (ld n) · Aᶜ [k, m] (ld k), no transposes (AttentionProductsTest runs it in float64).
+     */
+    static void matmulProduct(Matmul.GemmSink sink, Precision p, long a, long b, long y, int m, int n, int k) {
+        sink.gemm(new Matmul.Gemm(p, p, false, false, n, m, k, n, k, n, 1, 0, 0, 0), 1f, b, a, y);
     }
 
     @Override public Tensor exp(Tensor x) { return unary(x, 5, 0, 0, "exp"); }
@@ -1592,8 +1030,7 @@ public final class CudaOps implements Ops {
         String op = "timestepEmbedding";
         enter(op);
         CudaTensor t = t(tt, op, "t");
-        if (t.rank() != 1 || dim < 1) throw new IllegalArgumentException(op + ": t " + Arrays.toString(t.shapeRef()) + " must be [B], dim " + dim);
-        CudaTensor y = alloc(precision, t.dim(0), dim);
+        CudaTensor y = alloc(precision, Shapes.timestepEmbedding(t.shapeRef(), dim));
         if (y.numel() == 0) return y;
         launcher.kernel(Kernel.TIMESTEP_EMBEDDING).ptr(t, op).i32(t.dtype().halfFlag()).ptr(y, op).i32(y.dtype().halfFlag())
                 .i32(t.dim(0)).i32(dim).launch(blocks(y.numel()), THREADS);
@@ -1605,10 +1042,7 @@ public final class CudaOps implements Ops {
         String op = "cfgCombine";
         enter(op);
         CudaTensor cond = t(condT, op, "cond"), img = t(imgCondT, op, "imgCond"), un = t(uncondT, op, "uncond");
-        if (!Arrays.equals(cond.shapeRef(), img.shapeRef()) || !Arrays.equals(cond.shapeRef(), un.shapeRef())) {
-            throw new IllegalArgumentException(op + ": shapes " + Arrays.toString(cond.shapeRef()) + ", " + Arrays.toString(img.shapeRef())
-                    + ", " + Arrays.toString(un.shapeRef()) + " differ");
-        }
+        Shapes.same(op, cond.shapeRef(), img.shapeRef(), un.shapeRef());
         CudaTensor y = alloc(promote(cond, img, un), cond.shapeRef());
         if (y.numel() == 0) return y;
         launcher.kernel(Kernel.CFG_COMBINE).ptr(cond, op).i32(cond.dtype().halfFlag()).ptr(img, op).i32(img.dtype().halfFlag())
@@ -1622,11 +1056,9 @@ public final class CudaOps implements Ops {
         String op = "eulerAncestralStep";
         enter(op);
         CudaTensor z = t(zT, op, "z"), den = t(denT, op, "denoised"), noise = noiseT == null ? null : t(noiseT, op, "noise");
-        if (!Arrays.equals(z.shapeRef(), den.shapeRef()) || (noise != null && !Arrays.equals(z.shapeRef(), noise.shapeRef()))) {
-            throw new IllegalArgumentException(op + ": z " + Arrays.toString(z.shapeRef()) + ", denoised " + Arrays.toString(den.shapeRef())
-                    + (noise == null ? "" : ", noise " + Arrays.toString(noise.shapeRef())) + " differ");
-        }
-        if (!(sigma > 0)) throw new IllegalArgumentException(op + ": sigma " + sigma + " must be positive");
+        if (noise == null) Shapes.same(op, z.shapeRef(), den.shapeRef());
+        else Shapes.same(op, z.shapeRef(), den.shapeRef(), noise.shapeRef());
+        if (!(sigma > 0)) throw Shapes.bad(op, "sigma " + sigma + " must be positive");
         CudaTensor y = alloc(noise == null ? promote(z, den) : promote(z, den, noise), z.shapeRef());
         if (y.numel() == 0) return y;
         launcher.kernel(Kernel.EULER_ANCESTRAL).ptr(z, op).i32(z.dtype().halfFlag()).ptr(den, op).i32(den.dtype().halfFlag())
@@ -1649,22 +1081,27 @@ public final class CudaOps implements Ops {
     public Tensor clipPixelValues(Tensor image, int size, float[] mean, float[] std) {
         String op = "clipPixelValues";
         enter(op);
-        CudaTensor x = rank4(image, op);
-        if (x.dim(1) != 3 || size < 1 || mean.length != 3 || std.length != 3) {
-            throw new IllegalArgumentException(op + ": image " + Arrays.toString(x.shapeRef()) + " must be [B, 3, H, W], size "
-                    + size + ", 3 means and stds");
-        }
-        int top = Math.floorDiv(x.dim(2) - size, 2), left = Math.floorDiv(x.dim(3) - size, 2);
-        CudaTensor y = alloc(precision, x.dim(0), 3, size, size);
+        CudaTensor x = t(image, op, "image");
+        int[] shape = Shapes.clipPixelValues(x.shapeRef(), size, mean, std);
+        CudaTensor y = alloc(precision, shape);
         if (y.numel() == 0) return y;
-        launcher.kernel(Kernel.CLIP_PREPROCESS).ptr(x, op).i32(x.dtype().halfFlag()).ptr(y, op).i32(y.dtype().halfFlag())
-                .i32(x.dim(0)).i32(x.dim(2)).i32(x.dim(3)).i32(size).i32(top).i32(left)
-                .f32(mean[0]).f32(mean[1]).f32(mean[2]).f32(std[0]).f32(std[1]).f32(std[2])
-                .launch(blocks(y.numel()), THREADS);
+        launcher.launch(clipPixelValuesLaunch(x.address(op), x.dtype(), x.dim(2), x.dim(3), y.address(op), y.dtype(), size, mean, std,
+                blocks(y.numel())));
         return y;
     }
 
-    // ---- CUDA graphs and timing ------------------------------------------------------------------
+    /**
+     * clip_preprocess.cu for one image [1, 3, h, w]: the S×S crop at Hugging Face's center_crop offset, (n − S) / 2 inside
+     * the image, or −((S − n) / 2) for a side smaller than S (the image zero-padded to S with itself at (S − n) / 2).
+     */
+    static KernelLaunch clipPixelValuesLaunch(Object x, Precision xType, int h, int w, Object y, Precision yType, int size, float[] mean,
+                                              float[] std, long blocks) {
+        int top = h >= size ? (h - size) / 2 : -((size - h) / 2), left = w >= size ? (w - size) / 2 : -((size - w) / 2);
+        return KernelLaunch.of(Kernel.CLIP_PREPROCESS, blocks, THREADS, x, xType.halfFlag(), y, yType.halfFlag(), 1, h, w, size, top, left,
+                mean[0], mean[1], mean[2], std[0], std[1], std[2]);
+    }
+
+    // ---- CUDA graphs and timing (GraphCapture) ------------------------------------------------------------------
 
     /**
      * Records {@code body} as a CUDA graph. The body runs twice: once normally (a warm-up that loads kernels,
@@ -1676,94 +1113,43 @@ public final class CudaOps implements Ops {
      * download, or use attention masks / ids (host data), and must do the same work every time.
      */
     public CudaGraph capture(Supplier<? extends Tensor> body) {
-        String op = "capture";
-        enter(op);
-        if (capturing) throw new IllegalStateException("capture inside a capture");
-        synchronize();
-        long mark = arena.top();
-        Lifetime warm = new Lifetime("CUDA graph warm-up");
-        Lifetime stage = arena.switchLifetime(warm);
-        boolean warmedUp = false;
-        try {
-            body.get();
-            warmedUp = true;
-        } finally {
-            arena.switchLifetime(stage);
-            warm.end();
-            if (!warmedUp) {
-                try {
-                    CudaCheck.rt(cudaStreamSynchronize(stream), "cudaStreamSynchronize(capture warm-up)");
-                } finally {
-                    arena.rewind(mark);
-                }
-            }
-        }
-        synchronize();
-        boolean spilled = arena.spilled();
-        long needed = arena.highWater();
-        arena.rewind(mark);
-        if (spilled && arena.capacity() < needed) {
-            throw new IllegalStateException("the graph body needs " + needed + " bytes of scratch arena, " + arena.capacity()
-                    + " are allocated and " + mark + " were in use before the capture: capture right after endStage() "
-                    + "(then the arena grows) or create CudaOps with Options.withArenaBytes(" + needed + ")");
-        }
-
-        Lifetime graphLifetime = new Lifetime("CUDA graph");
-        arena.switchLifetime(graphLifetime);
-        arena.freeze();
-        capturing = true;
-        Tensor output = null;
-        Throwable failure = null;
-        CUgraph_st graph = new CUgraph_st();
-        try {
-            CudaCheck.rt(cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal), "cudaStreamBeginCapture");
-            try {
-                output = body.get();
-            } catch (Throwable e) {
-                failure = e;
-            }
-            int rc = cudaStreamEndCapture(stream, graph);
-            if (failure == null) CudaCheck.rt(rc, "cudaStreamEndCapture");
-        } catch (Throwable e) {
-            if (failure == null) failure = e;
-        } finally {
-            capturing = false;
-            arena.unfreeze();
-            arena.switchLifetime(stage);
-        }
-        if (failure == null && !(output instanceof CudaTensor ct && ct.owner() == this)) {
-            failure = new IllegalArgumentException("capture: the body returned " + output + ", not a tensor of this backend");
-        }
-        CUgraphExec_st exec = null;
-        if (failure == null) {
-            exec = new CUgraphExec_st();
-            int rc = cudaGraphInstantiate(exec, graph, 0L);
-            if (rc != 0) {
-                exec = null;
-                try {
-                    CudaCheck.rt(rc, "cudaGraphInstantiate");
-                } catch (CudaException e) {
-                    failure = e;
-                }
-            }
-        }
-        if (failure != null) {
-            if (!graph.isNull()) cudaGraphDestroy(graph);
-            graphLifetime.end();
-            arena.rewind(mark);
-            if (failure instanceof RuntimeException r) throw r;
-            if (failure instanceof Error e) throw e;
-            throw new IllegalStateException("capture failed", failure);
-        }
-        CudaGraph g = new CudaGraph(this, graph, exec, (CudaTensor) output, graphLifetime, arena.top() - mark);
-        arena.reserve(mark, g);
-        graphs.add(g);
-        return g;
+        enter("capture");
+        return graphs.capture(body);
     }
 
+    void launch(GraphCapture.Recorded<?> recorded) { recorded.launch(device); }
+
+    /**
+     * The network compiled for its input shapes: with the graphs feature ({@link Features#graphs()}, unverified) a
+     * {@link CudaNetwork}, captured as one CUDA graph at its first run with a memory plan of its own (and run eagerly,
+     * with a warning, when the capture fails); without it, run eagerly at every call.
+     */
+    @Override
+    public CompiledNetwork compile(Network network) {
+        enter("compile");
+        if (!options.features().graphs()) return Ops.super.compile(network);
+        CudaNetwork n = new CudaNetwork(this, network);
+        graphs.opened(n);
+        return n;
+    }
+
+    void networkClosed(CudaNetwork n) { graphs.closed(n); }
+
+    GraphCapture graphs() { return graphs; }
+
+    /** cuDNN's workspace (the device check reports its growth while compiled networks live). */
+    Workspace cudnnWorkspace() { return cudnnWorkspace; }
+
     void graphClosed(CudaGraph g) {
-        graphs.remove(g);
-        if (!closed) arena.unreserve(g);
+        if (!closed) memory.arena().unreserve(g);
+        graphs.closed(g);
+    }
+
+    /** Frees cuDNN workspaces outgrown while graphs lived, once none is left (queued work may still use them: sync). */
+    private void releaseRetiredWorkspaces() {
+        if (closed || cudnnWorkspace.retiredBytes() == 0) return;
+        device.synchronize("free outgrown workspaces");
+        cudnnWorkspace.releaseRetired();
     }
 
     /** A stage timer on this backend's stream (CUDA events; read with {@link StageTimer#report()}). */
@@ -1776,41 +1162,40 @@ public final class CudaOps implements Ops {
 
     void timerClosed(StageTimer t) { timers.remove(t); }
 
-    boolean capturing() { return capturing; }
+    boolean capturing() { return graphs.capturing(); }
 
     // ---- helpers -------------------------------------------------------------------------------
 
     void enter(String op) {
         if (closed) throw new IllegalStateException(op + ": the cuda backend is closed");
-        Thread current = Thread.currentThread();
-        if (current != contextThread) {
-            CudaCheck.drv(cuCtxSetCurrent(context), "cuCtxSetCurrent");
-            contextThread = current;
-        }
+        device.bind();
+    }
+
+    /** The exception for a host transfer attempted while a graph is captured. */
+    static IllegalStateException captureRefuses(String op) {
+        return new IllegalStateException(op + " inside a CUDA graph capture: host transfers cannot be captured "
+                + "(write persistent inputs before replay, keep masks and ids out of the captured body)");
     }
 
     private void notCapturing(String op) {
-        if (capturing) {
-            throw new IllegalStateException(op + " inside a CUDA graph capture: host transfers cannot be captured "
-                    + "(write persistent inputs before replay, keep masks and ids out of the captured body)");
-        }
+        if (graphs.capturing()) throw captureRefuses(op);
     }
 
     /** A float tensor of this backend (an int32 tensor is refused naming the operation). */
-    private CudaTensor t(Tensor x, String op, String name) {
+    CudaTensor t(Tensor x, String op, String name) {
         CudaTensor c = tAny(x, op, name);
         if (c.isInteger()) throw new IllegalArgumentException(op + ": " + name + " " + c + " must be a float tensor, not int32");
         return c;
     }
 
     /** An int32 tensor of this backend. */
-    private CudaTensor ti(Tensor x, String op, String name) {
+    CudaTensor ti(Tensor x, String op, String name) {
         CudaTensor c = tAny(x, op, name);
         if (!c.isInteger()) throw new IllegalArgumentException(op + ": " + name + " " + c + " must be an int32 tensor");
         return c;
     }
 
-    private CudaTensor tAny(Tensor x, String op, String name) {
+    CudaTensor tAny(Tensor x, String op, String name) {
         if (x == null) throw new IllegalArgumentException(op + ": " + name + " is null");
         if (!(x instanceof CudaTensor c) || c.owner() != this) {
             throw new IllegalArgumentException(op + ": " + name + " " + x + " is not a tensor of this cuda backend (upload host data first)");
@@ -1820,18 +1205,12 @@ public final class CudaOps implements Ops {
     }
 
     /** t(...) converted to the backend's precision when it has the other dtype (autocast-style). */
-    private CudaTensor cast(Tensor x, String op, String name) {
+    CudaTensor cast(Tensor x, String op, String name) {
         CudaTensor c = t(x, op, name);
         if (c.dtype() == precision) return c;
         CudaTensor y = alloc(precision, c.shapeRef());
         convertRaw(c.address(op), c.dtype(), y.address(op), precision, c.numel());
         return y;
-    }
-
-    private CudaTensor rank4(Tensor x, String op) {
-        CudaTensor c = t(x, op, "x");
-        if (c.rank() != 4) throw new IllegalArgumentException(op + ": x " + Arrays.toString(c.shapeRef()) + " must be [B, C, H, W]");
-        return c;
     }
 
     private static Precision promote(CudaTensor... ts) {
@@ -1840,19 +1219,15 @@ public final class CudaOps implements Ops {
     }
 
     CudaTensor alloc(Precision dtype, int... shape) {
-        long n = CudaTensor.numel(shape);
-        return CudaTensor.inArena(this, shape, dtype, arena.allocate(n * dtype.bytes()));
+        return memory.alloc(dtype, shape);
     }
 
     private void convertRaw(long src, Precision srcType, long dst, Precision dstType, long n) {
-        if (n == 0) return;
-        launcher.kernel(Kernel.CONVERT).ptr(src).i32(srcType.halfFlag()).ptr(dst).i32(dstType.halfFlag()).i64(n)
-                .launch(blocks(n), THREADS);
+        device.convert(src, srcType, dst, dstType, n);
     }
 
     private long blocks(long n) {
-        long b = (n + THREADS - 1) / THREADS;
-        return Math.max(1, Math.min(b, (long) multiprocessors * 32));
+        return device.blocks(n);
     }
 
     // ---- close -----------------------------------------------------------------------------------
@@ -1865,40 +1240,17 @@ public final class CudaOps implements Ops {
     }
 
     private void closeAll(boolean sync) {
-        List<RuntimeException> errors = new ArrayList<>();
-        if (sync && stream != null) step(errors, () -> CudaCheck.rt(cudaStreamSynchronize(stream), "cudaStreamSynchronize(close)"));
-        for (CudaGraph g : new ArrayList<>(graphs)) step(errors, g::close);
-        for (StageTimer t : new ArrayList<>(timers)) step(errors, t::close);
+        Closer c = new Closer();
+        if (sync && device != null) c.run(() -> device.synchronize("close"));
+        if (graphs != null) graphs.closeAll(c);
+        for (StageTimer t : new ArrayList<>(timers)) c.run(t::close);
         closed = true;
-        List<DeviceMemory> persistent = new ArrayList<>(persistentMemory);
-        for (int i = persistent.size() - 1; i >= 0; i--) step(errors, persistent.get(i)::close);
-        persistentMemory.clear();
-        for (int i = weightMemory.size() - 1; i >= 0; i--) step(errors, weightMemory.get(i)::close);
-        weightMemory.clear();
-        weights.clear();
-        if (arena != null) step(errors, arena::close);
-        if (convolution != null) step(errors, convolution::close);
-        if (matmul != null) step(errors, matmul::close);
-        if (staging != null) step(errors, staging::close);
-        if (pinnedRaw != null) step(errors, () -> CudaCheck.rt(cudaFreeHost(pinnedRaw), "cudaFreeHost(staging)"));
-        if (launcher != null) step(errors, launcher::close);
-        if (library != null) step(errors, library::close);
-        if (stream != null && !stream.isNull()) step(errors, () -> CudaCheck.rt(cudaStreamDestroy(stream), "cudaStreamDestroy"));
-        if (contextRetained) step(errors, () -> CudaCheck.drv(cuDevicePrimaryCtxRelease(device), "cuDevicePrimaryCtxRelease"));
-        contextRetained = false;
-        if (!errors.isEmpty()) {
-            RuntimeException first = errors.get(0);
-            for (int i = 1; i < errors.size(); i++) first.addSuppressed(errors.get(i));
-            throw first;
-        }
-    }
-
-    private static void step(List<RuntimeException> errors, Runnable r) {
-        try {
-            r.run();
-        } catch (RuntimeException e) {
-            errors.add(e);
-        }
+        if (memory != null) memory.close(c);
+        if (convolutions != null) c.run(convolutions::close);
+        else if (cudnnWorkspace != null) c.run(cudnnWorkspace::close);
+        if (matmul != null) c.run(matmul::close);
+        if (device != null) c.run(device::close);
+        c.rethrow();
     }
 
     @Override public String toString() {
@@ -1913,7 +1265,7 @@ public final class CudaOps implements Ops {
         enter("preloadKernels");
         int n = 0;
         for (Kernel k : Kernel.all()) {
-            library.function(k);
+            device.library().function(k);
             n++;
         }
         return n;
@@ -1921,6 +1273,6 @@ public final class CudaOps implements Ops {
 
     /** Names of the loaded kernel modules and whether each came from the packaged fatbin or from NVRTC. */
     public Map<String, String> kernelOrigins() {
-        return new LinkedHashMap<>(library.origins());
+        return new LinkedHashMap<>(device.kernelOrigins());
     }
 }

@@ -11,12 +11,13 @@ import java.util.Arrays;
  * {@link #isInteger()}, stored in 4-byte elements with {@link #dtype()} FP32), owned by one {@link CudaOps}.
  *
  * <p>Kinds of owner: the scratch arena (transient results: valid until {@code endStage()}, or until the
- * CUDA graph that produced them is closed), the weight cache (until the backend closes), or the caller
- * ({@link CudaOps#persistent}: until {@link #close()}). A view made by {@code reshape} shares its base's
- * memory and lifetime. Using a tensor after its lifetime ended throws {@link IllegalStateException}.
+ * CUDA graph that produced them is closed), the weight cache (until the backend closes), the caller
+ * ({@link CudaOps#persistent}: until {@link #close()}), or a compiled network (its outputs: until its next run or
+ * close). A view made by {@code reshape} shares its base's memory and lifetime. Using a tensor after its lifetime
+ * ended throws {@link IllegalStateException}.
  */
 public final class CudaTensor implements Tensor {
-    enum Kind { TRANSIENT, WEIGHT, PERSISTENT, VIEW }
+    enum Kind { TRANSIENT, WEIGHT, PERSISTENT, VIEW, NETWORK }
 
     private final CudaOps owner;
     private final int[] shape;
@@ -24,7 +25,7 @@ public final class CudaTensor implements Tensor {
     private final Precision dtype;
     private final long address;
     private final Kind kind;
-    private final Lifetime lifetime;                     // TRANSIENT / VIEW of a transient
+    private final Lifetime lifetime;                     // TRANSIENT / NETWORK / VIEW of either
     private final ScratchArena.Allocation allocation;    // TRANSIENT only
     private final DeviceMemory memory;                   // WEIGHT / PERSISTENT (or the base of a view)
     private final CudaTensor base;                       // VIEW only
@@ -61,6 +62,16 @@ public final class CudaTensor implements Tensor {
 
     static CudaTensor owned(CudaOps owner, int[] shape, Precision dtype, DeviceMemory memory, Kind kind, boolean integer) {
         return new CudaTensor(owner, shape, dtype, memory.address(), kind, null, null, memory, null, integer);
+    }
+
+    /** Memory of a compiled network (an output of its last run): valid while {@code lifetime} lives; close() keeps it. */
+    static CudaTensor ofNetwork(CudaOps owner, int[] shape, Precision dtype, boolean integer, long address, Lifetime lifetime) {
+        return new CudaTensor(owner, shape, dtype, address, Kind.NETWORK, lifetime, null, null, null, integer);
+    }
+
+    /** The transient allocation behind this tensor (through a view), or null for weights, persistent and network memory. */
+    ScratchArena.Allocation transientAllocation() {
+        return base != null ? base.allocation : allocation;
     }
 
     CudaTensor view(int[] newShape) {
@@ -118,7 +129,8 @@ public final class CudaTensor implements Tensor {
     void checkValid(String op) {
         if (valid()) return;
         String why = lifetime != null && !lifetime.alive()
-                ? "its " + lifetime.name() + " ended (transient tensors live until endStage(), or until their CUDA graph closes)"
+                ? "its " + lifetime.name() + " ended (transient tensors live until endStage() or until their CUDA graph closes, "
+                + "a compiled network's outputs until its next run)"
                 : "it was closed";
         throw new IllegalStateException(op + ": tensor " + Arrays.toString(shape) + " " + dtype + " is no longer valid: " + why);
     }
@@ -137,7 +149,7 @@ public final class CudaTensor implements Tensor {
                 owner.releasePersistent(this, memory);
             }
             case TRANSIENT -> closed = owner.releaseTransient(allocation);   // still usable when nothing was given back
-            case WEIGHT, VIEW -> { }
+            case WEIGHT, VIEW, NETWORK -> { }
         }
     }
 

@@ -23,27 +23,40 @@ package dev.autodir.backend.cuda;
  *       ({@link CudnnGraphConvolution}: engine heuristics mode A, then the fallback list), which reaches engines the
  *       legacy API's algorithm enum does not; it is one more candidate of the same per-shape timing, compared with
  *       cuDNN's legacy result before it may win.</li>
+ *   <li>{@code graphs}: {@code compile} captures each network (every stage: unet, vae-encode/decode, scm, clip-text,
+ *       clip-vision, biqa) as one CUDA graph per input shapes, with its transient tensors planned into a private
+ *       block that reuses the memory of dead intermediates ({@link CudaNetwork}, {@link MemoryPlan}); a step is one
+ *       graph launch instead of hundreds of kernel launches from Java. Without it networks run eagerly.</li>
  * </ul>
  *
  * <p>Checked without a GPU: the kernels these paths add run on the host through the tests' kernel emulation
  * ({@code KernelEmulationTest}, {@code Im2colProductsTest}), and the cuBLASLt call sequences through a float64
- * emulation of {@link Matmul.Gemm} ({@code AttentionProductsTest}, {@code Im2colProductsTest}). Not checked: cuBLASLt
- * and cuDNN themselves (the graph API's attribute sequence has never been executed: no libcudnn on the build
- * machine), the device's timing, graph capture, NVRTC.
+ * emulation of {@link Matmul.Gemm} ({@code AttentionProductsTest}, {@code Im2colProductsTest}); the graphs feature's
+ * memory plan and lifetimes on the cpu backend and fake allocators ({@code MemoryPlanTest}, {@code NetworkTraceTest},
+ * {@code PlannedMemoryTest}, {@code WorkspaceTest}). Not checked: cuBLASLt and cuDNN themselves (the graph API's
+ * attribute sequence has never been executed: no libcudnn on the build machine), the device's timing, graph capture,
+ * NVRTC.
  *
  * <p>System properties: {@code autodir.cuda.unverified=true} turns every feature on; {@code
- * autodir.cuda.attentionGemm}, {@code autodir.cuda.fastKernels}, {@code autodir.cuda.convIm2col} and {@code
- * autodir.cuda.convGraph} set one each (and win over the umbrella).
+ * autodir.cuda.attentionGemm}, {@code autodir.cuda.fastKernels}, {@code autodir.cuda.convIm2col}, {@code
+ * autodir.cuda.convGraph} and {@code autodir.cuda.graphs} set one each (and win over the umbrella).
  */
-public record Features(boolean attentionGemm, boolean fastKernels, boolean convIm2col, boolean convGraph) {
-    public static final Features NONE = new Features(false, false, false, false);
-    public static final Features ALL = new Features(true, true, true, true);
+public record Features(boolean attentionGemm, boolean fastKernels, boolean convIm2col, boolean convGraph, boolean graphs) {
+    public static final Features NONE = new Features(false, false, false, false, false);
+    public static final Features ALL = new Features(true, true, true, true, true);
+
+    /** The kernel and library features, networks run eagerly (graphs off). */
+    public Features(boolean attentionGemm, boolean fastKernels, boolean convIm2col, boolean convGraph) {
+        this(attentionGemm, fastKernels, convIm2col, convGraph, false);
+    }
 
     public static Features fromProperties() {
         String all = System.getProperty("autodir.cuda.unverified", "false");
         return new Features(flag("autodir.cuda.attentionGemm", all), flag("autodir.cuda.fastKernels", all),
-                flag("autodir.cuda.convIm2col", all), flag("autodir.cuda.convGraph", all));
+                flag("autodir.cuda.convIm2col", all), flag("autodir.cuda.convGraph", all), flag("autodir.cuda.graphs", all));
     }
+
+    public Features withGraphs(boolean on) { return new Features(attentionGemm, fastKernels, convIm2col, convGraph, on); }
 
     private static boolean flag(String name, String fallback) {
         String v = System.getProperty(name, fallback).trim();
@@ -61,6 +74,7 @@ public record Features(boolean attentionGemm, boolean fastKernels, boolean convI
         if (fastKernels) b.append("fastKernels ");
         if (convIm2col) b.append("convIm2col ");
         if (convGraph) b.append("convGraph ");
+        if (graphs) b.append("graphs ");
         return b.toString().trim() + " (unverified)";
     }
 }

@@ -73,7 +73,7 @@ record Im2colPlan(int rows, int pixels, int batch, List<Chunk> chunks, long buff
 
     // ---- what CudaOps launches per chunk (shared with the tests that emulate it) ---------------------------
 
-    /** Where {@link #run} sends its work: the device (CudaOps.convIm2col) or an emulation (tests). */
+    /** Where {@link #run} sends its work: the device (ConvolutionRouting.convIm2col) or an emulation (tests). */
     interface Sink {
         /**
          * im2col.cu for chunk c: x = the address of the chunk's first image, col = the column buffer; launched with

@@ -41,6 +41,23 @@ final class Launcher implements AutoCloseable {
         return args;
     }
 
+    /** Launches {@code l}, whose pointer arguments are device addresses (Long; null for none). */
+    void launch(KernelLaunch l) {
+        Args a = kernel(l.kernel());
+        String sig = l.kernel().signature();
+        for (int i = 0; i < sig.length(); i++) {
+            Object v = l.args().get(i);
+            switch (sig.charAt(i)) {
+                case 'p' -> a.ptr(v == null ? 0L : (Long) v);
+                case 'i' -> a.i32((Integer) v);
+                case 'l' -> a.i64(((Number) v).longValue());
+                case 'f' -> a.f32((Float) v);
+                default -> throw new IllegalStateException(l.kernel().function() + ": signature letter " + sig.charAt(i));
+            }
+        }
+        a.launch(l.gx(), l.gy(), l.gz(), l.bx(), l.by(), l.bz(), l.sharedBytes());
+    }
+
     long launches() { return launches; }
 
     /** The function of the most recent launch (null before the first): tests check which variant a shape selects. */

@@ -98,6 +98,11 @@ final class Matmul implements AutoCloseable {
         }
     }
 
+    /** Where a {@link Gemm} goes: {@link #gemm} on the device, a float64 emulation in the tests. */
+    interface GemmSink {
+        void gemm(Gemm g, float alpha, long a, long b, long d);
+    }
+
     Matmul(long workspaceBytes) {
         CudaCheck.blas(cublasLtCreate(handle), "cublasLtCreate");
         DeviceMemory ws;

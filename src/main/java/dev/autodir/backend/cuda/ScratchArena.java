@@ -18,7 +18,7 @@ import java.util.List;
  *
  * <p>Device calls go through {@link Allocator}, so the bookkeeping is tested without a GPU.
  */
-final class ScratchArena implements AutoCloseable {
+final class ScratchArena implements TransientMemory, AutoCloseable {
     static final long ALIGNMENT = 256;
     /** Growth granularity, so a slowly creeping stage does not reallocate every time. */
     static final long GROWTH_QUANTUM = 32L << 20;
@@ -63,7 +63,7 @@ final class ScratchArena implements AutoCloseable {
         return (v + quantum - 1) / quantum * quantum;
     }
 
-    Allocation allocate(long bytes) {
+    @Override public Allocation allocate(long bytes) {
         ensureOpen();
         if (bytes < 0) throw new IllegalArgumentException("negative allocation size " + bytes);
         long size = roundUp(Math.max(bytes, 1), ALIGNMENT);
@@ -89,7 +89,7 @@ final class ScratchArena implements AutoCloseable {
      * Gives back an allocation early when it is the most recent one of the block (a stack pop) and returns true;
      * else does nothing and returns false.
      */
-    boolean release(Allocation a) {
+    @Override public boolean release(Allocation a) {
         if (closed || a.spill() || a.lifetime() != lifetime) return false;
         if (a.offset() + a.bytes() != top || a.offset() < floor) return false;
         top = a.offset();

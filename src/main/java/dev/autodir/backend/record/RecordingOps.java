@@ -247,9 +247,8 @@ public final class RecordingOps implements Ops {
     }
 
     @Override public Tensor clamp(Tensor x, float lo, float hi) {
-        if (!(lo <= hi)) throw new IllegalArgumentException("clamp: lo " + lo + " > hi " + hi);
         Graph.Value v = floatIn(x, "clamp", "x");
-        return node("clamp", v.shape(), list(v), "lo", lo, "hi", hi);
+        return node("clamp", Shapes.clamp(v.shape(), lo, hi), list(v), "lo", lo, "hi", hi);
     }
 
     @Override public Tensor addPerChannel(Tensor x, Tensor v) {
@@ -267,8 +266,7 @@ public final class RecordingOps implements Ops {
         Graph.Value xv = floatIn(x, "conv2dWithInputBias", "x"), ib = floatIn(inputBias, "conv2dWithInputBias", "inputBias");
         Graph.Value wv = floatIn(w, "conv2dWithInputBias", "weight");
         Graph.Value bv = bias == null ? null : floatIn(bias, "conv2dWithInputBias", "bias");
-        int[] y = Shapes.conv2d(xv.shape(), wv.shape(), shape(bv), stride, padding, groups);
-        if (Shapes.numel(ib.shape()) != xv.dim(1)) throw Shapes.bad("conv2dWithInputBias", "the input bias needs Cin elements", xv.shape(), ib.shape());
+        int[] y = Shapes.conv2dWithInputBias(xv.shape(), ib.shape(), wv.shape(), shape(bv), stride, padding, groups);
         return node("conv2dWithInputBias", y, list(xv, ib, wv, bv), "stride", stride, "padding", padding, "groups", groups);
     }
 

@@ -18,7 +18,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
 /**
- * Runs, without a GPU, the exact calls {@code CudaOps.attentionProducts} makes (strided-batched cuBLASLt products
+ * Runs, without a GPU, the exact calls {@code AttentionRouting.attentionProducts} makes (strided-batched cuBLASLt products
  * in column-major terms, leading dimensions, head and chunk offsets on byte addresses, the softmax rows) through a
  * double-precision emulation of {@link Matmul.Gemm}'s documented semantics, and compares the result with the
  * attention reference at relative L2 1e-6 (both are float64 computations of the same sums, stored to float).
@@ -66,7 +66,7 @@ class AttentionProductsTest {
     }
 
     /** Matmul.Gemm's semantics: D_i [m, n] (ld ldd) = alpha · op(A_i) · op(B_i), column-major, strides in elements. */
-    static final class Emulator implements CudaOps.ProductSink {
+    static final class Emulator implements AttentionRouting.ProductSink {
         final Memory mem;
         int gemms, softmaxes;
 
@@ -118,7 +118,7 @@ class AttentionProductsTest {
         int c = heads * d;
         FloatTensor q = random(1, batch, nq, c), k = random(2, batch, nk, c), v = random(3, batch, nk, c);
         float scale = (float) (1 / Math.sqrt(d));
-        int chunk = CudaOps.attentionChunk(nq, nk, heads, Precision.FP32, budget);
+        int chunk = AttentionRouting.attentionChunk(nq, nk, heads, Precision.FP32, budget);
         assertTrue(chunk >= 1 && chunk <= nq && (chunk == 1 || (long) heads * chunk * nk * 8 <= budget), "chunk " + chunk);
         Memory mem = new Memory();
         long qa = mem.add("q", q.data().clone(), Precision.FP32), ka = mem.add("k", k.data().clone(), Precision.FP32);
@@ -129,7 +129,7 @@ class AttentionProductsTest {
         long sa = mem.add("s", new float[heads * chunk * nk], Precision.FP32);
         long pa = mem.add("p", new float[heads * chunk * nk], Precision.FP32);
         Emulator e = new Emulator(mem);
-        CudaOps.attentionProducts(e, Precision.FP32, Precision.FP32, Precision.FP32, qa, ka, va, ya, sa, pa, batch, nq, nk, c,
+        AttentionRouting.attentionProducts(e, Precision.FP32, Precision.FP32, Precision.FP32, qa, ka, va, ya, sa, pa, batch, nq, nk, c,
                 heads, d, scale, chunk);
         int chunks = (nq + chunk - 1) / chunk;
         assertEquals(2 * batch * chunks, e.gemms, "products");
@@ -142,7 +142,7 @@ class AttentionProductsTest {
     @Test
     void mixedInputAndProbabilityTypesAreRefused() {
         Emulator e = new Emulator(new Memory());
-        assertThrows(IllegalArgumentException.class, () -> CudaOps.attentionProducts(e, Precision.FP16, Precision.FP32,
+        assertThrows(IllegalArgumentException.class, () -> AttentionRouting.attentionProducts(e, Precision.FP16, Precision.FP32,
                 Precision.FP16, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1f, 1));
     }
 

@@ -45,8 +45,8 @@ class CudaAttentionGemmTest {
         float scale = (float) (1 / Math.sqrt(d));
         double tol = CudaTestSupport.tolerance(p);   // FP32 1e-5, FP16 2e-3 relative L2
         try (CudaOps ops = new CudaOps(CudaOps.Options.defaults(p).withFeatures(Features.ALL).withArenaBytes(256L << 20))) {
-            ops.attentionGemmMinWidth = 1;
-            ops.attentionScoreBytes = scoreBytes;
+            ops.attentions().gemmMinWidth = 1;
+            ops.attentions().scoreBytes = scoreBytes;
             FloatTensor out = ops.download(ops.attention(ops.upload(q), ops.upload(k), ops.upload(v), heads, scale, AttentionMask.NONE));
             assertClose("attention by products " + p + " d=" + d, out, Reference.attention(q, k, v, heads, scale, AttentionMask.NONE), tol);
             // a second call reuses the plans and the arena position: same result bit for bit

@@ -68,7 +68,7 @@ class CudaConvIm2colTest {
         FloatTensor bias = half(random(seed + 2, cout));
         try (CudaOps o = new CudaOps(options())) {
             o.forceConvChoice(ConvAutotune.Choice.IM2COL);
-            if (cap > 0) o.convColumnCapBytes = cap;
+            if (cap > 0) o.convolutions().columnCapBytes = cap;
             Tensor xd = o.upload(x), wd = o.upload(wt), bd = o.upload(bias);
             // rel-L2 ≤ 2e-3: FP16 inputs and output, float32 accumulation (see TOL)
             assertClose(what + " with bias", o.download(o.conv2d(xd, wd, bd, stride, pad, 1)), reference(x, wt, bias, stride, pad), TOL);
@@ -150,7 +150,7 @@ class CudaConvIm2colTest {
         int b = 2, cin = 32, cout = 128, h = 20, w = 18;
         try (CudaOps o = new CudaOps(options())) {
             o.forceConvChoice(ConvAutotune.Choice.IM2COL);
-            o.convColumnCapBytes = 288L * 2 * 128;   // 3 chunks per image inside the graph
+            o.convolutions().columnCapBytes = 288L * 2 * 128;   // 3 chunks per image inside the graph
             FloatTensor wt = half(randomScaled(51, 0.06, 0, cout, cin, 3, 3)), bias = half(random(52, cout));
             OpsConformanceTest.MemoryStore store = new OpsConformanceTest.MemoryStore().put("w", wt).put("b", bias);
             Tensor wd = o.weight(store, "w"), bd = o.weight(store, "b");   // weights outlive endStage

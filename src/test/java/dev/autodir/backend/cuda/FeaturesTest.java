@@ -14,7 +14,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 /** The unverified-feature switches read from system properties (each test restores what it set). */
 class FeaturesTest {
     private static final String[] NAMES = {"autodir.cuda.unverified", "autodir.cuda.attentionGemm", "autodir.cuda.fastKernels",
-            "autodir.cuda.convIm2col", "autodir.cuda.convGraph"};
+            "autodir.cuda.convIm2col", "autodir.cuda.convGraph", "autodir.cuda.graphs"};
     private final Map<String, String> saved = new HashMap<>();
 
     private void set(String name, String value) {
@@ -60,8 +60,19 @@ class FeaturesTest {
         set("autodir.cuda.convGraph", "false");   // one switch wins over the umbrella
         Features most = Features.fromProperties();
         assertFalse(most.convGraph());
-        assertTrue(most.convIm2col() && most.fastKernels() && most.attentionGemm());
-        assertEquals("attentionGemm fastKernels convIm2col (unverified)", most.describe());
+        assertTrue(most.convIm2col() && most.fastKernels() && most.attentionGemm() && most.graphs());
+        assertEquals("attentionGemm fastKernels convIm2col graphs (unverified)", most.describe());
+    }
+
+    @Test
+    void graphsAloneCompilesNetworksAsCudaGraphs() {
+        clearAll();
+        set("autodir.cuda.graphs", "true");
+        Features f = Features.fromProperties();
+        assertEquals(Features.NONE.withGraphs(true), f);
+        assertTrue(f.graphs() && !f.convGraph() && !f.fastKernels());
+        assertEquals("graphs (unverified)", f.describe());
+        assertFalse(new Features(true, true, true, true).graphs(), "the four-flag form leaves networks eager");
     }
 
     @Test

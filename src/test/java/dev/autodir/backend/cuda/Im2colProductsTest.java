@@ -18,7 +18,7 @@ import static org.junit.jupiter.api.Assertions.fail;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
- * Runs, without a GPU, the exact work {@code CudaOps.convIm2col} issues ({@link Im2colPlan#run}: chunks, byte
+ * Runs, without a GPU, the exact work {@code ConvolutionRouting.convIm2col} issues ({@link Im2colPlan#run}: chunks, byte
  * offsets, the im2col launches and the strided-batched products) and compares the result with the cpu backend's
  * convolution. The products go through the double-precision emulation of {@link Matmul.Gemm}'s documented semantics
  * ({@link AttentionProductsTest.Emulator}); the column matrices either come from their definition (always) or from

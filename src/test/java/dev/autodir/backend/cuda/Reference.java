@@ -159,7 +159,8 @@ final class Reference {
 
     static FloatTensor clipPixelValues(FloatTensor x, int size, float[] mean, float[] std) {
         int b = x.dim(0), h = x.dim(2), w = x.dim(3);
-        int top = Math.floorDiv(h - size, 2), left = Math.floorDiv(w - size, 2);
+        // Hugging Face's center_crop: (n - size) / 2 inside the image; a smaller side zero-padded with the image at (size - n) / 2
+        int top = h >= size ? (h - size) / 2 : -((size - h) / 2), left = w >= size ? (w - size) / 2 : -((size - w) / 2);
         float[] out = new float[b * 3 * size * size];
         for (int bi = 0; bi < b; bi++) {
             for (int c = 0; c < 3; c++) {
