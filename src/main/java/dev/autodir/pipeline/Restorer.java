@@ -91,6 +91,7 @@ public final class Restorer implements AutoCloseable {
     private final BIQA biqa;
     private final KDiffusionSchedule schedule;
     private final Tiling tiling;
+    private java.util.function.UnaryOperator<TilingPlan> planFilter = java.util.function.UnaryOperator.identity();
     private FloatTensor nullContext;
 
     public Restorer(AutoDIRModels models, StageBackends backends, CLIPTokenizer tokenizer) {
@@ -102,6 +103,9 @@ public final class Restorer implements AutoCloseable {
     }
 
     public BIQA biqa() { return biqa; }
+
+    /** Tests: rewrites each image's tiling plan before it is used (to tile some stages and not others). */
+    void planFilter(java.util.function.UnaryOperator<TilingPlan> filter) { this.planFilter = filter; }
 
     public KDiffusionSchedule schedule() { return schedule; }
 
@@ -175,7 +179,7 @@ public final class Restorer implements AutoCloseable {
         BIQA.Result finalAssessment = null;
         Ops clip = backends.clip(), vae = backends.vae(), unet = backends.unet(), scm = backends.scm();
         // what to tile is decided (and a stage that cannot fit is refused) before any work starts
-        TilingPlan plan = tiling.plan(image.dim(2), image.dim(3), maxPasses, opts.tiling(), opts.cfgText() != 1f || opts.cfgImage() != 1f);
+        TilingPlan plan = planFilter.apply(tiling.plan(image.dim(2), image.dim(3), maxPasses, opts.tiling(), opts.cfgText() != 1f || opts.cfgImage() != 1f));
         obs.onTilingPlan(plan);
         int cropSide = models.config().clipVision().imageSize();
         for (int pass = 0; pass < maxPasses; pass++) {
