@@ -137,10 +137,12 @@ public record TilingPlan(int height, int width, int[] padded, Stage encode, Stag
         boolean cpu = ops.name().equals("cpu");
         boolean bufferTooLarge = cpu && !g.fitsCpuBuffers();
         boolean fits = untiled <= budget && !bufferTooLarge && heapHolds(ops, (long) (g.peakBytes() * slack), images);
+        // auto also tiles a VAE whose mid-block attention would run over more than the whole-attention limit: its cost
+        // (2·N²·C) grows with the square of the pixels, and in tiles it runs in windows instead
         boolean tile = switch (o.mode()) {
             case OFF -> false;
             case ON -> true;
-            case AUTO -> !fits;
+            case AUTO -> !fits || latentTokens > TiledNetwork.DEFAULT_GLOBAL_ATTENTION_TOKENS;
         };
         if (!tile) {
             if (!fits) throw new IllegalArgumentException(tooLarge(what, size, untiled, budget, weights, bufferTooLarge ? g.largestElems() : 0, o));

@@ -54,6 +54,30 @@ class TilingPlanTest {
         assertFalse(q.sample().tiled(), "a 128x128 latent is not: " + q.sample());
     }
 
+    /**
+     * The VAE's mid-block attention costs 2·N²·C in the latent's N tokens: above {@link TiledNetwork#DEFAULT_GLOBAL_ATTENTION_TOKENS}
+     * (128×128) {@code auto} tiles the encoder and decoder (their attention then runs in windows) even when the whole
+     * image would fit in memory. Set A's VAE halves only once, so a 1024×1024 image has a 512×512 latent: run whole,
+     * its encoder's attention over 262,144 tokens ran more than 12 minutes on the 2-core build machine.
+     */
+    @Test void theVaeIsTiledAboveTheWholeAttentionLimitEvenWhenItWouldFit() {
+        TilingOptions roomy = TilingOptions.defaults().withMemoryBudget(1000 * GB);
+        TilingPlan q = plan(1024, 1024, roomy);
+        assertFalse(q.encode().tiled() || q.decode().tiled(), "a 128x128 latent's attention runs whole: " + q.summary());
+        TilingPlan p = plan(1088, 1088, roomy);
+        for (TilingPlan.Stage s : new TilingPlan.Stage[] {p.encode(), p.decode()}) {
+            assertTrue(s.tiled(), "a 136x136 latent is tiled by its attention's size: " + s);
+            assertTrue(s.how().contains("mid attention in windows"), s.how());
+            assertFalse(s.untiledBytes() > s.budgetBytes(), "it would fit: " + s);
+        }
+        assertFalse(p.scm().tiled(), "the SCM has no attention: tiled by memory only: " + p.scm());
+        TinyModel.assumePresent();
+        try (AutoDIRModels tiny = AutoDIRModels.load(TinyModel.WEIGHTS, ModelYaml.read(TinyModel.yaml()))) {
+            TilingPlan t = TilingPlan.make(tiny, backends, 1024, 1024, 1, roomy, false);
+            assertTrue(t.encode().tiled() && t.decode().tiled(), "set A at 1024x1024 (a 512x512 latent): " + t.summary());
+        }
+    }
+
     @Test void forcedTilesAndNoTiles() {
         TilingPlan on = plan(512, 384, TilingOptions.parseTiles("32", TilingOptions.defaults()));
         for (TilingPlan.Stage s : on.stages()) assertTrue(s.tiled(), s.toString());
