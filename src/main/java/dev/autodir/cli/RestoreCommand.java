@@ -121,7 +121,8 @@ final class RestoreCommand implements Callable<Integer> {
 
     @Option(names = "--tiles", paramLabel = "auto|off|N", defaultValue = "auto",
             description = "Tiling of large images. auto: a stage is tiled when running it whole would exceed --memory-budget,"
-                    + " and the diffusion also above a 1024x1024 image; off: never (an image that does not fit is refused"
+                    + " and the diffusion and the VAE also above a 128x128 latent (a 1024x1024 image with the official"
+                    + " VAE), where their attention grows with the square of the pixels; off: never (an image that does not fit is refused"
                     + " before work starts); N: every stage in tiles, diffusion tiles of N latent pixels (N x 8 image"
                     + " pixels), VAE and SCM tiles with cores of N x 8 pixels. Tiled VAE and SCM compute their"
                     + " normalisation statistics over the whole image, so they match the untiled result; tiled diffusion"

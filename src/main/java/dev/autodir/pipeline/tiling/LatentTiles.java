@@ -62,7 +62,7 @@ public final class LatentTiles {
     }
 
     /** Starts of the tiles along one side: evenly spread, multiples of {@code m}, the last one flush with the end. */
-    static int[] positions(int length, int tile, int overlap, int m) {
+    public static int[] positions(int length, int tile, int overlap, int m) {
         if (length <= tile) return new int[] {0};
         int stride = tile - overlap;
         int n = 1 + (length - tile + stride - 1) / stride;
