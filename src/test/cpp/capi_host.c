@@ -139,6 +139,9 @@ int main(int argc, char** argv) {
     expect("not a number", autodir_options_set(o, "steps", "abc"), AUTODIR_INVALID_ARGUMENT, "--steps");
     expect("out of range", autodir_options_set(o, "steps", "0"), AUTODIR_INVALID_ARGUMENT, "--steps must be in 1..1000, got 0");
     expect("bad colour mode", autodir_options_set(o, "color-correct", "sepia"), AUTODIR_INVALID_ARGUMENT, "--color-correct");
+    expect("bad tiles", autodir_options_set(o, "tiles", "lots"), AUTODIR_INVALID_ARGUMENT, "--tiles");
+    expect("bad memory budget", autodir_options_set(o, "memory-budget", "a lot"), AUTODIR_INVALID_ARGUMENT, "--memory-budget");
+    expect("tiles", autodir_options_set(o, "tiles", "auto"), AUTODIR_OK, NULL);
     expect("missing weights file", autodir_options_set(o, "weights", "/nonexistent/model.ckpt"), AUTODIR_INVALID_ARGUMENT, "/nonexistent/model.ckpt");
     expect("NULL value", autodir_options_set(o, "steps", NULL), AUTODIR_INVALID_ARGUMENT, "value is NULL");
 

@@ -5,6 +5,7 @@ import dev.autodir.pipeline.ProgressEvent;
 import dev.autodir.pipeline.ProgressListener;
 import dev.autodir.pipeline.Restorer;
 import dev.autodir.pipeline.Stage;
+import dev.autodir.pipeline.tiling.TilingPlan;
 
 import java.io.PrintWriter;
 import java.util.Locale;
@@ -68,6 +69,21 @@ final class Progress implements Restorer.Observer, ProgressListener {
         if (s < 10) return String.format(Locale.ROOT, "%.1f s", s);
         if (s < 120) return String.format(Locale.ROOT, "%.0f s", s);
         return String.format(Locale.ROOT, "%d min %02d s", (long) s / 60, (long) s % 60);
+    }
+
+    @Override public void onTilingPlan(TilingPlan plan) {
+        if (plan.anyTiled()) {
+            err.println(label + ": " + plan.summary());
+            err.flush();
+        }
+    }
+
+    /** One line per tile at most every interval: "step 3/100 tile 12/88" or "vae_decode sweep 5/31 tile 3/12". */
+    @Override public void onTile(int pass, String stage, int round, int rounds, int tile, int tiles) {
+        long now = System.nanoTime();
+        if (now - lastLine < intervalNanos) return;
+        String what = stage.equals("sample") ? "step " + (round + 1) + "/" + rounds : stage + " sweep " + (round + 1) + "/" + rounds;
+        line(pass, what + " tile " + tile + "/" + tiles);
     }
 
     @Override public void onPassEnd(int pass, Restorer.PassResult result) {

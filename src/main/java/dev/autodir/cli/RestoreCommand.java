@@ -15,6 +15,8 @@ import dev.autodir.pipeline.RestoreOptions;
 import dev.autodir.pipeline.Restorer;
 import dev.autodir.pipeline.Sampler;
 import dev.autodir.pipeline.SigmaSchedule;
+import dev.autodir.pipeline.tiling.TilingOptions;
+import dev.autodir.pipeline.tiling.TilingPlan;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -144,6 +146,35 @@ final class RestoreCommand implements Callable<Integer> {
                     + " official script's colour correction) or wavelet (low frequencies). The uncorrected pass files"
                     + " are still written with --save-passes, beside the corrected *_colorcorrect.png ones.")
     String colorCorrect;
+
+    @Option(names = "--tiles", paramLabel = "auto|off|N", defaultValue = "auto",
+            description = "Tiling of large images. auto: a stage is tiled when running it whole would exceed --memory-budget,"
+                    + " and the diffusion and the VAE also above a 128x128 latent (a 1024x1024 image with the official"
+                    + " VAE), where their attention grows with the square of the pixels; off: never (an image that does not fit is refused"
+                    + " before work starts); N: every stage in tiles, diffusion tiles of N latent pixels (N x 8 image"
+                    + " pixels), VAE and SCM tiles with cores of N x 8 pixels. Tiled VAE and SCM compute their"
+                    + " normalisation statistics over the whole image, so they match the untiled result; tiled diffusion"
+                    + " blends overlapping tiles with Gaussian weights. Default: ${DEFAULT-VALUE} (tiles of 64).")
+    String tiles;
+
+    @Option(names = "--tile-overlap", paramLabel = "N", defaultValue = "16",
+            description = "Least overlap of neighbouring diffusion tiles in latent pixels. Default: ${DEFAULT-VALUE} (128 image pixels).")
+    int tileOverlap;
+
+    @Option(names = "--memory-budget", paramLabel = "SIZE", defaultValue = "auto",
+            description = "Memory a stage may use, weights included, e.g. 16g or 12000m. auto: 2/3 of this machine's memory"
+                    + " for a cpu stage, the GPU's memory less 1 GiB for a cuda stage. Default: ${DEFAULT-VALUE}.")
+    String memoryBudget;
+
+    @Option(names = "--biqa-crops", paramLabel = "N", defaultValue = "1",
+            description = "BIQA's 224x224 crops per side: 1 is the official centre crop; N > 1 averages the class"
+                    + " probabilities over an N x N grid of crops spread evenly over the image, corners included"
+                    + " (e.g. 3: nine crops). Default: ${DEFAULT-VALUE}.")
+    int biqaCrops;
+
+    @Option(names = "--tile-batch", paramLabel = "N", defaultValue = "0", hidden = true,
+            description = "Diffusion tiles per UNet call (0: 1 on cpu, 4 on cuda).")
+    int tileBatch;
 
     @Option(names = "--save-passes",
             description = "Also write each pass under the official names, K counting from 0:"
@@ -358,10 +389,14 @@ final class RestoreCommand implements Callable<Integer> {
             size = new int[] {options.resize(), options.resize()};
         }
         String backends = "," + engine.backends() + ",";
-        MemoryEstimate need = MemoryEstimate.of(engine.config(), size[0], size[1], options.automatic() ? options.maxPasses() : 1,
-                stage -> backends.contains("," + stage + "=cpu,"));
-        String tooLarge = need.problem(Runtime.getRuntime().maxMemory());
-        if (tooLarge != null) throw new IllegalArgumentException(tooLarge);
+        if (options.tiling().mode() == TilingOptions.Mode.OFF) {
+            // untiled, the whole image's activations must fit the heap: refused before the image is decoded. With
+            // tiling the restorer's plan checks every stage (tiled where needed) before work starts.
+            MemoryEstimate need = MemoryEstimate.of(engine.config(), size[0], size[1], options.automatic() ? options.maxPasses() : 1,
+                    stage -> backends.contains("," + stage + "=cpu,"));
+            String tooLarge = need.problem(Runtime.getRuntime().maxMemory());
+            if (tooLarge != null) throw new IllegalArgumentException(tooLarge);
+        }
         RgbImage image = RgbImageReader.read(job.input());
         RestoreReport.read(job.entry(), image);
         String label = job.input().getFileName().toString();
@@ -373,6 +408,13 @@ final class RestoreCommand implements Callable<Integer> {
         Restorer.Observer observer = new Restorer.Observer() {
             @Override public void onPassStart(int pass, int maxPasses) { if (progress != null) progress.onPassStart(pass, maxPasses); }
             @Override public void onAssessment(int pass, BIQA.Result a) { if (progress != null) progress.onAssessment(pass, a); }
+            @Override public void onTilingPlan(TilingPlan plan) {
+                RestoreReport.tiling(job.entry(), plan);
+                if (progress != null) progress.onTilingPlan(plan);
+            }
+            @Override public void onTile(int pass, String stage, int round, int rounds, int tile, int tiles) {
+                if (progress != null) progress.onTile(pass, stage, round, rounds, tile, tiles);
+            }
             @Override public void onPassEnd(int pass, Restorer.PassResult r) {
                 List<Path> written = new ArrayList<>();
                 if (savePasses) {
@@ -454,8 +496,29 @@ final class RestoreCommand implements Callable<Integer> {
             throw new CommandLine.ParameterException(cl, "--resolution must be in " + NeedResize.MIN_SIDE + ".." + NeedResize.MAX_SIDE
                     + ", got " + resolution);
         }
+        TilingOptions tiling;
+        try {
+            tiling = TilingOptions.parseTiles(tiles, TilingOptions.defaults());
+            if (tileOverlap < 0 || tileOverlap >= tiling.latentTile()) {
+                throw new IllegalArgumentException("--tile-overlap must be in 0.." + (tiling.latentTile() - 1) + " (below the tile side), got " + tileOverlap);
+            }
+            tiling = tiling.withOverlap(tileOverlap).withMemoryBudget(TilingOptions.parseBytes(memoryBudget))
+                    .withBiqaCrops(biqaCrops).withTileBatch(tileBatch);
+        } catch (IllegalArgumentException e) {
+            String m = e.getMessage();
+            throw new CommandLine.ParameterException(cl, m.startsWith("--") ? m : "--" + flagOf(m) + ": " + m);
+        }
         return new RestoreOptions(steps, cfgText, cfgImage, scmWeight, maxPasses, prompt, seed, mode, chosen, levels,
-                needResize ? resolution : 0);
+                needResize ? resolution : 0, tiling);
+    }
+
+    /** Which tiling flag a TilingOptions message is about. */
+    private static String flagOf(String message) {
+        if (message.startsWith("tiles") || message.startsWith("tile side")) return "tiles";
+        if (message.startsWith("tile overlap")) return "tile-overlap";
+        if (message.startsWith("memory budget")) return "memory-budget";
+        if (message.startsWith("BIQA")) return "biqa-crops";
+        return "tile-batch";
     }
 
     private static void range(CommandLine cl, String flag, float v, float max) {

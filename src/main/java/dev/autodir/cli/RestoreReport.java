@@ -13,6 +13,7 @@ import dev.autodir.io.RandomWeightStore;
 import dev.autodir.pipeline.BIQA;
 import dev.autodir.pipeline.RestoreOptions;
 import dev.autodir.pipeline.Restorer;
+import dev.autodir.pipeline.tiling.TilingPlan;
 
 import java.nio.file.Path;
 import java.util.List;
@@ -62,6 +63,10 @@ final class RestoreReport {
         opt.put("color_correct", o.colorCorrect().name().toLowerCase(Locale.ROOT));
         opt.put("format", format);
         opt.put("save_passes", savePasses);
+        opt.put("tiles", o.tiling().tilesLabel());
+        opt.put("tile_overlap", o.tiling().overlap());
+        opt.put("memory_budget_gib", o.tiling().memoryBudget() == 0 ? null : Math.round(o.tiling().memoryBudget() * 100.0 / (1L << 30)) / 100.0);
+        opt.put("biqa_crops", o.tiling().biqaCrops());
         root.put("output_dir", abs(outputDir));
         root.putNull("load_ms");
         images = root.putArray("images");
@@ -116,6 +121,11 @@ final class RestoreReport {
         ArrayNode w = image.putArray("warnings");
         img.warnings().forEach(w::add);
         image.putArray("passes");
+    }
+
+    /** What was tiled for this image and how (the plan made before the first pass). */
+    static void tiling(ObjectNode image, TilingPlan plan) {
+        image.set("tiling", JSON.valueToTree(plan.asMap()));
     }
 
     static void pass(ObjectNode image, Restorer.PassResult p, List<Path> files) {

@@ -46,7 +46,7 @@ public final class CFGDenoiser implements Denoiser {
         return threeBranches ? combine(ops, branches(ops, z, sigma), sText, sImg) : branch(ops, z, sigma, cConcat, cond, 1);
     }
 
-    /** The three guided branches [cond, image-only, uncond] as one batch of 3 → denoised [3, E, h, w]. */
+    /** The three guided branches [cond, image-only, uncond] as one batch of 3k (k = z's batch) → denoised [3k, E, h, w]. */
     public Tensor branches(Ops ops, Tensor z, float sigma) {
         if (zeros == null) zeros = ops.upload(FloatTensor.zeros(cConcat.shape()));
         Tensor z3 = ops.concat(List.of(z, z, z), 0);
@@ -55,9 +55,10 @@ public final class CFGDenoiser implements Denoiser {
         return branch(ops, z3, sigma, concat3, ctx3, 3);
     }
 
-    /** uncond + sText·(cond − img) + sImg·(img − uncond) of a [3, ...] batch of denoised branches. */
+    /** uncond + sText·(cond − img) + sImg·(img − uncond) of a [3k, ...] batch of denoised branches (k latents each). */
     public static Tensor combine(Ops ops, Tensor denoised3, float sText, float sImg) {
-        return ops.cfgCombine(ops.slice(denoised3, 0, 0, 1), ops.slice(denoised3, 0, 1, 2), ops.slice(denoised3, 0, 2, 3),
+        int k = denoised3.shape()[0] / 3;
+        return ops.cfgCombine(ops.slice(denoised3, 0, 0, k), ops.slice(denoised3, 0, k, 2 * k), ops.slice(denoised3, 0, 2 * k, 3 * k),
                 sText, sImg);
     }
 

@@ -71,6 +71,15 @@ public final class Cancellation {
                 check(token, "after pass " + (pass + 1));
                 next.onPassEnd(pass, result);
             }
+
+            @Override public void onTilingPlan(dev.autodir.pipeline.tiling.TilingPlan plan) {
+                next.onTilingPlan(plan);
+            }
+
+            @Override public void onTile(int pass, String stage, int round, int rounds, int tile, int tiles) {
+                check(token, "at pass " + (pass + 1) + " " + stage + " tile " + tile + "/" + tiles);
+                next.onTile(pass, stage, round, rounds, tile, tiles);
+            }
         };
     }
 }

@@ -22,8 +22,9 @@ import java.util.function.Predicate;
  *       and their colour-corrected forms ({@value #IMAGES_PER_PASS} images of 3 floats per pixel).</li>
  * </ul>
  *
- * <p>Stages on a device backend count only their host images (device memory is not estimated). Tiling
- * (splitting the full-resolution stages into tiles) would change {@link #stages} and nothing else.
+ * <p>Stages on a device backend count only their host images (device memory is not estimated). This is the check
+ * for untiled runs ({@code --tiles off}); with tiling, {@link dev.autodir.pipeline.tiling.TilingPlan} plans every
+ * stage from its recorded graph and counts these images too ({@link #imageBytes}).
  */
 public record MemoryEstimate(int width, int height, int paddedWidth, int paddedHeight, long imageBytes, List<Stage> stages) {
     /** Activations of a stage's widest layer alive at once. */
@@ -92,7 +93,7 @@ public record MemoryEstimate(int width, int height, int paddedWidth, int paddedH
                 paddedWidth, paddedHeight, s.how());
         return String.format(Locale.ROOT, "an image of %dx%d needs about %s%s %s for the images kept over the passes;"
                         + " this JVM's heap may grow to %s (raise it with AUTODIR_JAVA_OPTS=-Xmx..., or restore a smaller"
-                        + " image: tiling is not implemented yet)",
+                        + " image, or let it tile: --tiles auto)",
                 width, height, gb(need), stage, gb(imageBytes), gb(availableBytes));
     }
 

@@ -91,6 +91,12 @@ public final class ProgressTracker implements Restorer.Observer {
         inner.onStep(pass, step, steps, sigma, t, ops, z, denoised);
     }
 
+    @Override public void onTilingPlan(dev.autodir.pipeline.tiling.TilingPlan plan) { inner.onTilingPlan(plan); }
+
+    @Override public void onTile(int pass, String stage, int round, int rounds, int tile, int tiles) {
+        inner.onTile(pass, stage, round, rounds, tile, tiles);
+    }
+
     @Override public void onPassEnd(int pass, Restorer.PassResult result) {
         long now = clock.getAsLong();
         endStage(now);

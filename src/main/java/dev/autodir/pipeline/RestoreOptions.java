@@ -1,5 +1,7 @@
 package dev.autodir.pipeline;
 
+import dev.autodir.pipeline.tiling.TilingOptions;
+
 /**
  * What a restoration does, validated on construction (a bad value names itself).
  *
@@ -16,9 +18,11 @@ package dev.autodir.pipeline;
  * @param resize       0, or the official script's {@code --need-resize} at this {@code --resolution} (768 there): an
  *                     image with a side below it is scaled up with PIL's Lanczos to cover it, then a centre square of
  *                     this side is cut ({@link NeedResize}); the restoration runs on that square
+ * @param tiling       how large images are tiled (default: automatic, by memory and size)
  */
 public record RestoreOptions(int steps, float cfgText, float cfgImage, float scmWeight, int maxPasses, String prompt,
-                             long seed, ColorCorrection.Mode colorCorrect, Sampler sampler, SigmaSchedule schedule, int resize) {
+                             long seed, ColorCorrection.Mode colorCorrect, Sampler sampler, SigmaSchedule schedule, int resize,
+                             TilingOptions tiling) {
     public static final int MAX_STEPS = 1000;
     /** The official script's {@code --resolution} default, used by {@code --need-resize}. */
     public static final int OFFICIAL_RESOLUTION = 768;
@@ -49,6 +53,13 @@ public record RestoreOptions(int steps, float cfgText, float cfgImage, float scm
             throw new IllegalArgumentException("resolution must be in " + NeedResize.MIN_SIDE + ".." + NeedResize.MAX_SIDE
                     + " (or 0: no resize), got " + resize);
         }
+        if (tiling == null) tiling = TilingOptions.defaults();
+    }
+
+    /** The default tiling. */
+    public RestoreOptions(int steps, float cfgText, float cfgImage, float scmWeight, int maxPasses, String prompt,
+                          long seed, ColorCorrection.Mode colorCorrect, Sampler sampler, SigmaSchedule schedule, int resize) {
+        this(steps, cfgText, cfgImage, scmWeight, maxPasses, prompt, seed, colorCorrect, sampler, schedule, resize, null);
     }
 
     /** Euler-ancestral over the default schedule, no resize. */
@@ -64,15 +75,16 @@ public record RestoreOptions(int steps, float cfgText, float cfgImage, float scm
 
     public boolean automatic() { return prompt == null; }
 
-    public RestoreOptions withSteps(int s) { return new RestoreOptions(s, cfgText, cfgImage, scmWeight, maxPasses, prompt, seed, colorCorrect, sampler, schedule, resize); }
-    public RestoreOptions withGuidance(float text, float image) { return new RestoreOptions(steps, text, image, scmWeight, maxPasses, prompt, seed, colorCorrect, sampler, schedule, resize); }
-    public RestoreOptions withScmWeight(float w) { return new RestoreOptions(steps, cfgText, cfgImage, w, maxPasses, prompt, seed, colorCorrect, sampler, schedule, resize); }
-    public RestoreOptions withMaxPasses(int n) { return new RestoreOptions(steps, cfgText, cfgImage, scmWeight, n, prompt, seed, colorCorrect, sampler, schedule, resize); }
-    public RestoreOptions withPrompt(String p) { return new RestoreOptions(steps, cfgText, cfgImage, scmWeight, maxPasses, p, seed, colorCorrect, sampler, schedule, resize); }
-    public RestoreOptions withSeed(long s) { return new RestoreOptions(steps, cfgText, cfgImage, scmWeight, maxPasses, prompt, s, colorCorrect, sampler, schedule, resize); }
-    public RestoreOptions withColorCorrect(ColorCorrection.Mode m) { return new RestoreOptions(steps, cfgText, cfgImage, scmWeight, maxPasses, prompt, seed, m, sampler, schedule, resize); }
-    public RestoreOptions withSampler(Sampler k) { return new RestoreOptions(steps, cfgText, cfgImage, scmWeight, maxPasses, prompt, seed, colorCorrect, k, schedule, resize); }
-    public RestoreOptions withSchedule(SigmaSchedule k) { return new RestoreOptions(steps, cfgText, cfgImage, scmWeight, maxPasses, prompt, seed, colorCorrect, sampler, k, resize); }
+    public RestoreOptions withSteps(int s) { return new RestoreOptions(s, cfgText, cfgImage, scmWeight, maxPasses, prompt, seed, colorCorrect, sampler, schedule, resize, tiling); }
+    public RestoreOptions withGuidance(float text, float image) { return new RestoreOptions(steps, text, image, scmWeight, maxPasses, prompt, seed, colorCorrect, sampler, schedule, resize, tiling); }
+    public RestoreOptions withScmWeight(float w) { return new RestoreOptions(steps, cfgText, cfgImage, w, maxPasses, prompt, seed, colorCorrect, sampler, schedule, resize, tiling); }
+    public RestoreOptions withMaxPasses(int n) { return new RestoreOptions(steps, cfgText, cfgImage, scmWeight, n, prompt, seed, colorCorrect, sampler, schedule, resize, tiling); }
+    public RestoreOptions withPrompt(String p) { return new RestoreOptions(steps, cfgText, cfgImage, scmWeight, maxPasses, p, seed, colorCorrect, sampler, schedule, resize, tiling); }
+    public RestoreOptions withSeed(long s) { return new RestoreOptions(steps, cfgText, cfgImage, scmWeight, maxPasses, prompt, s, colorCorrect, sampler, schedule, resize, tiling); }
+    public RestoreOptions withColorCorrect(ColorCorrection.Mode m) { return new RestoreOptions(steps, cfgText, cfgImage, scmWeight, maxPasses, prompt, seed, m, sampler, schedule, resize, tiling); }
+    public RestoreOptions withSampler(Sampler k) { return new RestoreOptions(steps, cfgText, cfgImage, scmWeight, maxPasses, prompt, seed, colorCorrect, k, schedule, resize, tiling); }
+    public RestoreOptions withSchedule(SigmaSchedule k) { return new RestoreOptions(steps, cfgText, cfgImage, scmWeight, maxPasses, prompt, seed, colorCorrect, sampler, k, resize, tiling); }
     /** The official {@code --need-resize} at {@code resolution} (0: off). */
-    public RestoreOptions withResize(int resolution) { return new RestoreOptions(steps, cfgText, cfgImage, scmWeight, maxPasses, prompt, seed, colorCorrect, sampler, schedule, resolution); }
+    public RestoreOptions withResize(int resolution) { return new RestoreOptions(steps, cfgText, cfgImage, scmWeight, maxPasses, prompt, seed, colorCorrect, sampler, schedule, resolution, tiling); }
+    public RestoreOptions withTiling(TilingOptions t) { return new RestoreOptions(steps, cfgText, cfgImage, scmWeight, maxPasses, prompt, seed, colorCorrect, sampler, schedule, resize, t); }
 }

@@ -4,6 +4,8 @@ import dev.autodir.backend.Ops;
 import dev.autodir.backend.Tensor;
 import dev.autodir.model.AutoDIRModels;
 import dev.autodir.model.Networks;
+import dev.autodir.pipeline.tiling.Tiling;
+import dev.autodir.pipeline.tiling.TilingPlan;
 import dev.autodir.tensor.FloatTensor;
 import dev.autodir.text.CLIPTokenizer;
 
@@ -35,6 +37,13 @@ public final class Restorer implements AutoCloseable {
         /** z is x before the step; both live on the UNet backend. */
         default void onStep(int pass, int step, int steps, float sigma, float t, Ops ops, Tensor z, Tensor denoised) { }
         default void onPassEnd(int pass, PassResult result) { }
+        /** What will be tiled for this image (told once, before the first pass). */
+        default void onTilingPlan(TilingPlan plan) { }
+        /**
+         * A tile of a tiled stage: {@code stage} "sample" ({@code round} = the step of {@code rounds}) or "vae_encode",
+         * "vae_decode", "scm" ({@code round} = the sweep: one per whole-image operation); {@code tile} of {@code tiles}.
+         */
+        default void onTile(int pass, String stage, int round, int rounds, int tile, int tiles) { }
     }
 
     /** Wall time per stage of one pass, in milliseconds, and of each sampling step ({@link StepClock}). */
@@ -81,6 +90,8 @@ public final class Restorer implements AutoCloseable {
     private final NetworkCache networks = new NetworkCache();
     private final BIQA biqa;
     private final KDiffusionSchedule schedule;
+    private final Tiling tiling;
+    private java.util.function.UnaryOperator<TilingPlan> planFilter = java.util.function.UnaryOperator.identity();
     private FloatTensor nullContext;
 
     public Restorer(AutoDIRModels models, StageBackends backends, CLIPTokenizer tokenizer) {
@@ -88,9 +99,13 @@ public final class Restorer implements AutoCloseable {
         this.backends = backends;
         this.biqa = new BIQA(models, tokenizer, networks);
         this.schedule = new KDiffusionSchedule(models.config().schedule());
+        this.tiling = new Tiling(models, backends, networks);
     }
 
     public BIQA biqa() { return biqa; }
+
+    /** Tests: rewrites each image's tiling plan before it is used (to tile some stages and not others). */
+    void planFilter(java.util.function.UnaryOperator<TilingPlan> filter) { this.planFilter = filter; }
 
     public KDiffusionSchedule schedule() { return schedule; }
 
@@ -164,8 +179,14 @@ public final class Restorer implements AutoCloseable {
         String stop = opts.automatic() ? "reached max passes (" + maxPasses + ")" : "prompt mode runs one pass";
         BIQA.Result finalAssessment = null;
         Ops clip = backends.clip(), vae = backends.vae(), unet = backends.unet(), scm = backends.scm();
+        // what to tile is decided (and a stage that cannot fit is refused) before any work starts
+        TilingPlan plan = planFilter.apply(tiling.plan(current.dim(2), current.dim(3), maxPasses, opts.tiling(), opts.cfgText() != 1f || opts.cfgImage() != 1f));
+        obs.onTilingPlan(plan);
+        int cropSide = models.config().clipVision().imageSize();
         for (int pass = 0; pass < maxPasses; pass++) {
             obs.onPassStart(pass, maxPasses);
+            final int passIndex = pass;
+            Tiling.Progress tiles = (stage, round, rounds, tile, count) -> obs.onTile(passIndex, stage, round, rounds, tile, count);
             long t0 = System.nanoTime();
             obs.onStageStart(pass, opts.automatic() ? Stage.BIQA : Stage.PROMPT);
             BIQA.Result assessment = null;
@@ -173,7 +194,7 @@ public final class Restorer implements AutoCloseable {
             String chosen = null;
             if (opts.automatic()) {
                 if (remaining.size() < 2) { stop = "no classes left to assess"; break; }
-                BIQA.Assessment a = biqa.assess(clip, Transfers.move(currentT, currentOps, clip), remaining);
+                BIQA.Assessment a = BIQACrops.assess(biqa, clip, Transfers.move(currentT, currentOps, clip), remaining, plan.biqaCrops(), cropSide);
                 assessment = a.result();
                 FiniteCheck.check(assessment);
                 obs.onAssessment(pass, assessment);
@@ -205,7 +226,7 @@ public final class Restorer implements AutoCloseable {
             // mirror padding to the networks' multiple is done on the host when the size needs it
             Tensor padded = fits ? Transfers.move(currentT, currentOps, vae) : vae.upload(Images.reflectPad(current, m));
             int[] ps = padded.shape();
-            Tensor mean = networks.get(vae, Networks.vaeEncode(models, 1, ps[2], ps[3])).run(Map.of("image", padded)).get("mean");
+            Tensor mean = tiling.network(vae, Networks.vaeEncode(models, 1, ps[2], ps[3]), plan.encode(), tiles).run(Map.of("image", padded)).get("mean");
             Tensor cConcatT = held.keep(unet, Transfers.move(mean, vae, unet));
             vae.endStage();
             FloatTensor cConcat = unet.download(cConcatT);
@@ -219,13 +240,17 @@ public final class Restorer implements AutoCloseable {
             FloatTensor z0 = noise.initial(cConcat.shape());
             float[] zd = z0.data();
             for (int i = 0; i < zd.length; i++) zd[i] = zd[i] * sigmas[0];
-            CFGDenoiser denoiser = new CFGDenoiser(new UNetEvaluator(models, unet, networks), schedule, cConcatT, cond, uncond,
-                    opts.cfgText(), opts.cfgImage(), false);
-            final int passIndex = pass;
+            Denoiser denoiser = tiling.denoiser(new UNetEvaluator(models, unet, networks), schedule, cConcatT, cond, uncond,
+                    opts.cfgText(), opts.cfgImage(), plan.sample(), opts.sampler().evaluations(sigmas), tiles);   // tile progress counts evaluations
             StepClock clock = new StepClock(sigmas.length - 1);                 // ddim may take one step more than --steps
-            Tensor zT = opts.sampler().sample(unet, denoiser, unet.uploadFloat32(z0), sigmas, noise,
-                    (step, steps, sigma, z, den) -> { clock.lap(); obs.onStep(passIndex, step, steps, sigma, schedule.sigmaToT(sigma), unet, z, den); });
-            Tensor zKept = held.keep(unet, zT);
+            Tensor zKept;
+            try {
+                Tensor zT = opts.sampler().sample(unet, denoiser, unet.uploadFloat32(z0), sigmas, noise,
+                        (step, steps, sigma, z, den) -> { clock.lap(); obs.onStep(passIndex, step, steps, sigma, schedule.sigmaToT(sigma), unet, z, den); });
+                zKept = held.keep(unet, zT);
+            } finally {
+                Tiling.close(denoiser);
+            }
             unet.endStage();
             held.release(cond);
             held.release(uncond);
@@ -237,7 +262,7 @@ public final class Restorer implements AutoCloseable {
 
             Tensor zOnVae = Transfers.move(zKept, unet, vae);
             int[] zs = zOnVae.shape();
-            Tensor decoded = networks.get(vae, Networks.vaeDecode(models, 1, zs[2], zs[3])).run(Map.of("z", zOnVae)).get("image");
+            Tensor decoded = tiling.network(vae, Networks.vaeDecode(models, 1, zs[2], zs[3]), plan.decode(), tiles).run(Map.of("z", zOnVae)).get("image");
             Tensor xT = held.keep(vae, fits ? decoded : vae.crop2d(decoded, 0, 0, h, w));
             vae.endStage();
             held.release(zKept);
@@ -247,7 +272,7 @@ public final class Restorer implements AutoCloseable {
             obs.onStageStart(pass, Stage.SCM);
 
             Tensor scmIn = scm.concat(List.of(Transfers.move(currentT, currentOps, scm), Transfers.move(xT, vae, scm)), 1);
-            Tensor out = networks.get(scm, Networks.scm(models, 1, h, w)).run(Map.of("input", scmIn,
+            Tensor out = tiling.network(scm, Networks.scm(models, 1, h, w), plan.scm(), tiles).run(Map.of("input", scmIn,
                     "scm_weight", scm.uploadFloat32(new FloatTensor(new float[] {opts.scmWeight()}, 1)))).get("output");
             Tensor resultT = held.keep(scm, out);
             scm.endStage();

@@ -6,6 +6,7 @@ import dev.autodir.pipeline.ColorCorrection;
 import dev.autodir.pipeline.RestoreOptions;
 import dev.autodir.pipeline.Sampler;
 import dev.autodir.pipeline.SigmaSchedule;
+import dev.autodir.pipeline.tiling.TilingOptions;
 import org.junit.jupiter.api.Test;
 
 import java.util.ArrayList;
@@ -53,6 +54,25 @@ class OptionStringsTest {
         m.put("resolution", "512");
         assertEquals(o.withSampler(Sampler.DPMPP_2M).withSchedule(SigmaSchedule.KARRAS).withResize(512), OptionStrings.parse(m).restore());
         assertEquals(OptionStrings.Kind.RESTORE, OptionStrings.kind("sampler"));
+    }
+
+    /** The tiling flags are restore keys too (the C API and the Spark job pass them as strings). */
+    @Test
+    void tilingKeysReachTheRestoreOptions() {
+        Map<String, String> m = new LinkedHashMap<>();
+        m.put("tiles", "32");
+        m.put("tile-overlap", "8");
+        m.put("memory-budget", "12g");
+        m.put("biqa-crops", "3");
+        TilingOptions t = OptionStrings.parse(m).restore().tiling();
+        assertEquals(new TilingOptions(TilingOptions.Mode.ON, 32, 8, 12L << 30, 3, 0), t);
+        assertEquals(TilingOptions.Mode.OFF, OptionStrings.parse(Map.of("tiles", "off")).restore().tiling().mode());
+        assertEquals(TilingOptions.defaults(), OptionStrings.parse(Map.of()).restore().tiling());
+        assertEquals(OptionStrings.Kind.RESTORE, OptionStrings.kind("memory-budget"));
+        assertMessage(Map.of("tiles", "lots"), "--tiles: tiles must be auto, off or a latent tile side");
+        assertMessage(Map.of("tile-overlap", "64"), "--tile-overlap must be in 0..63");
+        assertMessage(Map.of("memory-budget", "a lot"), "--memory-budget: memory budget must be a size such as 16g");
+        assertMessage(Map.of("biqa-crops", "9"), "--biqa-crops: BIQA crops per side must be in 1..8, got 9");
     }
 
     @Test

@@ -61,7 +61,8 @@ class RunReliabilityTest {
         Path in = Files.createDirectories(dir.resolve("in"));
         Path big = pngHeader(in.resolve("a-big.png"), 16384, 6100);   // just under the pixel limit
         TinyModel.png(in.resolve("b.png"), 20, 24, 1);
-        MainTest.Result r = restore(TinyModel.WEIGHTS, in, "-o", dir.resolve("out"), "-q");
+        // untiled (with tiling the plan would split it into tiles that fit)
+        MainTest.Result r = restore(TinyModel.WEIGHTS, in, "-o", dir.resolve("out"), "-q", "--tiles", "off");
         assertEquals(1, r.code(), r.err());
         assertTrue(r.err().contains(big + ": an image of 16384x6100 needs about") && r.err().contains("this JVM's heap may grow to"), r.err());
         assertTrue(r.err().contains("autodir: 1 of 2 inputs failed:"), r.err());
