@@ -154,6 +154,9 @@ public final class EngineRecipes {
             } catch (IllegalArgumentException e) {
                 throw bad(source, where(path, own, "precision"), describe(v), "fp32, fp16 or bf16");
             }
+            // a recipe pins float precisions only: INT8 / FP8 engines come with a calibration (--precision and
+            // --calibration of the run), which a recipe file cannot name
+            if (precision.quantized()) throw bad(source, where(path, own, "precision"), describe(v), "fp32, fp16 or bf16");
         }
         int level = (int) integer(source, where(path, own, "optimization-level"), m.get("optimization-level"), d.optimizationLevel(),
                 EngineRecipe.MIN_OPTIMIZATION_LEVEL, EngineRecipe.MAX_OPTIMIZATION_LEVEL);

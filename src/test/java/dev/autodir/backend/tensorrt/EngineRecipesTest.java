@@ -103,7 +103,8 @@ class EngineRecipesTest {
 
     @Test void enginePrecisionNamesABadValue() {
         assertEquals(EnginePrecision.BF16, EnginePrecision.parse(" BF16 "));
-        String m = assertThrows(IllegalArgumentException.class, () -> EnginePrecision.parse("int8")).getMessage();
-        assertEquals("unknown engine precision \"int8\" (expected fp32, fp16 or bf16)", m);
+        assertEquals(EnginePrecision.INT8, EnginePrecision.parse("int8"));
+        String m = assertThrows(IllegalArgumentException.class, () -> EnginePrecision.parse("int4")).getMessage();
+        assertEquals("unknown engine precision \"int4\" (expected fp32, fp16, bf16, int8 or fp8)", m);
     }
 }
