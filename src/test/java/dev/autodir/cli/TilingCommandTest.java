@@ -4,7 +4,6 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.autodir.engine.TinyModel;
 import dev.autodir.image.RgbImage;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -22,7 +21,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 class TilingCommandTest {
     @TempDir Path dir;
 
-    @BeforeAll static void present() { TinyModel.assumePresent(); }
 
     private MainTest.Result restore(Path image, String... extra) {
         List<String> args = new ArrayList<>(List.of("restore", image.toString(), "--weights", TinyModel.WEIGHTS.toString(),

@@ -24,7 +24,6 @@ class BIQACropsTest {
     }
 
     @Test void averagesTheCropsAssessments() {
-        TinyModel.assumePresent();
         try (AutoDIRModels m = AutoDIRModels.load(TinyModel.WEIGHTS, ModelYaml.read(TinyModel.yaml()));
              CpuOps cpu = new CpuOps(); NetworkCache cache = new NetworkCache()) {
             BIQA biqa = new BIQA(m, CLIPTokenizer.loadDefault(), cache);

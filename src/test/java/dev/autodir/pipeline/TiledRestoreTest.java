@@ -38,7 +38,6 @@ class TiledRestoreTest {
     static final TilingOptions OFF = TilingOptions.parseTiles("off", TilingOptions.defaults());
 
     @BeforeAll static void load() {
-        TinyModel.assumePresent();
         models = AutoDIRModels.load(TinyModel.WEIGHTS, ModelYaml.read(TinyModel.yaml()));
     }
 

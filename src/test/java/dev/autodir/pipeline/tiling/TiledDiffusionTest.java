@@ -32,7 +32,6 @@ class TiledDiffusionTest {
     static KDiffusionSchedule schedule;
 
     @BeforeAll static void load() {
-        TinyModel.assumePresent();
         models = AutoDIRModels.load(TinyModel.WEIGHTS, ModelYaml.read(TinyModel.yaml()));
         cpu = new CpuOps();
         cache = new NetworkCache();

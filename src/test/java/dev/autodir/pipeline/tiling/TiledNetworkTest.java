@@ -79,7 +79,6 @@ class TiledNetworkTest {
     // ---- golden set A (VAE factor 2, NAFNet width 8) ----------------------------------------------------------------
 
     @Test void goldenVaeEncodeKeptAndRecomputed() {
-        TinyModel.assumePresent();
         Network net = Networks.vaeEncode(tiny, 1, 44, 36);
         Map<String, FloatTensor> in = image("image", random(1, 1, 3, 44, 36));
         TiledNetwork all = compare(net, in, new TiledNetwork.Settings(16, Long.MAX_VALUE, 1 << 20, null), FP32);
@@ -95,7 +94,6 @@ class TiledNetworkTest {
     }
 
     @Test void goldenVaeDecode() {
-        TinyModel.assumePresent();
         Network net = Networks.vaeDecode(tiny, 1, 20, 24);
         Map<String, FloatTensor> in = image("z", random(2, 1, 4, 20, 24));
         compare(net, in, new TiledNetwork.Settings(16, Long.MAX_VALUE, 1 << 20, null), FP32);
@@ -103,7 +101,6 @@ class TiledNetworkTest {
     }
 
     @Test void goldenScmAtASizeThatNeedsPadding() {
-        TinyModel.assumePresent();
         Network net = Networks.scm(tiny, 1, 37, 45);                 // padded to 40×48 inside, cropped back
         Map<String, FloatTensor> in = image("input", random(3, 1, 6, 37, 45));
         in.put("scm_weight", new FloatTensor(new float[] {0.7f}, 1));
@@ -135,7 +132,6 @@ class TiledNetworkTest {
      * that a broken blend (weights not summing to one, a window misplaced) fails.
      */
     @Test void windowedAttentionDeviation() {
-        TinyModel.assumePresent();
         Network net = Networks.vaeDecode(tiny, 1, 32, 32);
         Map<String, FloatTensor> in = image("z", random(7, 1, 4, 32, 32));
         Map<String, Tensor> up = Map.of("z", cpu.upload(in.get("z")));
@@ -150,7 +146,6 @@ class TiledNetworkTest {
     }
 
     @Test void refusesWhatItCannotTile() {
-        TinyModel.assumePresent();
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
                 () -> new TiledNetwork(cpu, Networks.clipText(tiny, 1, 77), TiledNetwork.Settings.of(1)));
         assertTrue(e.getMessage().contains("clip-text"), e.getMessage());

@@ -71,7 +71,6 @@ class TilingPlanTest {
             assertFalse(s.untiledBytes() > s.budgetBytes(), "it would fit: " + s);
         }
         assertFalse(p.scm().tiled(), "the SCM has no attention: tiled by memory only: " + p.scm());
-        TinyModel.assumePresent();
         try (AutoDIRModels tiny = AutoDIRModels.load(TinyModel.WEIGHTS, ModelYaml.read(TinyModel.yaml()))) {
             TilingPlan t = TilingPlan.make(tiny, backends, 1024, 1024, 1, roomy, false);
             assertTrue(t.encode().tiled() && t.decode().tiled(), "set A at 1024x1024 (a 512x512 latent): " + t.summary());
@@ -100,7 +99,6 @@ class TilingPlanTest {
     }
 
     @Test void tinyModelPlans() {
-        TinyModel.assumePresent();
         try (AutoDIRModels tiny = AutoDIRModels.load(TinyModel.WEIGHTS, ModelYaml.read(TinyModel.yaml()))) {
             TilingPlan p = TilingPlan.make(tiny, backends, 40, 48, 2, TilingOptions.defaults(), true);
             assertFalse(p.anyTiled(), p.summary());
