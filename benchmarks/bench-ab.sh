@@ -1,7 +1,7 @@
 #!/bin/bash
-# Times `bench` of two arms interleaved in one session (A B B A per network, or A B with ORDER=AB), so both see the
-# same machine state. An arm is ROOT or ROOT@BACKEND: a checkout with target/autodir.jar built, and the backend to
-# bench (default cpu). Two uses:
+# Times `bench` of two arms interleaved in one session (A B B A per network; A B with ORDER=AB; B alone with
+# ORDER=B, to add a backend to a session), so both see the same machine state. An arm is ROOT or ROOT@BACKEND:
+# a checkout with target/autodir.jar built, and the backend to bench (default cpu). Two uses:
 #   the cpu backend before and after a change:  bench-ab.sh /tmp/before /work/main 512 3 unet vae-decode scm
 #   two backends of one build:                  bench-ab.sh .@cpu .@onnxruntime 512 3 unet vae-encode ...
 # Run it under the heavy lock on a quiet machine:
@@ -33,5 +33,6 @@ one() {
 echo "# $(date -Is) $(nproc) cores,$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2), size $size, runs $runs, order $order"
 for net in "${nets[@]}"; do
   if [ "$order" = AB ]; then one "$a" "$net"; one "$b" "$net"
+  elif [ "$order" = B ]; then one "$b" "$net"
   else one "$a" "$net"; one "$b" "$net"; one "$b" "$net"; one "$a" "$net"; fi
 done
