@@ -30,9 +30,9 @@ final class EngineOptions {
     Path tokenizer;
 
     @Option(names = "--backend", paramLabel = "SPEC", defaultValue = "cpu",
-            description = "Backend for every stage (cpu, cuda or tensorrt), or per stage, as in unet=tensorrt,vae=cuda,scm=cuda,clip=cpu;"
+            description = "Backend for every stage (cpu, cuda, onnxruntime or tensorrt), or per stage, as in unet=tensorrt,vae=cuda,scm=cuda,clip=cpu;"
                     + " stages not named use cpu, or the bare name the list also gives (cuda,clip=cpu puts all but CLIP"
-                    + " on cuda). A cuda stage that cannot start falls back to cpu, a tensorrt stage to cuda (then cpu),"
+                    + " on cuda). A cuda or onnxruntime stage that cannot start falls back to cpu, a tensorrt stage to cuda (then cpu),"
                     + " with a notice (see --strict-backend); the report says what each stage ran on. tensorrt has not run"
                     + " on a machine with TensorRT yet (README). Default: ${DEFAULT-VALUE}.")
     String backend;

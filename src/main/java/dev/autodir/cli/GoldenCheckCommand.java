@@ -46,7 +46,7 @@ final class GoldenCheckCommand implements Callable<Integer> {
     Path tokenizer;
 
     @Option(names = "--backend", paramLabel = "SPEC", defaultValue = "cpu",
-            description = "cpu, cuda, tensorrt, or per stage (unet=cuda,vae=cuda,scm=cuda,clip=cpu). Default: ${DEFAULT-VALUE}.")
+            description = "cpu, cuda, onnxruntime, tensorrt, or per stage (unet=cuda,vae=cuda,scm=cuda,clip=cpu). Default: ${DEFAULT-VALUE}.")
     String backend;
 
     @Option(names = "--precision", paramLabel = "P", defaultValue = "fp32",
