@@ -3,9 +3,13 @@ package dev.autodir.cli;
 import dev.autodir.backend.Network;
 import dev.autodir.backend.onnx.ExportedModel;
 import dev.autodir.backend.onnx.OnnxExporter;
+import dev.autodir.backend.onnx.QuantPlan;
 import dev.autodir.backend.record.Graph;
 import dev.autodir.model.AutoDIRModels;
 import dev.autodir.model.Networks;
+import dev.autodir.quant.Calibration;
+import dev.autodir.quant.Calibrator;
+import dev.autodir.quant.QuantFormat;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -52,6 +56,16 @@ final class ExportOnnxCommand implements Callable<Integer> {
     @Option(names = "--overwrite", description = "Replace an existing export of the same network in DIR.")
     boolean overwrite;
 
+    @Option(names = "--precision", defaultValue = "fp32", paramLabel = "fp32|int8|fp8",
+            description = "fp32: the float32 graph. int8 / fp8: the explicit-quantization (QDQ) graph of --calibration —"
+                    + " QuantizeLinear/DequantizeLinear pairs on the calibrated layers' inputs, their weights stored int8 or"
+                    + " FP8 E4M3FN per output channel (fp8: opset 19) — what TensorRT builds INT8/FP8 engines from."
+                    + " Default: ${DEFAULT-VALUE}.")
+    String precision;
+
+    @Option(names = "--calibration", paramLabel = "FILE", description = "For --precision int8 / fp8: a calibration of these weights (`autodir calibrate`).")
+    Path calibration;
+
     @Override public Integer call() {
         List<String> names = network.equalsIgnoreCase("all") ? Networks.NAMES : List.of(network.toLowerCase(Locale.ROOT));
         for (String n : names) {
@@ -70,8 +84,25 @@ final class ExportOnnxCommand implements Callable<Integer> {
         if (Files.exists(output) && !Files.isDirectory(output)) {
             throw new IllegalArgumentException("-o " + output + ": exists and is not a directory");
         }
+        String prec = precision.toLowerCase(Locale.ROOT);
+        if (!prec.equals("fp32") && !prec.equals("int8") && !prec.equals("fp8")) {
+            throw new CommandLine.ParameterException(spec.commandLine(), "--precision must be fp32, int8 or fp8, got \"" + precision + "\"");
+        }
+        if (prec.equals("fp32") != (calibration == null)) {
+            throw new CommandLine.ParameterException(spec.commandLine(), prec.equals("fp32")
+                    ? "--calibration is for --precision int8 or fp8" : "--precision " + prec + " needs --calibration FILE (from `autodir calibrate`)");
+        }
+        if (calibration != null && !Files.isRegularFile(calibration)) {
+            throw new CommandLine.ParameterException(spec.commandLine(), "--calibration: " + calibration + ": no such file");
+        }
         PrintWriter out = spec.commandLine().getOut();
         try (AutoDIRModels models = ModelSource.open(weights, config)) {
+            QuantPlan plan = null;
+            if (calibration != null) {
+                Calibration cal = Calibration.read(calibration);
+                Calibrator.checkWeights(cal, models.store());
+                plan = new QuantPlan(QuantFormat.parse(prec), cal);
+            }
             List<Network> networks = names.stream().map(n -> Networks.forExport(n, models, size)).toList();   // sizes checked first
             if (!overwrite) {
                 for (Network n : networks) {
@@ -81,11 +112,12 @@ final class ExportOnnxCommand implements Callable<Integer> {
                     }
                 }
             }
-            out.println("export-onnx: weights " + ModelSource.describe(weights) + ", size " + size + ", into " + output.toAbsolutePath().normalize());
+            out.println("export-onnx: weights " + ModelSource.describe(weights) + ", size " + size + (plan == null ? "" : ", " + plan.key())
+                    + ", into " + output.toAbsolutePath().normalize());
             for (Network n : networks) {
                 long t0 = System.nanoTime();
                 Graph g = Graph.record(n);
-                ExportedModel e = OnnxExporter.export(g, output, overwrite);
+                ExportedModel e = OnnxExporter.export(g, output, overwrite, plan);
                 out.printf(Locale.ROOT, "%-12s %s  %d nodes, %d weights (%.1f MB), sha256 %s…  %.1f s%n", n.name(), e.model(),
                         g.nodes().size(), g.weights().size(), g.weightBytes() / 1e6, e.weightsHash().substring(0, 16),
                         (System.nanoTime() - t0) / 1e9);

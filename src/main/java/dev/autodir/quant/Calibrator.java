@@ -76,6 +76,12 @@ public final class Calibrator {
 
     /** Refuses a calibration made for other weights. */
     public static void checkWeights(Calibration c, WeightStore store) {
+        for (String k : c.layers().keySet()) {
+            if (!store.contains(k)) {
+                throw new IllegalArgumentException("the calibration was made for other weights (it names layer " + k
+                        + ", which these weights do not have): calibrate again with `autodir calibrate`");
+            }
+        }
         String h = weightsHash(store, c.layers().keySet());
         if (!h.equals(c.weightsHash())) {
             throw new IllegalArgumentException("the calibration was made for other weights (weights hash " + c.weightsHash().substring(0, 12)

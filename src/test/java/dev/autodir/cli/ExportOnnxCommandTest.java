@@ -49,6 +49,36 @@ class ExportOnnxCommandTest {
         assertEquals(0, overwrite.code(), overwrite.err());
     }
 
+    /** The QDQ export of a calibration made by `autodir calibrate`: Q/DQ nodes, int8 weights, the calibration named. */
+    @Test void exportsTheInt8QdqGraphOfACalibration() throws IOException {
+        Path img = dev.autodir.engine.TinyModel.png(dir.resolve("photo.png"), 36, 44, 3);
+        Path calib = dir.resolve("calib.json");
+        MainTest.Result c = MainTest.run("calibrate", img.toString(), "--weights", WEIGHTS.toString(), "--config", CONFIG.toString(),
+                "--steps", "2", "-o", calib.toString());
+        assertEquals(0, c.code(), c.err());
+        Path out = dir.resolve("qdq");
+        MainTest.Result r = MainTest.run("export-onnx", "--network", "scm", "--size", "64", "-o", out.toString(), "--weights", WEIGHTS.toString(),
+                "--config", CONFIG.toString(), "--precision", "int8", "--calibration", calib.toString());
+        assertEquals(0, r.code(), r.err());
+        ExportedModel e = OnnxExporter.read(OnnxExporter.manifestPath(out, "scm"));
+        assertEquals("int8-qdq", e.precision());
+        dev.autodir.backend.onnx.proto.OnnxProto.ModelProto m;
+        try (var in = Files.newInputStream(e.model())) {
+            m = dev.autodir.backend.onnx.proto.OnnxProto.ModelProto.parseFrom(in);
+        }
+        long q = m.getGraph().getNodeList().stream().filter(n -> n.getOpType().equals("QuantizeLinear")).count();
+        long int8 = m.getGraph().getInitializerList().stream().filter(t -> t.getDataType() == 3 && t.getDimsCount() == 4).count();  // INT8 = 3
+        assertTrue(q > 0 && int8 > 0, q + " QuantizeLinear, " + int8 + " int8 conv weights");
+        MainTest.Result none = MainTest.run("export-onnx", "--network", "scm", "-o", dir.resolve("x").toString(), "--precision", "int8");
+        assertEquals(2, none.code());
+        assertTrue(none.err().contains("--precision int8 needs --calibration FILE"), none.err());
+        // a calibration of other weights (here: random ones of the official sizes) is refused, naming both hashes
+        MainTest.Result other = MainTest.run("export-onnx", "--network", "scm", "--size", "64", "-o", dir.resolve("y").toString(),
+                "--precision", "int8", "--calibration", calib.toString());
+        assertEquals(1, other.code());
+        assertTrue(other.err().contains("the calibration was made for other weights"), other.err());
+    }
+
     @Test void badOptionsAreOneLineErrors() throws IOException {
         MainTest.Result unknown = MainTest.run("export-onnx", "--network", "vae", "-o", dir.toString());
         assertEquals(2, unknown.code());
