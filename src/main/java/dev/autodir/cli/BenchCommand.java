@@ -99,7 +99,7 @@ final class BenchCommand implements Callable<Integer> {
             throw new IllegalArgumentException("--backend for bench is one backend name (cpu, cuda, onnxruntime or tensorrt), got " + backend);
         }
         if (profile && json) throw new IllegalArgumentException("--profile and --json: give one of them");
-        boolean quantized = precision.equalsIgnoreCase("int8") || precision.equalsIgnoreCase("fp8");
+        boolean quantized = quantized(precision.toLowerCase(Locale.ROOT));
         if (quantized && calibration == null) {
             throw new picocli.CommandLine.ParameterException(spec.commandLine(),
                     "--precision " + precision + " needs --calibration FILE (from `autodir calibrate`) or --calibration inputs");
@@ -180,8 +180,8 @@ final class BenchCommand implements Callable<Integer> {
             out.print(json(net, placement, p, firstMs, ms, median, flops, device, b.describe()));
         } else {
             out.printf(Locale.ROOT, "%s size %d backend %s precision %s weights %s (%s)%n", net.cliName(), size, placement.backend(),
-                    p.equals("int8") || p.equals("fp8") ? p : placement.precision().lower(), weights == null ? "random (official sizes)" : weights, b.describe());
-            if (placement.fellBack() || !placement.precision().lower().equals(p) && !p.equals("int8") && !p.equals("fp8")) {
+                    quantized(p) ? p : placement.precision().lower(), weights == null ? "random (official sizes)" : weights, b.describe());
+            if (placement.fellBack() || !placement.precision().lower().equals(p) && !quantized(p)) {
                 out.printf(Locale.ROOT, "requested backend %s precision %s%s%n", placement.requested(), p,
                         placement.fellBack() ? " (fell back: " + placement.reason() + ")" : "");
             }
@@ -205,7 +205,7 @@ final class BenchCommand implements Callable<Integer> {
         b.put("requested", placement.requested());
         b.put("used", placement.backend());
         b.put("precision_requested", requested);
-        b.put("precision_used", requested.equals("int8") || requested.equals("fp8") ? requested : placement.precision().lower());
+        b.put("precision_used", quantized(requested) ? requested : placement.precision().lower());
         b.put("fallback_reason", placement.reason());
         root.put("warmup", warmup);
         root.put("runs", runs);
@@ -232,4 +232,7 @@ final class BenchCommand implements Callable<Integer> {
             throw new IllegalStateException("cannot serialise the bench result", e);
         }
     }
+
+    /** int8 / fp8: a quantized engine's precision (its placement reports the float32 host backend). */
+    private static boolean quantized(String precision) { return precision.equals("int8") || precision.equals("fp8"); }
 }

@@ -49,14 +49,7 @@ public final class FakeQuantOps extends ForwardingOps {
 
     /** The fake-quantized (and, for SmoothQuant, rescaled) weight of layer {@code key}, made once. */
     private FloatTensor weightFor(String key, Calibration.Layer l) {
-        return quantizedWeights.computeIfAbsent(key, k -> {
-            FloatTensor w = store.readFloat(k).copy();
-            if (l.smoothQuant() != null) {
-                int in = w.dim(1);
-                for (int i = 0; i < w.numel(); i++) w.data()[i] = (float) (w.data()[i] * l.smoothQuant()[i % in]);
-            }
-            return WeightQuantizer.quantize(w, format).dequantize();
-        });
+        return quantizedWeights.computeIfAbsent(key, k -> WeightQuantizer.quantize(store.readFloat(k), l.smoothQuant(), format).dequantize());
     }
 
     private FloatTensor activation(Tensor x, Calibration.Layer l, String key) {

@@ -53,4 +53,18 @@ public final class WeightQuantizer {
         }
         return new Quantized(format, q, scales, w.shape());
     }
+
+    /**
+     * Quantizes a linear or convolution weight after SmoothQuant's column scaling (w · s_j for input channel j;
+     * {@code smooth} null: none). The one place both the fake-quantized reference and the QDQ export get their
+     * weights from, so the two cannot drift apart.
+     */
+    public static Quantized quantize(FloatTensor w, double[] smooth, QuantFormat format) {
+        if (smooth == null) return quantize(w, format);
+        FloatTensor x = w.copy();
+        int in = w.dim(1);
+        float[] d = x.data();
+        for (int i = 0; i < d.length; i++) d[i] = (float) (d[i] * smooth[i % in]);
+        return quantize(x, format);
+    }
 }

@@ -399,13 +399,7 @@ public final class OnnxExporter {
          * bytes; its scales and zero points go into {@code tensors} as small inline initializers.
          */
         private static byte[] quantized(FloatTensor w, double[] smooth, QuantPlan plan, List<TensorProto> tensors, String key) {
-            FloatTensor x = w;
-            if (smooth != null) {
-                x = w.copy();
-                int in = w.dim(1);
-                for (int i = 0; i < x.numel(); i++) x.data()[i] = (float) (x.data()[i] * smooth[i % in]);
-            }
-            WeightQuantizer.Quantized q = WeightQuantizer.quantize(x, plan.format());
+            WeightQuantizer.Quantized q = WeightQuantizer.quantize(w, smooth, plan.format());
             int c = q.scales().length;
             ByteBuffer sb = ByteBuffer.allocate(4 * c).order(ByteOrder.LITTLE_ENDIAN);
             for (float f : q.scales()) sb.putFloat(f);
