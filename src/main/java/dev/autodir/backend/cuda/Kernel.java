@@ -51,6 +51,12 @@ record Kernel(String file, String function, String signature) {
 
     static final Kernel GLOBAL_AVG_POOL_FINISH = k("global_avg_pool", "global_avg_pool_finish", "ppiiii");
 
+    /** quantize.cu: the INT8 / FP8 matrix path of {@link CudaQuantizedOps}. */
+    static final Kernel QUANTIZE_ROWS = k("quantize", "quantize_rows", "pipplifi");
+    static final Kernel QUANTIZE_NCHW = k("quantize", "quantize_nchw", "pippilfi");
+    static final Kernel DEQUANTIZE_ROWS = k("quantize", "dequantize_rows", "pippipilif");
+    static final Kernel DEQUANTIZE_NCHW = k("quantize", "dequantize_nchw", "pippipiilf");
+
     /**
      * The {@code <name>_fast_{f16,f32}_v{V}} kernels ({@link Features#fastKernels()}): every tensor of one dtype, V
      * elements per access (the 16-byte vector, or 1); per name, its signature and (when it differs from the name)
@@ -134,6 +140,7 @@ record Kernel(String file, String function, String signature) {
         }
         for (int w : FLASH_WIDTHS) list.add(attentionFlash(w));
         list.add(GLOBAL_AVG_POOL_FINISH);
+        list.addAll(List.of(QUANTIZE_ROWS, QUANTIZE_NCHW, DEQUANTIZE_ROWS, DEQUANTIZE_NCHW));
         for (String file : FAST_SIGNATURES.keySet()) {
             for (Precision p : Precision.values()) {
                 list.add(fast(file, p, true));

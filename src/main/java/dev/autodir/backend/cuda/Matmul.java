@@ -43,8 +43,12 @@ import static org.bytedeco.cuda.global.cublas.cublasLtMatmulPreferenceSetAttribu
 import static org.bytedeco.cuda.global.cublas.cublasLtMatrixLayoutCreate;
 import static org.bytedeco.cuda.global.cublas.cublasLtMatrixLayoutDestroy;
 import static org.bytedeco.cuda.global.cublas.cublasLtMatrixLayoutSetAttribute;
+import static org.bytedeco.cuda.global.cublas.CUBLAS_COMPUTE_32I;
 import static org.bytedeco.cuda.global.cudart.CUDA_R_16F;
 import static org.bytedeco.cuda.global.cudart.CUDA_R_32F;
+import static org.bytedeco.cuda.global.cudart.CUDA_R_32I;
+import static org.bytedeco.cuda.global.cudart.CUDA_R_8F_E4M3;
+import static org.bytedeco.cuda.global.cudart.CUDA_R_8I;
 
 /**
  * Matrix products through cuBLASLt: {@code y [M, N] = x [M, K] · wᵀ + bias}, every matrix row-major, in the
@@ -73,6 +77,8 @@ final class Matmul implements AutoCloseable {
     private final Map<Key, Plan> plans = new LinkedHashMap<>();
     private final Map<Gemm, Plan> gemmPlans = new LinkedHashMap<>();
     private final FloatPointer alpha = new FloatPointer(1f);
+    private final Map<QuantGemm, Plan> quantPlans = new LinkedHashMap<>();
+    private final IntPointer oneInt = new IntPointer(new int[] {1}), zeroInt = new IntPointer(new int[] {0});   // INT8: int32 scaling
     private boolean closed;
 
     /**
@@ -153,7 +159,50 @@ final class Matmul implements AutoCloseable {
         if (rc != 0) CudaCheck.blas(rc, "cublasLtMatmul(" + g + ")");
     }
 
-    int plans() { return plans.size() + gemmPlans.size(); }
+    /**
+     * Runs the INT8 / FP8 product {@code g} (see {@link QuantGemm}) on device addresses a, b, d: D is overwritten with
+     * the raw accumulators (int32 for INT8 with int32 scaling 1 and 0, float32 for FP8 with float32 scaling).
+     */
+    void quantGemm(CUstream_st stream, QuantGemm g, long a, long b, long d) {
+        QuantGemm.checkAddresses(a, b, d);
+        Plan plan = quantPlan(g);
+        boolean int8 = g.format() == dev.autodir.quant.QuantFormat.INT8;
+        int rc = cublasLtMatmul(handle, plan.desc, int8 ? oneInt : one, DevicePointer.of(a), plan.a, DevicePointer.of(b), plan.b,
+                int8 ? zeroInt : zero, DevicePointer.of(d), plan.c, DevicePointer.of(d), plan.c, plan.heuristic.algo(),
+                DevicePointer.of(workspace.address()), workspace.bytes(), stream);
+        if (rc != 0) CudaCheck.blas(rc, "cublasLtMatmul(" + g + ")");
+    }
+
+    private Plan quantPlan(QuantGemm g) {
+        Plan plan = quantPlans.get(g);
+        if (plan != null) return plan;
+        plan = new Plan();
+        boolean int8 = g.format() == dev.autodir.quant.QuantFormat.INT8;
+        int inType = int8 ? CUDA_R_8I : CUDA_R_8F_E4M3, outType = int8 ? CUDA_R_32I : CUDA_R_32F;
+        String shape = g.toString();
+        try (PointerPointer<?> out = new PointerPointer<>(1)) {
+            CudaCheck.blas(cublasLtMatmulDescCreate(out, int8 ? CUBLAS_COMPUTE_32I : CUBLAS_COMPUTE_32F, int8 ? CUDA_R_32I : CUDA_R_32F),
+                    "cublasLtMatmulDescCreate(" + shape + ")");
+            plan.desc = new cublasLtMatmulDescOpaque_t(out.get(0));
+            try (IntPointer v = new IntPointer(1)) {
+                v.put(0, CUBLAS_OP_T);   // the TN form: the only one cuBLASLt's FP8 and regular-order IMMA kernels take
+                CudaCheck.blas(cublasLtMatmulDescSetAttribute(plan.desc, CUBLASLT_MATMUL_DESC_TRANSA, v, 4), "cublasLtMatmulDescSetAttribute(TRANSA)");
+                v.put(0, CUBLAS_OP_N);
+                CudaCheck.blas(cublasLtMatmulDescSetAttribute(plan.desc, CUBLASLT_MATMUL_DESC_TRANSB, v, 4), "cublasLtMatmulDescSetAttribute(TRANSB)");
+            }
+            plan.a = layout(out, inType, g.k(), g.m(), g.lda(), 1, 0, "A", shape);
+            plan.b = layout(out, inType, g.k(), g.n(), g.ldb(), 1, 0, "B", shape);
+            plan.c = layout(out, outType, g.m(), g.n(), g.ldd(), 1, 0, "D", shape);
+            plan.heuristic = heuristic(out, plan, shape);
+        } catch (RuntimeException e) {
+            destroy(plan);
+            throw e;
+        }
+        quantPlans.put(g, plan);
+        return plan;
+    }
+
+    int plans() { return plans.size() + gemmPlans.size() + quantPlans.size(); }
 
     private Plan gemmPlan(Gemm g) {
         Plan plan = gemmPlans.get(g);
@@ -294,9 +343,11 @@ final class Matmul implements AutoCloseable {
         closed = true;
         List<Plan> list = new ArrayList<>(plans.values());
         list.addAll(gemmPlans.values());
+        list.addAll(quantPlans.values());
         for (int i = list.size() - 1; i >= 0; i--) destroy(list.get(i));
         plans.clear();
         gemmPlans.clear();
+        quantPlans.clear();
         try {
             workspace.close();
         } finally {
@@ -305,6 +356,8 @@ final class Matmul implements AutoCloseable {
             zero.close();
             alpha.close();
             biasAddress.close();
+            oneInt.close();
+            zeroInt.close();
         }
     }
 }
