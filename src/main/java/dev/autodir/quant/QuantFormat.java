@@ -81,7 +81,7 @@ public enum QuantFormat {
     }
 
     /** The value of an E4M3FN byte (0x7F / 0xFF are NaN). */
-    static float decodeE4M3(byte b) {
+    public static float decodeE4M3(byte b) {
         int u = b & 0xFF, sign = u & 0x80, exp = (u >> 3) & 0xF, mant = u & 7;
         if ((u & 0x7F) == 0x7F) return Float.NaN;
         double a = exp == 0 ? mant * Math.scalb(1.0, -9) : (1 + mant / 8.0) * Math.scalb(1.0, exp - 7);

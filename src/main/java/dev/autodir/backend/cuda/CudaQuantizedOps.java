@@ -235,21 +235,32 @@ public final class CudaQuantizedOps extends ForwardingOps {
         return d instanceof Prepared p ? p : null;
     }
 
-    private Object prepare(Source src, Calibration.Layer l, int[] shape, String op, boolean plainConv) {
-        boolean conv = op.equals("conv2d");
+    /**
+     * Why the calibrated layer {@code key} (weight {@code shape}; a convolution when {@code conv}, with stride 1, no
+     * padding and one group when {@code plainConv}) stays FP16 on the {@code f} path, or null when it is quantized.
+     * SmoothQuant factors that do not match the weight are an error (a calibration of other weights).
+     */
+    static String keptFp16(QuantFormat f, String key, Calibration.Layer l, int[] shape, boolean conv, boolean plainConv) {
         if (conv && (shape.length != 4 || shape[2] != 1 || shape[3] != 1 || !plainConv)) {
             return "not a 1x1 convolution with stride 1, no padding and one group";
         }
         if (!conv && shape.length != 2) return "a linear weight of rank " + shape.length;
-        int out = shape[0], in = shape[1];
-        String why = QuantGemm.unsupported(format, out, in);
+        String why = QuantGemm.unsupported(f, shape[0], shape[1]);
         if (why != null) return why;
         double[] smooth = l.smoothQuant();
         if (smooth != null && conv) return "SmoothQuant factors on a convolution (the reference applies them to linear layers only)";
-        if (smooth != null && smooth.length != in) {
-            throw new IllegalArgumentException("calibration " + calibration.hash() + ": " + src.key + " has " + smooth.length
-                    + " SmoothQuant factors for " + in + " input features (a calibration of other weights?)");
+        if (smooth != null && smooth.length != shape[1]) {
+            throw new IllegalArgumentException("calibration: " + key + " has " + smooth.length + " SmoothQuant factors for "
+                    + shape[1] + " input features (a calibration of other weights?)");
         }
+        return null;
+    }
+
+    private Object prepare(Source src, Calibration.Layer l, int[] shape, String op, boolean plainConv) {
+        String why = keptFp16(format, src.key, l, shape, op.equals("conv2d"), plainConv);
+        if (why != null) return why;
+        int out = shape[0], in = shape[1];
+        double[] smooth = l.smoothQuant();
         WeightQuantizer.Quantized qw = WeightQuantizer.quantize(src.store.readFloat(src.key), smooth, format);
         byte[] bytes = format == QuantFormat.INT8 ? qw.int8() : qw.fp8();
         CudaDevice device = cuda.device();
