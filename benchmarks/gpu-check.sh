@@ -5,7 +5,7 @@
 #   (prepare here first: benchmarks/gpu/prepare.sh builds .device/payload.tar.xz: Java runtime, jar, test
 #   classes, benchmark classes; golden set A travels in the working tree; the sizes are checked by prepare.sh). About 8-9 device minutes with the start,
 #   which leaves a rerun inside the 15. Overrides: BUDGET, T_TESTS, T_GOLDEN, T_CUDABENCH, T_TORCH, T_BENCH,
-#   T_COMPILED, T_GUARD, GUARD_RUNS, BENCH_NETWORKS, e.g. "BUDGET=250 bash benchmarks/gpu-check.sh" for a shorter rerun.
+#   T_COMPILED, T_GUARD, T_QUANT, GUARD_RUNS, BENCH_NETWORKS, e.g. "BUDGET=250 bash benchmarks/gpu-check.sh" for a shorter rerun.
 #
 # Steps, each with its own timeout and log under $OUT, continuing after a failure, in priority order within an
 # overall budget (BUDGET seconds, default 420; a short rerun with BUDGET=250 still fits the 15 device minutes):
@@ -14,6 +14,10 @@
 #   tests    JUnit console: every test class of dev.autodir.backend.cuda (conformance FP32 + FP16, kernels,
 #            graphs, golden sampler / CLIP checks; the new int32 / argmax / softmax / normalizeRows / matmul / exp /
 #            mulScalar / keep operations run in the conformance suites)
+#   quant    CudaQuantCheck: one UNet step at 512² (random official-size weights, a synthetic calibration), cuda fp16
+#            against cuda:int8 and cuda:fp8 (cc ≥ 8.9) side by side: medians and rel-L2 from fp16 (T_QUANT, 120 s). The
+#            check of cuda:int8/fp8 against the cpu FakeQuantOps reference is CudaQuantizedOpsTest in the tests step.
+#            Written without a GPU: never run yet.
 #   golden   "golden-check <set> --backend cuda [--precision fp16]", with the unverified Features off, then on
 #            (-Dautodir.cuda.unverified=true; see src/main/java/dev/autodir/backend/cuda/Features.java; "on" includes
 #            the graphs feature, so every golden network case then runs as a compiled CUDA graph); on a failure,
@@ -184,6 +188,10 @@ COUNTS=$(grep -E '^\[ +[0-9]+ tests (successful|failed|skipped|aborted) +\]' "$T
 record "tests cuda FP32+FP16" "$STATUS" "$SECS" "$COUNTS"
 cp "$WORK/reports/TEST-junit-jupiter.xml" "$OUT/junit.xml" 2>/dev/null
 
+# ---- cuda:int8 / cuda:fp8 (CudaQuantizedOps): UNet step timing against cuda fp16 -----------------------------------
+run_step "quant unet 512 fp16/int8/fp8" "${T_QUANT:-120}" "$OUT/bench.log" "$JAVA" "${JOPTS[@]}" -cp "$CP" dev.autodir.backend.cuda.CudaQuantCheck 512 10
+record "cuda int8/fp8 unet timing" "$STATUS" "$SECS" "$(grep -E '^QUANT unet .*(int8|fp8)' "$OUT/bench.log" | cut -c1-70 | paste -sd'|' -)"
+
 # ---- the lead's CLI hooks -------------------------------------------------------------------------------
 CLI=("$JAVA" "${JOPTS[@]}" -jar "$WORK/autodir.jar")
 GOLDENLOG=$OUT/golden.log
@@ -315,6 +323,9 @@ done
   echo
   echo "---- feature parity (FP32 off is the reference) ----"
   grep -E '^PARITY' "$PAR" 2>/dev/null
+  echo
+  echo "---- cuda int8 / fp8 (CudaQuantCheck; CudaQuantizedOpsTest's QUANT lines are in tests.log) ----"
+  grep -hE '^QUANT' "$OUT/bench.log" "$TESTS" 2>/dev/null | cut -c1-300 | head -20
   echo
   echo "---- tensorrt ----"
   grep -E '^TRT |^tensorrt: ' "$TRTLOG" 2>/dev/null | head -40

@@ -54,7 +54,8 @@ final class BenchCommand implements Callable<Integer> {
 
     @Option(names = "--precision", defaultValue = "fp32", paramLabel = "P",
             description = "fp32, fp16 (device backends), or int8 / fp8: the QDQ graph of --calibration (onnxruntime, tensorrt;"
-                    + " cpu simulates it in float32). Default: ${DEFAULT-VALUE}.")
+                    + " cpu simulates it in float32; cuda runs its linear and 1x1 layers through cuBLASLt's INT8/FP8"
+                    + " products, the rest in FP16). Default: ${DEFAULT-VALUE}.")
     String precision;
 
     @Option(names = "--calibration", paramLabel = "FILE|inputs",

@@ -30,7 +30,9 @@ import java.util.concurrent.Callable;
                 "Engines: cpu:fp32; cpu:int8, cpu:fp8 (the quantized function simulated in float32 on the cpu backend: the",
                 "reference a real INT8/FP8 engine is checked against, not faster); onnxruntime:fp32 (the ONNX export),",
                 "onnxruntime:int8 (its INT8 QDQ export on ONNX Runtime's integer kernels), onnxruntime:fp8 (the FP8 QDQ",
-                "export, emulated); cuda:fp32, cuda:fp16 (a GPU); tensorrt:fp16|int8|fp8 (a GPU with TensorRT; fp8 needs",
+                "export, emulated); cuda:fp32, cuda:fp16 (a GPU); cuda:int8, cuda:fp8 (a GPU; linear and 1x1 layers through",
+                "cuBLASLt's INT8/FP8 products, the rest FP16; fp8 needs Ada or Hopper; never run on a GPU yet);",
+                "tensorrt:fp16|int8|fp8 (a GPU with TensorRT; fp8 needs",
                 "Ada or Hopper). Quantized engines use --calibration, or calibrate on the input image itself when none is given."})
 public final class CompareCommand implements Callable<Integer> {
     @Spec CommandLine.Model.CommandSpec spec;

@@ -46,7 +46,15 @@ public final class Engines {
                 return StageBackends.all(new CpuOps());
             }
             case "cuda" -> {
-                if (e.quantized()) throw new Unavailable(e + ": the cuda backend's INT8/FP8 matrix path is not built (it would be unverified: no GPU here)");
+                if (e.quantized()) {   // linear layers and 1x1 convolutions through cuBLASLt's INT8/FP8 products, the rest FP16
+                    String why = dev.autodir.backend.cuda.CudaAvailability.unavailableReason();
+                    if (why != null) throw new Unavailable(e + ": " + why);
+                    try {
+                        return StageBackends.all(dev.autodir.backend.cuda.CudaQuantizedOps.open(calibration, QuantFormat.parse(e.precision()), notices));
+                    } catch (IllegalStateException | IllegalArgumentException ex) {
+                        throw new Unavailable(e + ": " + ex.getMessage());
+                    }
+                }
                 if (!e.precision().equals("fp32") && !e.precision().equals("fp16")) throw new Unavailable(e + ": the cuda backend runs fp32 or fp16");
                 return strict(BackendSpec.all("cuda"), Precision.parse(e.precision()), notices);
             }
