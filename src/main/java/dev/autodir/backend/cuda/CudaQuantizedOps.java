@@ -263,11 +263,13 @@ public final class CudaQuantizedOps extends ForwardingOps {
         double[] smooth = l.smoothQuant();
         WeightQuantizer.Quantized qw = WeightQuantizer.quantize(src.store.readFloat(src.key), smooth, format);
         byte[] bytes = format == QuantFormat.INT8 ? qw.int8() : qw.fp8();
+        cuda.enter("quantize weight " + src.key);
         CudaDevice device = cuda.device();
         DeviceMemory wm = null, sm = null, fm = null;
         try {
-            wm = DeviceMemory.allocate(bytes.length, "quantized weight " + src.key);
-            device.copyIntsFromHost(packBytes(bytes), wm.address(), "quantized weight " + src.key);
+            int[] packed = packBytes(bytes);
+            wm = DeviceMemory.allocate(4L * packed.length, "quantized weight " + src.key);   // whole ints: the upload writes them
+            device.copyIntsFromHost(packed, wm.address(), "quantized weight " + src.key);
             sm = DeviceMemory.allocate(4L * out, "weight scales " + src.key);
             device.copyFromHost(qw.scales(), sm.address(), Precision.FP32, "weight scales " + src.key);
             if (smooth != null) {
