@@ -184,12 +184,7 @@ final class Matmul implements AutoCloseable {
             CudaCheck.blas(cublasLtMatmulDescCreate(out, int8 ? CUBLAS_COMPUTE_32I : CUBLAS_COMPUTE_32F, int8 ? CUDA_R_32I : CUDA_R_32F),
                     "cublasLtMatmulDescCreate(" + shape + ")");
             plan.desc = new cublasLtMatmulDescOpaque_t(out.get(0));
-            try (IntPointer v = new IntPointer(1)) {
-                v.put(0, CUBLAS_OP_T);   // the TN form: the only one cuBLASLt's FP8 and regular-order IMMA kernels take
-                CudaCheck.blas(cublasLtMatmulDescSetAttribute(plan.desc, CUBLASLT_MATMUL_DESC_TRANSA, v, 4), "cublasLtMatmulDescSetAttribute(TRANSA)");
-                v.put(0, CUBLAS_OP_N);
-                CudaCheck.blas(cublasLtMatmulDescSetAttribute(plan.desc, CUBLASLT_MATMUL_DESC_TRANSB, v, 4), "cublasLtMatmulDescSetAttribute(TRANSB)");
-            }
+            transposes(plan.desc, true, false);   // the TN form: the only one cuBLASLt's FP8 and regular-order IMMA kernels take
             plan.a = layout(out, inType, g.k(), g.m(), g.lda(), 1, 0, "A", shape);
             plan.b = layout(out, inType, g.k(), g.n(), g.ldb(), 1, 0, "B", shape);
             plan.c = layout(out, outType, g.m(), g.n(), g.ldd(), 1, 0, "D", shape);
@@ -214,12 +209,7 @@ final class Matmul implements AutoCloseable {
         try (PointerPointer<?> out = new PointerPointer<>(1)) {
             CudaCheck.blas(cublasLtMatmulDescCreate(out, CUBLAS_COMPUTE_32F, CUDA_R_32F), "cublasLtMatmulDescCreate(" + shape + ")");
             plan.desc = new cublasLtMatmulDescOpaque_t(out.get(0));
-            try (IntPointer v = new IntPointer(1)) {
-                v.put(0, g.transA() ? CUBLAS_OP_T : CUBLAS_OP_N);
-                CudaCheck.blas(cublasLtMatmulDescSetAttribute(plan.desc, CUBLASLT_MATMUL_DESC_TRANSA, v, 4), "cublasLtMatmulDescSetAttribute(TRANSA)");
-                v.put(0, g.transB() ? CUBLAS_OP_T : CUBLAS_OP_N);
-                CudaCheck.blas(cublasLtMatmulDescSetAttribute(plan.desc, CUBLASLT_MATMUL_DESC_TRANSB, v, 4), "cublasLtMatmulDescSetAttribute(TRANSB)");
-            }
+            transposes(plan.desc, g.transA(), g.transB());
             plan.a = layout(out, inType, g.transA() ? g.k() : g.m(), g.transA() ? g.m() : g.k(), g.lda(), g.batch(), g.strideA(), "A", shape);
             plan.b = layout(out, inType, g.transB() ? g.n() : g.k(), g.transB() ? g.k() : g.n(), g.ldb(), g.batch(), g.strideB(), "B", shape);
             plan.c = layout(out, outType, g.m(), g.n(), g.ldd(), g.batch(), g.strideD(), "D", shape);
@@ -230,6 +220,15 @@ final class Matmul implements AutoCloseable {
         }
         gemmPlans.put(g, plan);
         return plan;
+    }
+
+    private static void transposes(cublasLtMatmulDescOpaque_t desc, boolean transA, boolean transB) {
+        try (IntPointer v = new IntPointer(1)) {
+            v.put(0, transA ? CUBLAS_OP_T : CUBLAS_OP_N);
+            CudaCheck.blas(cublasLtMatmulDescSetAttribute(desc, CUBLASLT_MATMUL_DESC_TRANSA, v, 4), "cublasLtMatmulDescSetAttribute(TRANSA)");
+            v.put(0, transB ? CUBLAS_OP_T : CUBLAS_OP_N);
+            CudaCheck.blas(cublasLtMatmulDescSetAttribute(desc, CUBLASLT_MATMUL_DESC_TRANSB, v, 4), "cublasLtMatmulDescSetAttribute(TRANSB)");
+        }
     }
 
     private static cublasLtMatrixLayoutOpaque_t layout(PointerPointer<?> out, int type, int rows, int cols, long ld, int batch,

@@ -72,7 +72,7 @@ class CudaQuantizedOpsTest {
             FloatTensor w = random(1, conv ? new int[] {out, in, 1, 1} : new int[] {out, in});
             FloatTensor b = CudaTestSupport.representable(random(2, out), Precision.FP16);
             FloatTensor x = CudaTestSupport.representable(random(3, conv ? new int[] {2, in, 9, 11} : new int[] {2, 77, in}), Precision.FP16);
-            double[] smooth = conv ? null : QuantizedKernelsEmulationTest.smooth(4, in);
+            double[] smooth = conv ? null : QuantizedEmulation.smooth(4, in);
             Calibration cal = one("l.weight", conv ? "conv2d" : "linear", 2.5, smooth);
             MemoryStore store = new MemoryStore().put("l.weight", w).put("l.bias", b);
             FloatTensor ref, plain;

@@ -2,8 +2,6 @@ package dev.autodir.backend.cuda;
 
 import dev.autodir.quant.QuantFormat;
 import dev.autodir.quant.WeightQuantizer;
-import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
@@ -14,7 +12,6 @@ import java.util.Random;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
  * quantize.cu on the host (KernelEmulator), without a GPU: the quantized bytes bit for bit against QuantFormat (the
@@ -24,18 +21,7 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
  * in both layouts (rows, and NCHW transposed to [B·P, K] with edges that are not multiples of the 32-wide tile); and
  * the dequantized output against a Java loop of the same float32 operations (rel-L2 ≤ 1e-6: it should be exact).
  */
-class QuantizedKernelsEmulationTest {
-    @BeforeAll
-    static void compile() {
-        if (KernelEmulator.unavailableReason() == null) KernelEmulator.prepare(Kernel.QUANTIZE_ROWS);
-    }
-
-    @BeforeEach
-    void emulation() {
-        String reason = KernelEmulator.unavailableReason();
-        assumeTrue(reason == null, () -> "no kernel emulation: " + reason);
-    }
-
+class QuantizedKernelsEmulationTest extends QuantizedEmulation {
     /** Random values of rms ~ amax/3 with every 5th one a deciding value (ties, saturation, zeros, infinities), in units of scale. */
     static float[] data(long seed, int n, QuantFormat f, float scale, boolean half) {
         Random r = new Random(seed);
@@ -75,24 +61,6 @@ class QuantizedKernelsEmulationTest {
         }
         WeightQuantizer.Quantized w = new WeightQuantizer.Quantized(f, q, new float[] {1f}, new int[] {1, x.length});
         return f == QuantFormat.INT8 ? w.int8() : w.fp8();
-    }
-
-    static double[] smooth(long seed, int k) {
-        Random r = new Random(seed);
-        double[] s = new double[k];
-        for (int i = 0; i < k; i++) s[i] = 0.25 + 3 * r.nextDouble();
-        return s;
-    }
-
-    static KernelEmulator.Buf doubles(double[] d) {
-        ByteBuffer b = ByteBuffer.allocate(8 * d.length).order(ByteOrder.LITTLE_ENDIAN);
-        for (int v : CudaQuantizedOps.packDoubles(d)) b.putInt(v);
-        return new KernelEmulator.Buf(b.array());
-    }
-
-    /** The KernelLaunch as the emulator runs it (the launches CudaQuantizedOps.layerSteps builds are checked the same way). */
-    static void run(KernelLaunch l) {
-        KernelEmulator.launch(l.kernel(), l.gx(), l.gy(), l.gz(), l.bx(), l.by(), l.bz(), l.sharedBytes(), l.args().toArray());
     }
 
     static void assertBytes(String what, byte[] want, byte[] got) {

@@ -9,8 +9,6 @@ import dev.autodir.quant.FakeQuantOps;
 import dev.autodir.quant.QuantFormat;
 import dev.autodir.quant.WeightQuantizer;
 import dev.autodir.tensor.FloatTensor;
-import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
@@ -23,7 +21,6 @@ import java.util.Map;
 import static dev.autodir.backend.cuda.CudaTestSupport.random;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
  * One quantized layer as the cuda backend runs it, without a GPU: the very launches and product that
@@ -34,18 +31,7 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
  * SmoothQuant direction gives O(1) errors; what remains is summation rounding, bounded next to the assertion.
  * What this cannot check: cuBLASLt itself, the device's kernels' speed (CudaQuantizedOpsTest on a GPU).
  */
-class QuantizedLayerEmulationTest {
-    @BeforeAll
-    static void compile() {
-        if (KernelEmulator.unavailableReason() == null) KernelEmulator.prepare(Kernel.QUANTIZE_ROWS);
-    }
-
-    @BeforeEach
-    void emulation() {
-        String reason = KernelEmulator.unavailableReason();
-        assumeTrue(reason == null, () -> "no kernel emulation: " + reason);
-    }
-
+class QuantizedLayerEmulationTest extends QuantizedEmulation {
     /** Runs the steps on emulator buffers: kernels through KernelEmulator, products by their documented semantics. */
     static final class Emulated implements CudaQuantizedOps.Steps {
         final List<QuantGemm> gemms = new ArrayList<>();
@@ -53,7 +39,7 @@ class QuantizedLayerEmulationTest {
 
         @Override public void launch(KernelLaunch l) {
             kernels.add(l.kernel());
-            QuantizedKernelsEmulationTest.run(l);
+            run(l);
         }
 
         /** D [m, n] (ld ldd) = Aᵀ · B: A stored [k, m] (ld lda), B stored [k, n] (ld ldb), column-major, element counts. */
@@ -102,7 +88,7 @@ class QuantizedLayerEmulationTest {
         FloatTensor bias = CudaTestSupport.representable(random(3, out), Precision.FP16);   // the device holds FP16 biases
         FloatTensor x = CudaTestSupport.representable(random(11, conv ? new int[] {batch, in, h, w} : new int[] {batch, tokens, in}),
                 half ? Precision.FP16 : Precision.FP32);
-        double[] smooth = withSmooth ? QuantizedKernelsEmulationTest.smooth(5, in) : null;
+        double[] smooth = withSmooth ? smooth(5, in) : null;
         Calibration cal = calibration(key, conv ? "conv2d" : "linear", 2.5, smooth);   // |x| ~ N(0, 1): some saturate
 
         FloatTensor ref;
@@ -120,7 +106,7 @@ class QuantizedLayerEmulationTest {
         KernelEmulator.Buf wb = new KernelEmulator.Buf(f == QuantFormat.INT8 ? qw.int8() : qw.fp8());
         KernelEmulator.Buf acc = KernelEmulator.Buf.zeros(rows * out * 4), y = KernelEmulator.Buf.zeros(rows * out * 4);
         Emulated e = new Emulated();
-        CudaQuantizedOps.layerSteps(e, f, xb, half ? Precision.FP16 : Precision.FP32, smooth == null ? null : QuantizedKernelsEmulationTest.doubles(smooth),
+        CudaQuantizedOps.layerSteps(e, f, xb, half ? Precision.FP16 : Precision.FP32, smooth == null ? null : doubles(smooth),
                 q, wb, KernelEmulator.Buf.floats(qw.scales()), acc, KernelEmulator.Buf.halves(bias.data()), Precision.FP16, y, Precision.FP32,
                 conv ? batch : 1, rows, plane, in, out, f.scaleFor(cal.range(key)), 3);
         assertEquals(1, e.gemms.size(), "one product");
