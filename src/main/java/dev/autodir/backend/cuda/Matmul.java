@@ -176,23 +176,11 @@ final class Matmul implements AutoCloseable {
     private Plan quantPlan(QuantGemm g) {
         Plan plan = quantPlans.get(g);
         if (plan != null) return plan;
-        plan = new Plan();
         boolean int8 = g.format() == dev.autodir.quant.QuantFormat.INT8;
-        int inType = int8 ? CUDA_R_8I : CUDA_R_8F_E4M3, outType = int8 ? CUDA_R_32I : CUDA_R_32F;
-        String shape = g.toString();
-        try (PointerPointer<?> out = new PointerPointer<>(1)) {
-            CudaCheck.blas(cublasLtMatmulDescCreate(out, int8 ? CUBLAS_COMPUTE_32I : CUBLAS_COMPUTE_32F, int8 ? CUDA_R_32I : CUDA_R_32F),
-                    "cublasLtMatmulDescCreate(" + shape + ")");
-            plan.desc = new cublasLtMatmulDescOpaque_t(out.get(0));
-            transposes(plan.desc, true, false);   // the TN form: the only one cuBLASLt's FP8 and regular-order IMMA kernels take
-            plan.a = layout(out, inType, g.k(), g.m(), g.lda(), 1, 0, "A", shape);
-            plan.b = layout(out, inType, g.k(), g.n(), g.ldb(), 1, 0, "B", shape);
-            plan.c = layout(out, outType, g.m(), g.n(), g.ldd(), 1, 0, "D", shape);
-            plan.heuristic = heuristic(out, plan, shape);
-        } catch (RuntimeException e) {
-            destroy(plan);
-            throw e;
-        }
+        // the TN form: the only one cuBLASLt's FP8 and regular-order IMMA kernels take
+        plan = describedPlan(g.toString(), int8 ? CUBLAS_COMPUTE_32I : CUBLAS_COMPUTE_32F, int8 ? CUDA_R_32I : CUDA_R_32F,
+                int8 ? CUDA_R_8I : CUDA_R_8F_E4M3, int8 ? CUDA_R_32I : CUDA_R_32F, true, false, g.m(), g.n(), g.k(), g.lda(), g.ldb(),
+                g.ldd(), 1, 0, 0, 0);
         quantPlans.put(g, plan);
         return plan;
     }
@@ -202,23 +190,29 @@ final class Matmul implements AutoCloseable {
     private Plan gemmPlan(Gemm g) {
         Plan plan = gemmPlans.get(g);
         if (plan != null) return plan;
-        plan = new Plan();
-        int inType = g.in() == Precision.FP16 ? CUDA_R_16F : CUDA_R_32F;
-        int outType = g.out() == Precision.FP16 ? CUDA_R_16F : CUDA_R_32F;
-        String shape = g.toString();
+        plan = describedPlan(g.toString(), CUBLAS_COMPUTE_32F, CUDA_R_32F, g.in() == Precision.FP16 ? CUDA_R_16F : CUDA_R_32F,
+                g.out() == Precision.FP16 ? CUDA_R_16F : CUDA_R_32F, g.transA(), g.transB(), g.m(), g.n(), g.k(), g.lda(), g.ldb(), g.ldd(),
+                g.batch(), g.strideA(), g.strideB(), g.strideD());
+        gemmPlans.put(g, plan);
+        return plan;
+    }
+
+    /** Descriptors, layouts (column-major, op(A) [m, k], op(B) [k, n], D [m, n]) and the heuristic's algorithm of one product. */
+    private Plan describedPlan(String shape, int compute, int scaleType, int inType, int outType, boolean transA, boolean transB, int m,
+                               int n, int k, long lda, long ldb, long ldd, int batch, long strideA, long strideB, long strideD) {
+        Plan plan = new Plan();
         try (PointerPointer<?> out = new PointerPointer<>(1)) {
-            CudaCheck.blas(cublasLtMatmulDescCreate(out, CUBLAS_COMPUTE_32F, CUDA_R_32F), "cublasLtMatmulDescCreate(" + shape + ")");
+            CudaCheck.blas(cublasLtMatmulDescCreate(out, compute, scaleType), "cublasLtMatmulDescCreate(" + shape + ")");
             plan.desc = new cublasLtMatmulDescOpaque_t(out.get(0));
-            transposes(plan.desc, g.transA(), g.transB());
-            plan.a = layout(out, inType, g.transA() ? g.k() : g.m(), g.transA() ? g.m() : g.k(), g.lda(), g.batch(), g.strideA(), "A", shape);
-            plan.b = layout(out, inType, g.transB() ? g.n() : g.k(), g.transB() ? g.k() : g.n(), g.ldb(), g.batch(), g.strideB(), "B", shape);
-            plan.c = layout(out, outType, g.m(), g.n(), g.ldd(), g.batch(), g.strideD(), "D", shape);
+            transposes(plan.desc, transA, transB);
+            plan.a = layout(out, inType, transA ? k : m, transA ? m : k, lda, batch, strideA, "A", shape);
+            plan.b = layout(out, inType, transB ? n : k, transB ? k : n, ldb, batch, strideB, "B", shape);
+            plan.c = layout(out, outType, m, n, ldd, batch, strideD, "D", shape);
             plan.heuristic = heuristic(out, plan, shape);
         } catch (RuntimeException e) {
             destroy(plan);
             throw e;
         }
-        gemmPlans.put(g, plan);
         return plan;
     }
 
