@@ -28,7 +28,8 @@
  *   through a char** (the JSON report) are the caller's to release with autodir_free().
  *
  *   Options: key/value strings with the names and checks of `autodir restore`'s flags, without the dashes:
- *     engine options, fixed at autodir_engine_create: weights (required), config, tokenizer, backend, precision;
+ *     engine options, fixed at autodir_engine_create: weights (required), config, tokenizer, backend, precision,
+ *     calibration (with precision int8 or fp8);
  *     restore options: steps, cfg-text, cfg-image, scm-weight, max-passes, prompt, seed, color-correct, and every
  *     restore option the command line gains later (a new flag is a new key, not a new function);
  *     overwrite ("true"/"false"): autodir_restore_file may replace an existing output file.

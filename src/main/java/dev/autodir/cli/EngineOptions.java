@@ -4,11 +4,13 @@ import dev.autodir.backend.BackendSpec;
 import dev.autodir.backend.Precision;
 import dev.autodir.engine.AutoDIREngine;
 import dev.autodir.io.RandomWeightStore;
+import dev.autodir.quant.QuantFormat;
 import picocli.CommandLine;
 import picocli.CommandLine.Option;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Locale;
 
 /** The options that say how to open the engine, shared by the commands that run the model (a picocli mixin). */
 final class EngineOptions {
@@ -37,12 +39,20 @@ final class EngineOptions {
                     + " on a machine with TensorRT yet (README). Default: ${DEFAULT-VALUE}.")
     String backend;
 
-    @Option(names = "--precision", paramLabel = "fp32|fp16", defaultValue = "fp32",
+    @Option(names = "--precision", paramLabel = "fp32|fp16|int8|fp8", defaultValue = "fp32",
             description = "Precision of the stages on device backends (the cpu backend always computes in float32; asking"
                     + " for fp16 where no stage runs on a device is a notice, or an error with --strict-backend); on"
                     + " tensorrt the engines' precision (-Dautodir.tensorrt.precision=bf16 for bf16 engines)."
-                    + " Default: ${DEFAULT-VALUE}.")
+                    + " int8 or fp8 (with --calibration): the calibrated convolution and linear layers run quantized,"
+                    + " on one backend for every stage: onnxruntime (its QDQ export), tensorrt (INT8/FP8 engines; fp8"
+                    + " needs Ada or Hopper; not run here yet), cuda (the matrix work through cuBLASLt, see README) or cpu"
+                    + " (simulated in float32: the reference, not faster). A backend that cannot run it is an error,"
+                    + " never a fallback. Default: ${DEFAULT-VALUE}.")
     String precision;
+
+    @Option(names = "--calibration", paramLabel = "FILE",
+            description = "For --precision int8|fp8: the calibration JSON of `autodir calibrate` made for these weights.")
+    Path calibration;
 
     @Option(names = "--strict-backend",
             description = "Fail (one line naming the stage and why) instead of falling back to cpu when a backend cannot"
@@ -61,11 +71,28 @@ final class EngineOptions {
         } catch (IllegalArgumentException e) {
             throw new CommandLine.ParameterException(cl, e.getMessage()); // the message starts with "--backend"
         }
-        Precision p;
-        try {
-            p = Precision.parse(precision);
-        } catch (IllegalArgumentException e) {
-            throw new CommandLine.ParameterException(cl, "--precision: " + e.getMessage());
+        Precision p = Precision.FP32;
+        QuantFormat quantized = null;
+        String lower = precision.toLowerCase(Locale.ROOT);
+        if (lower.equals("int8") || lower.equals("fp8")) {
+            quantized = QuantFormat.parse(lower);
+            if (calibration == null) {
+                throw new CommandLine.ParameterException(cl, "--precision " + lower + " needs --calibration FILE (made by `autodir calibrate`"
+                        + " for these weights)");
+            }
+            requireFile(cl, "--calibration", calibration);
+            if (!backends.equals(BackendSpec.all(backends.unet()))) {
+                throw new CommandLine.ParameterException(cl, "--precision " + lower + " runs one backend for every stage: give --backend"
+                        + " cpu, onnxruntime, tensorrt or cuda alone, not " + backend);
+            }
+        } else {
+            try {
+                p = Precision.parse(precision);
+            } catch (IllegalArgumentException e) {
+                throw new CommandLine.ParameterException(cl, "--precision: " + e.getMessage().replace("(expected fp32 or fp16)",
+                        "(expected fp32, fp16, or int8 / fp8 with --calibration)"));
+            }
+            if (calibration != null) throw new CommandLine.ParameterException(cl, "--calibration is for --precision int8 or fp8");
         }
         if (RandomWeightStore.isSpec(weights)) {
             try {
@@ -82,7 +109,8 @@ final class EngineOptions {
             throw new CommandLine.ParameterException(cl, "--tokenizer: " + tokenizer + ": no such file or directory");
         }
         return AutoDIREngine.Settings.builder(weights).config(config).tokenizer(tokenizer).backends(backends).precision(p)
-                .strictBackend(strictBackend).build();
+                .strictBackend(strictBackend).quantization(quantized == null ? null : new AutoDIREngine.Quantization(quantized, calibration))
+                .build();
     }
 
     private static void requireFile(CommandLine cl, String flag, Path file) {

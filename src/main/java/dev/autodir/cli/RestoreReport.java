@@ -28,13 +28,15 @@ import java.util.Map;
  *
  * <p>{@code backends} says what each stage really ran on: {@code requested} and {@code used} (one line each), and
  * per stage the backend asked for, the backend and precision that ran it, and the reason of a fallback (null when
- * there was none). {@code precision} is the precision asked for and the one each stage got.
+ * there was none). {@code precision} is the precision asked for and the one each stage got; for an INT8/FP8 engine
+ * also its calibration file and {@code float_layers}, the precision of what it does not quantize.
  */
 final class RestoreReport {
     private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
 
     private final ObjectNode root = JSON.createObjectNode();
     private final ArrayNode images;
+    private final boolean quantized;
 
     RestoreReport(AutoDIREngine.Settings s, RestoreOptions o, String format, boolean savePasses, Path outputDir) {
         root.put("weights", RandomWeightStore.isSpec(s.weights()) ? s.weights().toString() : abs(s.weights()));
@@ -46,8 +48,10 @@ final class RestoreReport {
         b.put("strict", s.strictBackend());
         b.putNull("stages");
         ObjectNode p = root.putObject("precision");
-        p.put("requested", s.precision().lower());
+        p.put("requested", s.precisionLabel());
         p.putNull("used");
+        quantized = s.quantization() != null;
+        if (quantized) p.put("calibration", abs(s.quantization().calibration()));
         ObjectNode opt = root.putObject("options");
         opt.put("mode", o.automatic() ? "automatic" : "prompt");
         opt.put("prompt", o.prompt());
@@ -91,7 +95,14 @@ final class RestoreReport {
             n.put("precision", st.precision().lower());
             n.put("fallback_reason", st.reason());
         }
-        ((ObjectNode) root.get("precision")).put("used", backends.precisions());
+        ObjectNode p = (ObjectNode) root.get("precision");
+        if (quantized) {
+            // an INT8/FP8 engine: the calibrated layers run quantized, everything else in the stages' float precision
+            p.put("used", p.get("requested").asText());
+            p.put("float_layers", backends.precisions());
+        } else {
+            p.put("used", backends.precisions());
+        }
         root.put("load_ms", round(loadMs));
     }
 

@@ -1,10 +1,13 @@
 package dev.autodir.engine;
 
+import dev.autodir.backend.BackendException;
 import dev.autodir.backend.BackendReport;
 import dev.autodir.backend.BackendSpec;
 import dev.autodir.backend.Backends;
 import dev.autodir.backend.Ops;
 import dev.autodir.backend.Precision;
+import dev.autodir.compare.EngineSpec;
+import dev.autodir.compare.Engines;
 import dev.autodir.image.RgbBytes;
 import dev.autodir.image.RgbImage;
 import dev.autodir.image.RgbImageWriter;
@@ -20,6 +23,9 @@ import dev.autodir.pipeline.ProgressTracker;
 import dev.autodir.pipeline.RestoreOptions;
 import dev.autodir.pipeline.Restorer;
 import dev.autodir.pipeline.StageBackends;
+import dev.autodir.quant.Calibration;
+import dev.autodir.quant.Calibrator;
+import dev.autodir.quant.QuantFormat;
 import dev.autodir.tensor.FloatTensor;
 import dev.autodir.text.CLIPTokenizer;
 
@@ -71,9 +77,10 @@ public final class AutoDIREngine implements AutoCloseable {
      * @param precision     storage precision of the stages whose backend offers it (null: fp32; cpu is fp32 only)
      * @param strictBackend fail with a {@link dev.autodir.backend.BackendException} instead of falling back to cpu
      *                      when a backend cannot start, or when no stage's backend offers {@code precision}
+     * @param quantization  an INT8 / FP8 engine from a calibration (null: float); see {@link Quantization}
      */
     public record Settings(Path weights, Path config, Path tokenizer, BackendSpec backends, Precision precision,
-                           boolean strictBackend) {
+                           boolean strictBackend, Quantization quantization) {
         public Settings {
             if (weights == null) throw new IllegalArgumentException("weights: a checkpoint path is required");
             if (RandomWeightStore.isSpec(weights)) {
@@ -86,17 +93,57 @@ public final class AutoDIREngine implements AutoCloseable {
             if (tokenizer != null && !Files.exists(tokenizer)) throw new IllegalArgumentException("tokenizer: " + tokenizer + " does not exist");
             if (backends == null) backends = BackendSpec.all("cpu");
             if (precision == null) precision = Precision.FP32;
+            if (quantization != null) {
+                if (precision != Precision.FP32) {
+                    throw new IllegalArgumentException("precision: " + quantization.format() + " replaces the float precision ("
+                            + precision.lower() + " was given too); an INT8/FP8 engine keeps what it does not quantize in its own float precision");
+                }
+                String one = backends.unet();
+                if (!backends.equals(BackendSpec.all(one))) {
+                    throw new IllegalArgumentException("backends: an " + quantization.format() + " engine runs one backend for every stage"
+                            + " (cpu, onnxruntime, tensorrt or cuda), not " + backends);
+                }
+            }
         }
 
         /** Without strict backends (the form before the builder; prefer {@link #builder(Path)}). */
         public Settings(Path weights, Path config, Path tokenizer, BackendSpec backends, Precision precision) {
-            this(weights, config, tokenizer, backends, precision, false);
+            this(weights, config, tokenizer, backends, precision, false, null);
         }
+
+        /** A float engine (the form before quantized engines; prefer {@link #builder(Path)}). */
+        public Settings(Path weights, Path config, Path tokenizer, BackendSpec backends, Precision precision, boolean strictBackend) {
+            this(weights, config, tokenizer, backends, precision, strictBackend, null);
+        }
+
+        /** "int8" / "fp8" for a quantized engine, else the float precision ("fp32", "fp16"). */
+        public String precisionLabel() { return quantization != null ? quantization.format().toString() : precision.lower(); }
 
         /** The checkpoint with every default: official config, the jar's tokenizer, cpu, fp32. */
         public static Settings of(Path weights) { return builder(weights).build(); }
 
         public static Builder builder(Path weights) { return new Builder(weights); }
+    }
+
+    /**
+     * An INT8 or FP8 engine: the calibrated convolution and linear layers run quantized (activations per tensor from
+     * the calibration's ranges, weights per output channel), the rest in the backend's float precision. The same
+     * scheme on every backend: {@code cpu} simulates it in float32 (the reference, not faster), {@code onnxruntime}
+     * runs the QDQ export, {@code tensorrt} builds INT8/FP8 engines from it, {@code cuda} runs the matrix work through
+     * cuBLASLt. The engine is opened strictly: a backend that cannot run it is an error naming why, never a fallback
+     * to another backend or precision.
+     *
+     * @param format      INT8 or FP8 (E4M3)
+     * @param calibration the JSON of {@code autodir calibrate} for these weights (another checkpoint's is refused)
+     */
+    public record Quantization(QuantFormat format, Path calibration) {
+        public Quantization {
+            if (format == null) throw new IllegalArgumentException("quantization: a format (int8 or fp8) is required");
+            if (calibration == null) {
+                throw new IllegalArgumentException("quantization: " + format + " needs a calibration (the JSON of `autodir calibrate` for these weights)");
+            }
+            if (!Files.isRegularFile(calibration)) throw new IllegalArgumentException("calibration: " + calibration + " is not a readable file");
+        }
     }
 
     /** Builds {@link Settings}; each setting left out keeps its default. */
@@ -107,6 +154,7 @@ public final class AutoDIREngine implements AutoCloseable {
         private BackendSpec backends;
         private Precision precision;
         private boolean strictBackend;
+        private Quantization quantization;
 
         private Builder(Path weights) { this.weights = weights; }
 
@@ -126,8 +174,14 @@ public final class AutoDIREngine implements AutoCloseable {
         /** Fail instead of falling back to cpu ({@link Settings#strictBackend()}). */
         public Builder strictBackend(boolean strict) { this.strictBackend = strict; return this; }
 
+        /** An INT8 / FP8 engine from a calibration file ({@link Quantization}); null for a float engine. */
+        public Builder quantization(Quantization q) { this.quantization = q; return this; }
+
+        /** Shorthand for {@code quantization(new Quantization(format, calibration))}. */
+        public Builder quantization(QuantFormat format, Path calibration) { return quantization(new Quantization(format, calibration)); }
+
         /** Validates and returns the settings (a bad path throws naming it). */
-        public Settings build() { return new Settings(weights, config, tokenizer, backends, precision, strictBackend); }
+        public Settings build() { return new Settings(weights, config, tokenizer, backends, precision, strictBackend, quantization); }
     }
 
     private final AutoDIRModels models;
@@ -151,12 +205,29 @@ public final class AutoDIREngine implements AutoCloseable {
         AutoDIRModels models = AutoDIRModels.load(s.weights(), yaml);
         StageBackends backends;
         try {
-            backends = Backends.create(s.backends(), s.precision(), s.strictBackend(), notices);
+            backends = s.quantization() == null ? Backends.create(s.backends(), s.precision(), s.strictBackend(), notices)
+                    : openQuantized(s, models, notices);
         } catch (RuntimeException e) {
             models.close();
             throw e;
         }
         return new AutoDIREngine(models, backends, new Restorer(models, backends, tokenizer));
+    }
+
+    /** The quantized engine of {@code s} on its one backend, opened as {@code compare} opens it (strictly). */
+    private static StageBackends openQuantized(Settings s, AutoDIRModels models, PrintStream notices) {
+        Quantization q = s.quantization();
+        Calibration cal = Calibration.read(q.calibration());       // its errors name the file
+        try {
+            Calibrator.checkWeights(cal, models.store());
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException("calibration " + q.calibration() + ": " + e.getMessage(), e);
+        }
+        try {
+            return Engines.open(new EngineSpec(s.backends().unet(), q.format().toString()), cal, notices);
+        } catch (Engines.Unavailable e) {
+            throw new BackendException("the " + q.format() + " engine cannot start (no fallback to another backend or precision): " + e.getMessage());
+        }
     }
 
     public AutoDIRConfig config() { return models.config(); }

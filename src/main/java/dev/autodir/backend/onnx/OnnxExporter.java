@@ -56,8 +56,31 @@ import java.util.regex.Pattern;
  */
 public final class OnnxExporter {
     /** Bumped whenever the files it writes for the same graph change: a cached export of another version is stale. */
-    public static final String VERSION = "1";
+    public static final String VERSION = "2";
     public static final int OPSET = 17;
+    /**
+     * Above this size, the score matrix [B, H, rows, Nk] of one attention is computed in blocks of query rows: a
+     * runtime that materialises softmax(q·kᵀ) whole (ONNX Runtime's CPU provider does) would otherwise need
+     * B·H·Nq·Nk·4 bytes at once — 34 GB for the tiny test model's 65,536 latent tokens at 512², 17 GB for the official
+     * UNet's 16,384 at 1024². Each row's softmax is independent, so the blocks compute the same values.
+     * {@code -Dautodir.onnx.attentionBlockBytes=N} changes it (part of the export cache's key).
+     */
+    public static final long ATTENTION_BLOCK_BYTES = 256L << 20;
+    public static final String ATTENTION_BLOCK_PROPERTY = "autodir.onnx.attentionBlockBytes";
+
+    /** The score-block budget in bytes: {@value #ATTENTION_BLOCK_PROPERTY}, else {@link #ATTENTION_BLOCK_BYTES}. */
+    public static long attentionBlockBytes() {
+        String v = System.getProperty(ATTENTION_BLOCK_PROPERTY);
+        if (v == null || v.isBlank()) return ATTENTION_BLOCK_BYTES;
+        try {
+            long n = Long.parseLong(v.trim());
+            if (n < 1) throw new NumberFormatException();
+            return n;
+        } catch (NumberFormatException e) {
+            throw new IllegalArgumentException("-D" + ATTENTION_BLOCK_PROPERTY + "=" + v + ": expected a positive number of bytes");
+        }
+    }
+
     /** The IR version that goes with opset 17. */
     public static final int IR_VERSION = 8;
     public static final String PRECISION = "fp32";

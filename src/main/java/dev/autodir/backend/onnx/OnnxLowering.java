@@ -300,6 +300,7 @@ final class OnnxLowering {
      * softmax(scale · q·kᵀ + mask) · v per head. The mask is additive: {@link #MASKED} for a key above the diagonal
      * (causal) and for a padded key (keep = 0) other than key 0, so a masked key gets weight exactly 0 and every row
      * keeps at least key 0 (the cpu backend gives a row without visible keys zeros; the tokenizer never makes one).
+     * Large score matrices are computed in blocks of query rows ({@link OnnxExporter#attentionBlockBytes()}), concatenated.
      */
     private void attention(Graph.Node n, String out) {
         int[] qs = n.input(0).shape(), ks = n.input(1).shape();
@@ -307,25 +308,44 @@ final class OnnxLowering {
         String q = node("Transpose", fresh(), List.of(reshapeTo(fresh(), in(n, 0), new int[] {b, nq, heads, d})), attrInts("perm", 0, 2, 1, 3));
         String k = node("Transpose", fresh(), List.of(reshapeTo(fresh(), in(n, 1), new int[] {b, nk, heads, d})), attrInts("perm", 0, 2, 3, 1));
         String v = node("Transpose", fresh(), List.of(reshapeTo(fresh(), in(n, 2), new int[] {b, nk, heads, d})), attrInts("perm", 0, 2, 1, 3));
-        String scores = node("Mul", fresh(), node("MatMul", fresh(), q, k), scalar(n.floatAttr("scale")));   // [B, H, Nq, Nk]
-        String mask = null;
+        String mask = null;                                                    // [nq, nk] or broadcastable [B, 1, 1, nk]
         if (n.boolAttr("causal")) {
             float[] m = new float[nq * nk];
             for (int i = 0; i < nq; i++) for (int j = i + 1; j < nk; j++) m[i * nk + j] = MASKED;
             mask = floats(new int[] {nq, nk}, m);
         }
+        String padMask = null;
         if (n.input(3) != null) {
             float[] perKey = new float[nk];
             Arrays.fill(perKey, 1, nk, MASKED);                                // key 0 is never masked
             String padded = node("Cast", fresh(), List.of(node("Equal", fresh(), in(n, 3), int32s(new int[0], 0))),
                     attr("to", TensorProto.DataType.FLOAT_VALUE));             // 1 where keep = 0
-            String pad = reshapeTo(fresh(), node("Mul", fresh(), padded, floats(new int[] {nk}, perKey)), new int[] {b, 1, 1, nk});
-            mask = mask == null ? pad : node("Add", fresh(), mask, pad);
+            padMask = reshapeTo(fresh(), node("Mul", fresh(), padded, floats(new int[] {nk}, perKey)), new int[] {b, 1, 1, nk});
         }
-        if (mask != null) scores = node("Add", fresh(), scores, mask);
-        String weights = node("Softmax", fresh(), List.of(scores), attr("axis", -1));
-        String heads4 = node("Transpose", fresh(), List.of(node("MatMul", fresh(), weights, v)), attrInts("perm", 0, 2, 1, 3));
+        long rowBytes = 4L * b * heads * nk;
+        int block = (int) Math.max(1, Math.min(nq, OnnxExporter.attentionBlockBytes() / rowBytes));
+        String context;                                                        // [B, H, Nq, d]
+        if (block >= nq) {
+            context = attentionRows(q, k, v, n.floatAttr("scale"), mask, padMask);
+        } else {
+            List<String> parts = new ArrayList<>();
+            for (int from = 0; from < nq; from += block) {
+                int to = Math.min(nq, from + block);
+                parts.add(attentionRows(slice(q, 2, from, to), k, v, n.floatAttr("scale"), mask == null ? null : slice(mask, 0, from, to), padMask));
+            }
+            context = node("Concat", fresh(), parts, attr("axis", 2));
+        }
+        String heads4 = node("Transpose", fresh(), List.of(context), attrInts("perm", 0, 2, 1, 3));
         reshapeTo(out, heads4, qs);
+    }
+
+    /** softmax(scale · q·kᵀ + masks) · v for query rows q [B, H, rows, d]; either mask may be null. */
+    private String attentionRows(String q, String k, String v, float scale, String mask, String padMask) {
+        String scores = node("Mul", fresh(), node("MatMul", fresh(), q, k), scalar(scale));   // [B, H, rows, Nk]
+        if (mask != null) scores = node("Add", fresh(), scores, mask);
+        if (padMask != null) scores = node("Add", fresh(), scores, padMask);
+        String weights = node("Softmax", fresh(), List.of(scores), attr("axis", -1));
+        return node("MatMul", fresh(), weights, v);
     }
 
     /**

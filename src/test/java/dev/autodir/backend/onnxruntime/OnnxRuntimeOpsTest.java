@@ -128,4 +128,48 @@ class OnnxRuntimeOpsTest {
         for (float v : t.data()) l.add(v);
         return l;
     }
+
+    /**
+     * Attention whose score matrix is over the block budget is exported in blocks of query rows (what keeps ONNX
+     * Runtime from allocating B·H·Nq·Nk floats at once): with a 2000-byte budget the 37 query rows (464 bytes of
+     * scores each) go in blocks of 4, the last one ragged, with causal and padding masks; the result equals the
+     * float64 reference to float32 rounding (rel-L2 1e-6: sums of 29 terms).
+     */
+    @Test void largeAttentionIsExportedInBlocksOfQueryRowsAndComputesTheSame() throws Exception {
+        assumeTrue(OnnxRuntimeAvailability.unavailableReason() == null, OnnxRuntimeAvailability.unavailableReason());
+        int b = 2, nq = 37, nk = 29, c = 16, heads = 2;
+        FloatTensor q = gaussian(71, b, nq, c), k = gaussian(72, b, nk, c),
+                v = gaussian(73, b, nk, c);
+        int[][] keep = new int[b][nk];
+        for (int j = 0; j < nk; j++) { keep[0][j] = j < 20 ? 1 : 0; keep[1][j] = j % 3 == 2 ? 0 : 1; }
+        String old = System.getProperty(dev.autodir.backend.onnx.OnnxExporter.ATTENTION_BLOCK_PROPERTY);
+        System.setProperty(dev.autodir.backend.onnx.OnnxExporter.ATTENTION_BLOCK_PROPERTY, "2000");
+        try (OnnxEachOp ort = new OnnxEachOp(new OnnxRuntimeOps(new CpuOps(), dir, null))) {
+            for (dev.autodir.backend.AttentionMask m : List.of(dev.autodir.backend.AttentionMask.NONE, dev.autodir.backend.AttentionMask.of(true, keep))) {
+                FloatTensor got = (FloatTensor) ort.download(ort.attention(q, k, v, heads, 0.35f, m));
+                FloatTensor want = dev.autodir.backend.ReferenceOps.attention(q, k, v, heads, 0.35f, m);
+                assertTrue(got.relL2(want) < 1e-6, m + ": rel-L2 " + got.relL2(want));
+            }
+        } finally {
+            if (old == null) System.clearProperty(dev.autodir.backend.onnx.OnnxExporter.ATTENTION_BLOCK_PROPERTY);
+            else System.setProperty(dev.autodir.backend.onnx.OnnxExporter.ATTENTION_BLOCK_PROPERTY, old);
+        }
+        long softmaxes = 0;
+        try (Stream<Path> files = Files.walk(dir)) {
+            for (Path f : files.filter(p -> p.toString().endsWith(".onnx")).toList()) {
+                try (var in = Files.newInputStream(f)) {
+                    var model = dev.autodir.backend.onnx.proto.OnnxProto.ModelProto.parseFrom(in);
+                    softmaxes = Math.max(softmaxes, model.getGraph().getNodeList().stream().filter(n -> n.getOpType().equals("Softmax")).count());
+                }
+            }
+        }
+        assertEquals(10, softmaxes, "ceil(37 / 4) blocks of query rows, one softmax each");
+    }
+
+    private static FloatTensor gaussian(long seed, int... shape) {
+        java.util.Random r = new java.util.Random(seed);
+        FloatTensor t = FloatTensor.zeros(shape);
+        for (int i = 0; i < t.numel(); i++) t.data()[i] = (float) r.nextGaussian();
+        return t;
+    }
 }
