@@ -45,7 +45,8 @@ final class EngineOptions {
                     + " tensorrt the engines' precision (-Dautodir.tensorrt.precision=bf16 for bf16 engines)."
                     + " int8 or fp8 (with --calibration): the calibrated convolution and linear layers run quantized,"
                     + " on one backend for every stage: onnxruntime (its QDQ export), tensorrt (INT8/FP8 engines; fp8"
-                    + " needs Ada or Hopper; not run here yet), cuda (the matrix work through cuBLASLt, see README) or cpu"
+                    + " needs Ada or Hopper; not run here yet), cuda (linear layers and 1x1 convolutions through cuBLASLt, 3x3"
+                    + " convolutions in FP16; checked by host emulation only, never run on a GPU) or cpu"
                     + " (simulated in float32: the reference, not faster). A backend that cannot run it is an error,"
                     + " never a fallback. Default: ${DEFAULT-VALUE}.")
     String precision;

@@ -64,8 +64,9 @@ public enum QuantFormat {
         return (float) Math.copySign(Math.min(r, 448.0), x);
     }
 
-    /** The E4M3FN byte encoding of a value already on the grid (sign, exponent with bias 7, mantissa). */
+    /** The E4M3FN byte encoding of a value already on the grid (sign, exponent with bias 7, mantissa); NaN is 0x7F. */
     static byte encodeE4M3(float v) {
+        if (Float.isNaN(v)) return 0x7F;          // E4M3FN's NaN (the cuda quantize kernel writes the same)
         int sign = v < 0 || (v == 0 && 1 / v < 0) ? 0x80 : 0;
         float a = Math.abs(roundE4M3(v));
         if (a == 0f) return (byte) sign;

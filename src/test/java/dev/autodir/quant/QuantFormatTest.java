@@ -31,6 +31,12 @@ class QuantFormatTest {
     }
 
     /** Rounding goes to the nearest grid value (ties to even mantissa), and beyond 448 saturates. */
+    /** NaN stays NaN in E4M3FN storage (it was once encoded as 0x38, i.e. 1.0). */
+    @Test void e4m3EncodesNaNAsNaN() {
+        assertEquals(0x7F, QuantFormat.encodeE4M3(Float.NaN) & 0xFF);
+        assertTrue(Float.isNaN(QuantFormat.decodeE4M3(QuantFormat.encodeE4M3(Float.NaN))));
+    }
+
     @Test void e4m3RoundsToNearestAndSaturates() {
         TreeSet<Float> grid = new TreeSet<>();
         for (int u = 0; u < 0x7F; u++) grid.add(QuantFormat.decodeE4M3((byte) u));
