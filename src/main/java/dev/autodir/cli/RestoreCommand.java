@@ -393,7 +393,7 @@ final class RestoreCommand implements Callable<Integer> {
             // untiled, the whole image's activations must fit the heap: refused before the image is decoded. With
             // tiling the restorer's plan checks every stage (tiled where needed) before work starts.
             MemoryEstimate need = MemoryEstimate.of(engine.config(), size[0], size[1], options.automatic() ? options.maxPasses() : 1,
-                    stage -> backends.contains("," + stage + "=cpu,") || backends.contains("," + stage + "=cpu-"));   // cpu-int8: simulated on the heap
+                    stage -> backends.contains("," + stage + "=cpu,"));
             String tooLarge = need.problem(Runtime.getRuntime().maxMemory());
             if (tooLarge != null) throw new IllegalArgumentException(tooLarge);
         }

@@ -16,7 +16,9 @@ import java.util.Map;
  * DequantizeLinear pair passes on), with SmoothQuant applied to linear layers first (x / s, w · s per input channel).
  * This is what a QDQ graph means, so it is the reference an INT8 / FP8 engine is checked against, and on its own the
  * engine {@code cpu:int8} / {@code cpu:fp8} of {@code compare} (simulated: float32 arithmetic on quantized values, as
- * fast as the float32 backend, not faster).
+ * fast as the float32 backend, not faster). Its {@link #name()} is the inner backend's ("cpu"): the rules that go by
+ * the backend's name (memory on the heap, tiling budgets) hold for it as for the float one; {@link #describe()} says
+ * that it is quantized.
  */
 public final class FakeQuantOps extends ForwardingOps {
     private final Calibration calibration;
@@ -30,8 +32,6 @@ public final class FakeQuantOps extends ForwardingOps {
         this.calibration = calibration;
         this.format = format;
     }
-
-    @Override public String name() { return inner.name() + "-" + format.label(); }
 
     @Override public String describe() { return inner.describe() + ", " + format.label() + " simulated (QDQ semantics, calibration " + calibration.hash() + ")"; }
 
