@@ -153,10 +153,10 @@ public final class CudaQuantizedOps extends ForwardingOps {
     }
 
     @Override public Tensor conv2dWithInputBias(Tensor x, Tensor ib, Tensor w, Tensor b, int stride, int padding, int groups) {
-        if (ib == null || decide(w, "conv2d", stride == 1 && padding == 0 && groups == 1) == null) {
+        if (decide(w, "conv2d", stride == 1 && padding == 0 && groups == 1) == null) {
             return cuda.conv2dWithInputBias(x, ib, w, b, stride, padding, groups);
         }
-        return conv2d(cuda.addPerChannel(x, ib), w, b, stride, padding, groups);
+        return conv2d(ib == null ? x : cuda.addPerChannel(x, ib), w, b, stride, padding, groups);   // as FakeQuantOps
     }
 
     /** Quantizes x, multiplies, dequantizes into y on the device (plane 1: a linear layer's rows; else NCHW). */
