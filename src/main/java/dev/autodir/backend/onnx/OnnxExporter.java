@@ -59,25 +59,28 @@ public final class OnnxExporter {
     public static final String VERSION = "2";
     public static final int OPSET = 17;
     /**
-     * Above this size, the score matrix [B, H, rows, Nk] of one attention is computed in blocks of query rows: a
+     * Above this size, the score matrix [B, H, rows, Nk] of one attention is exported in blocks of query rows: a
      * runtime that materialises softmax(q·kᵀ) whole (ONNX Runtime's CPU provider does) would otherwise need
      * B·H·Nq·Nk·4 bytes at once — 34 GB for the tiny test model's 65,536 latent tokens at 512², 17 GB for the official
-     * UNet's 16,384 at 1024². Each row's softmax is independent, so the blocks compute the same values.
-     * {@code -Dautodir.onnx.attentionBlockBytes=N} changes it (part of the export cache's key).
+     * UNet's 16,384 at 1024². Each row's softmax is independent, so the blocks compute the same values. The default of
+     * {@link #export(Graph, Path, boolean, QuantPlan)} (ONNX Runtime, export-onnx); {@code
+     * -Dautodir.onnx.attentionBlockBytes=N} changes it, 0 exports every attention whole.
      */
     public static final long ATTENTION_BLOCK_BYTES = 256L << 20;
     public static final String ATTENTION_BLOCK_PROPERTY = "autodir.onnx.attentionBlockBytes";
+    /** Every attention whole: for TensorRT, which fuses the pattern into its own attention kernels. */
+    public static final long WHOLE_ATTENTION = Long.MAX_VALUE;
 
-    /** The score-block budget in bytes: {@value #ATTENTION_BLOCK_PROPERTY}, else {@link #ATTENTION_BLOCK_BYTES}. */
+    /** The score-block budget in bytes: {@value #ATTENTION_BLOCK_PROPERTY} (0: {@link #WHOLE_ATTENTION}), else {@link #ATTENTION_BLOCK_BYTES}. */
     public static long attentionBlockBytes() {
         String v = System.getProperty(ATTENTION_BLOCK_PROPERTY);
         if (v == null || v.isBlank()) return ATTENTION_BLOCK_BYTES;
         try {
             long n = Long.parseLong(v.trim());
-            if (n < 1) throw new NumberFormatException();
-            return n;
+            if (n < 0) throw new NumberFormatException();
+            return n == 0 ? WHOLE_ATTENTION : n;
         } catch (NumberFormatException e) {
-            throw new IllegalArgumentException("-D" + ATTENTION_BLOCK_PROPERTY + "=" + v + ": expected a positive number of bytes");
+            throw new IllegalArgumentException("-D" + ATTENTION_BLOCK_PROPERTY + "=" + v + ": expected a number of bytes (0: no blocks)");
         }
     }
 
@@ -108,6 +111,15 @@ public final class OnnxExporter {
      * the inputs of the calibrated layers and their weights stored quantized ({@link QuantPlan}).
      */
     public static ExportedModel export(Graph graph, Path directory, boolean overwrite, QuantPlan plan) {
+        return export(graph, directory, overwrite, plan, attentionBlockBytes());
+    }
+
+    /**
+     * As {@link #export(Graph, Path, boolean, QuantPlan)} with the attention score budget {@code attentionBlockBytes}
+     * ({@link #ATTENTION_BLOCK_BYTES}; {@link #WHOLE_ATTENTION} for none).
+     */
+    public static ExportedModel export(Graph graph, Path directory, boolean overwrite, QuantPlan plan, long attentionBlockBytes) {
+        if (attentionBlockBytes < 1) throw new IllegalArgumentException("attention block budget " + attentionBlockBytes + " bytes");
         String name = graph.network().name();
         if (!FILE_NAME.matcher(name).matches()) throw new IllegalArgumentException("network name \"" + name + "\" cannot name a file");
         Path dir = directory.toAbsolutePath().normalize();
@@ -119,7 +131,7 @@ public final class OnnxExporter {
         }
         if (!overwrite) for (Path p : List.of(model, data, manifest)) if (Files.exists(p)) throw FilePublish.exists(p);
 
-        OnnxLowering lowered = OnnxLowering.lower(graph, plan);
+        OnnxLowering lowered = OnnxLowering.lower(graph, plan, attentionBlockBytes);
         boolean hasWeights = !graph.weights().isEmpty();
         Path tempData = FilePublish.temporaryBeside(data), tempModel = FilePublish.temporaryBeside(model);
         Path tempManifest = FilePublish.temporaryBeside(manifest);

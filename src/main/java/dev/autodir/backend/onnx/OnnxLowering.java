@@ -44,17 +44,23 @@ final class OnnxLowering {
     private String prefix;
     private int inner;
 
-    private OnnxLowering(Graph graph, QuantPlan plan) {
+    private final long attentionBlockBytes;
+
+    private OnnxLowering(Graph graph, QuantPlan plan, long attentionBlockBytes) {
         this.graph = graph;
         this.plan = plan;
+        this.attentionBlockBytes = attentionBlockBytes;
     }
 
     /** The nodes and the inline initializers of {@code graph}. */
-    static OnnxLowering lower(Graph graph) { return lower(graph, null); }
+    static OnnxLowering lower(Graph graph) { return lower(graph, null, OnnxExporter.ATTENTION_BLOCK_BYTES); }
 
-    /** As {@link #lower(Graph)}, with the Q/DQ pairs of {@code plan} (null: float32). */
-    static OnnxLowering lower(Graph graph, QuantPlan plan) {
-        OnnxLowering l = new OnnxLowering(graph, plan);
+    /**
+     * As {@link #lower(Graph)}, with the Q/DQ pairs of {@code plan} (null: float32) and attention scores over
+     * {@code attentionBlockBytes} in blocks of query rows.
+     */
+    static OnnxLowering lower(Graph graph, QuantPlan plan, long attentionBlockBytes) {
+        OnnxLowering l = new OnnxLowering(graph, plan, attentionBlockBytes);
         l.run();
         return l;
     }
@@ -300,7 +306,7 @@ final class OnnxLowering {
      * softmax(scale · q·kᵀ + mask) · v per head. The mask is additive: {@link #MASKED} for a key above the diagonal
      * (causal) and for a padded key (keep = 0) other than key 0, so a masked key gets weight exactly 0 and every row
      * keeps at least key 0 (the cpu backend gives a row without visible keys zeros; the tokenizer never makes one).
-     * Large score matrices are computed in blocks of query rows ({@link OnnxExporter#attentionBlockBytes()}), concatenated.
+     * Large score matrices are computed in blocks of query rows ({@link OnnxExporter#ATTENTION_BLOCK_BYTES}), concatenated.
      */
     private void attention(Graph.Node n, String out) {
         int[] qs = n.input(0).shape(), ks = n.input(1).shape();
@@ -323,7 +329,7 @@ final class OnnxLowering {
             padMask = reshapeTo(fresh(), node("Mul", fresh(), padded, floats(new int[] {nk}, perKey)), new int[] {b, 1, 1, nk});
         }
         long rowBytes = 4L * b * heads * nk;
-        int block = (int) Math.max(1, Math.min(nq, OnnxExporter.attentionBlockBytes() / rowBytes));
+        int block = (int) Math.max(1, Math.min(nq, attentionBlockBytes / rowBytes));
         String context;                                                        // [B, H, Nq, d]
         if (block >= nq) {
             context = attentionRows(q, k, v, n.floatAttr("scale"), mask, padMask);

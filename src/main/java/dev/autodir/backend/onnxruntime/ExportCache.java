@@ -44,7 +44,14 @@ public final class ExportCache implements AutoCloseable {
     /** One export as the cache found or made it. */
     public record Entry(ExportedModel model, boolean reused) { }
 
-    public ExportCache(Path folder) {
+    private final long attentionBlockBytes;
+
+    /** In {@code folder} (null: a temporary one), attention blocked as {@link OnnxExporter#attentionBlockBytes()} says. */
+    public ExportCache(Path folder) { this(folder, OnnxExporter.attentionBlockBytes()); }
+
+    /** As {@link #ExportCache(Path)} with the exports' attention block budget ({@link OnnxExporter#WHOLE_ATTENTION}: none). */
+    public ExportCache(Path folder, long attentionBlockBytes) {
+        this.attentionBlockBytes = attentionBlockBytes;
         try {
             if (folder == null) {
                 root = Files.createTempDirectory("autodir-onnx-");
@@ -60,6 +67,9 @@ public final class ExportCache implements AutoCloseable {
 
     public Path root() { return root; }
 
+    /** The attention score budget of the exports it writes ({@link OnnxExporter#WHOLE_ATTENTION}: none). */
+    public long attentionBlockBytes() { return attentionBlockBytes; }
+
     boolean temporary() { return temporary; }
 
     public synchronized Entry get(Graph graph) { return get(graph, null); }
@@ -71,7 +81,7 @@ public final class ExportCache implements AutoCloseable {
         String key = "exporter " + OnnxExporter.VERSION + "; opset " + OnnxExporter.OPSET + "; network " + name + "; inputs "
                 + graph.inputSpecs() + "; graph " + OnnxExporter.graphHash(graph) + "; weights " + hash
                 + (plan == null ? "" : "; quantization " + plan.key())
-                + (OnnxExporter.attentionBlockBytes() == OnnxExporter.ATTENTION_BLOCK_BYTES ? "" : "; attention blocks " + OnnxExporter.attentionBlockBytes());
+                + (attentionBlockBytes == OnnxExporter.ATTENTION_BLOCK_BYTES ? "" : "; attention blocks " + attentionBlockBytes);
         Path dir = root.resolve(name + (plan == null ? "" : "-" + plan.format().label()) + "-" + sha256(key).substring(0, 16));
         Path manifest = OnnxExporter.manifestPath(dir, name);
         if (Files.exists(manifest)) {
@@ -85,7 +95,7 @@ public final class ExportCache implements AutoCloseable {
                 // partial, foreign or of another exporter version: written again below
             }
         }
-        ExportedModel m = OnnxExporter.export(graph, dir, true, plan);
+        ExportedModel m = OnnxExporter.export(graph, dir, true, plan, attentionBlockBytes);
         if (!m.weightsHash().equals(hash)) {
             throw new IllegalStateException(graph.store().path() + ": the weights changed while " + name + " was exported");
         }

@@ -117,7 +117,7 @@ public final class TensorRTOps extends ForwardingOps {
         }
         String unsupported = precision.unsupportedReason(device.computeCapability());
         if (unsupported != null) throw new IllegalArgumentException(network.name() + ": " + unsupported);
-        ExportedModel model = exports.computeIfAbsent(cache.directory(), d -> new ExportCache(cache.exportsDirectory()))
+        ExportedModel model = exports.computeIfAbsent(cache.directory(), d -> exportCache(cache.exportsDirectory()))
                 .get(Graph.record(network), precision.quantized() ? plan : null).model();
         EngineKey key = engineKey(network, model, recipe, precision, device);
         EngineCache.Lookup found = settings.rebuild() ? new EngineCache.Lookup(null, "-Dautodir.tensorrt.rebuild=true") : cache.lookup(key);
@@ -137,6 +137,12 @@ public final class TensorRTOps extends ForwardingOps {
     /**
      * The cache key of {@code network}'s engine built from {@code model} (the export must carry the network's inputs).
      */
+    /**
+     * The exports TensorRT builds from: every attention whole (TensorRT fuses the MatMul-Softmax-MatMul pattern into its
+     * own attention kernels; the query-row blocks that keep ONNX Runtime's memory bounded would only hide it).
+     */
+    static ExportCache exportCache(Path dir) { return new ExportCache(dir, dev.autodir.backend.onnx.OnnxExporter.WHOLE_ATTENTION); }
+
     static EngineKey engineKey(Network network, ExportedModel model, EngineRecipe recipe, EnginePrecision precision, DeviceIdentity device) {
         List<TensorSpec> in = network.inputs();
         if (!model.inputs().equals(in)) {

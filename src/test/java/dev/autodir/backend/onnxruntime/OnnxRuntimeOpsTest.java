@@ -156,14 +156,32 @@ class OnnxRuntimeOpsTest {
         }
         long softmaxes = 0;
         try (Stream<Path> files = Files.walk(dir)) {
-            for (Path f : files.filter(p -> p.toString().endsWith(".onnx")).toList()) {
-                try (var in = Files.newInputStream(f)) {
-                    var model = dev.autodir.backend.onnx.proto.OnnxProto.ModelProto.parseFrom(in);
-                    softmaxes = Math.max(softmaxes, model.getGraph().getNodeList().stream().filter(n -> n.getOpType().equals("Softmax")).count());
-                }
-            }
+            for (Path f : files.filter(p -> p.toString().endsWith(".onnx")).toList()) softmaxes = Math.max(softmaxes, softmaxCount(f));
         }
         assertEquals(10, softmaxes, "ceil(37 / 4) blocks of query rows, one softmax each");
+
+        // the same attention exported whole (what TensorRT builds from: it fuses the pattern itself)
+        Network att = new Network() {
+            @Override public String name() { return "att"; }
+            @Override public List<TensorSpec> inputs() { return List.of(TensorSpec.float32("q", b, nq, c), TensorSpec.float32("k", b, nk, c), TensorSpec.float32("v", b, nk, c)); }
+            @Override public WeightStore weights() { return new MemoryStore(); }
+            @Override public Map<String, Tensor> forward(Ops o, Map<String, Tensor> in) {
+                return Map.of("y", o.attention(in.get("q"), in.get("k"), in.get("v"), heads, 0.35f, dev.autodir.backend.AttentionMask.NONE));
+            }
+        };
+        dev.autodir.backend.record.Graph g = dev.autodir.backend.record.Graph.record(att);
+        assertEquals(1, softmaxCount(dev.autodir.backend.onnx.OnnxExporter.export(g, dir.resolve("whole"), false, null,
+                dev.autodir.backend.onnx.OnnxExporter.WHOLE_ATTENTION).model()));
+        assertEquals(10, softmaxCount(dev.autodir.backend.onnx.OnnxExporter.export(g, dir.resolve("blocks"), false, null, 2000).model()));
+        assertEquals(1, softmaxCount(dev.autodir.backend.onnx.OnnxExporter.export(g, dir.resolve("default"), false, null).model()),
+                "the default budget (256 MiB) keeps this small attention whole");
+    }
+
+    private static long softmaxCount(Path onnx) throws java.io.IOException {
+        try (var in = Files.newInputStream(onnx)) {
+            return dev.autodir.backend.onnx.proto.OnnxProto.ModelProto.parseFrom(in).getGraph().getNodeList().stream()
+                    .filter(n -> n.getOpType().equals("Softmax")).count();
+        }
     }
 
     private static FloatTensor gaussian(long seed, int... shape) {

@@ -92,4 +92,15 @@ class TensorRTExportTest {
                 TrtFixtures.H200)).getMessage();
         assertTrue(e.startsWith("scm: the ONNX export has inputs [x float32 [1, 1, 4, 4]], the network [x float32 [1, "), e);
     }
+
+    /**
+     * TensorRT builds from exports with every attention whole (it fuses the pattern into its own attention kernels),
+     * whatever block budget ONNX Runtime's exports use.
+     */
+    @Test void tensorRtExportsKeepAttentionWhole() throws Exception {
+        try (ExportCache trt = TensorRTOps.exportCache(dir.resolve("trt")); ExportCache ort = new ExportCache(dir.resolve("ort"))) {
+            assertEquals(dev.autodir.backend.onnx.OnnxExporter.WHOLE_ATTENTION, trt.attentionBlockBytes());
+            assertEquals(dev.autodir.backend.onnx.OnnxExporter.ATTENTION_BLOCK_BYTES, ort.attentionBlockBytes());
+        }
+    }
 }
