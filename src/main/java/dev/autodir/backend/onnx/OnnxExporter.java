@@ -62,11 +62,13 @@ public final class OnnxExporter {
      * Above this size, the score matrix [B, H, rows, Nk] of one attention is exported in blocks of query rows: a
      * runtime that materialises softmax(q·kᵀ) whole (ONNX Runtime's CPU provider does) would otherwise need
      * B·H·Nq·Nk·4 bytes at once — 34 GB for the tiny test model's 65,536 latent tokens at 512², 17 GB for the official
-     * UNet's 16,384 at 1024². Each row's softmax is independent, so the blocks compute the same values. The default of
+     * UNet's 16,384 at 1024². Each row's softmax is independent, so the blocks compute the same values. 1 GiB keeps the
+     * official UNet's 512² attention (512 MiB of scores per image) whole: split at 256 MiB, ONNX Runtime ran that UNet
+     * 13% slower (BENCHMARKS.md). The default of
      * {@link #export(Graph, Path, boolean, QuantPlan)} (ONNX Runtime, export-onnx); {@code
      * -Dautodir.onnx.attentionBlockBytes=N} changes it, 0 exports every attention whole.
      */
-    public static final long ATTENTION_BLOCK_BYTES = 256L << 20;
+    public static final long ATTENTION_BLOCK_BYTES = 1L << 30;
     public static final String ATTENTION_BLOCK_PROPERTY = "autodir.onnx.attentionBlockBytes";
     /** Every attention whole: for TensorRT, which fuses the pattern into its own attention kernels. */
     public static final long WHOLE_ATTENTION = Long.MAX_VALUE;

@@ -81,7 +81,7 @@ public final class ExportCache implements AutoCloseable {
         String key = "exporter " + OnnxExporter.VERSION + "; opset " + OnnxExporter.OPSET + "; network " + name + "; inputs "
                 + graph.inputSpecs() + "; graph " + OnnxExporter.graphHash(graph) + "; weights " + hash
                 + (plan == null ? "" : "; quantization " + plan.key())
-                + (attentionBlockBytes == OnnxExporter.ATTENTION_BLOCK_BYTES ? "" : "; attention blocks " + attentionBlockBytes);
+                + "; attention blocks " + attentionBlockBytes;
         Path dir = root.resolve(name + (plan == null ? "" : "-" + plan.format().label()) + "-" + sha256(key).substring(0, 16));
         Path manifest = OnnxExporter.manifestPath(dir, name);
         if (Files.exists(manifest)) {

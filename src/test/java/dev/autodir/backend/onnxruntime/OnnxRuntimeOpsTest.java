@@ -174,7 +174,7 @@ class OnnxRuntimeOpsTest {
                 dev.autodir.backend.onnx.OnnxExporter.WHOLE_ATTENTION).model()));
         assertEquals(10, softmaxCount(dev.autodir.backend.onnx.OnnxExporter.export(g, dir.resolve("blocks"), false, null, 2000).model()));
         assertEquals(1, softmaxCount(dev.autodir.backend.onnx.OnnxExporter.export(g, dir.resolve("default"), false, null).model()),
-                "the default budget (256 MiB) keeps this small attention whole");
+                "the default budget (1 GiB) keeps this small attention whole");
     }
 
     private static long softmaxCount(Path onnx) throws java.io.IOException {
